@@ -1,0 +1,150 @@
+/**
+ * Summarizes a V8 .cpuprofile (from `npm run bench -- --cpu-prof TARGET`, or `node --cpu-prof`):
+ * where the CPU time went by area (minstore's src/, hono, @hono/node-server, Node internals, GC,
+ * idle), the top functions by self time, and minstore's own functions by inclusive time.
+ * Positions in bench/.dist/src/*.js are mapped back to src/*.ts through the build's source maps.
+ *
+ *   node --import tsx bench/profile-summary.ts bench/profiles/strict-….cpuprofile [--top 25]
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" } } });
+if (positionals.length !== 1) {
+  console.error("Usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N]");
+  process.exit(2);
+}
+const top = Number(values.top);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as Profile;
+
+// --- Where each frame is, in the sources ---
+
+const maps = new Map<string, SourceMap | null>();
+function sourceMapOf(file: string): SourceMap | null {
+  if (!maps.has(file)) {
+    const mapFile = `${file}.map`;
+    maps.set(file, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : null);
+  }
+  return maps.get(file)!;
+}
+
+function locate(frame: CallFrame): string {
+  if (!frame.url) return "";
+  if (!frame.url.startsWith("file://")) return `${frame.url}:${frame.lineNumber + 1}`;
+  const file = fileURLToPath(frame.url);
+  const map = sourceMapOf(file);
+  if (map) {
+    const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number };
+    if (entry.originalSource !== undefined && entry.originalLine !== undefined) {
+      const source = entry.originalSource.startsWith("file://")
+        ? fileURLToPath(entry.originalSource)
+        : path.resolve(path.dirname(file), entry.originalSource);
+      return `${path.relative(ROOT, source)}:${entry.originalLine + 1}`;
+    }
+  }
+  return `${path.relative(ROOT, file)}:${frame.lineNumber + 1}`;
+}
+
+function areaOf(frame: CallFrame, where: string): string {
+  if (frame.functionName.startsWith("(")) return frame.functionName; // (garbage collector), (idle), (program)
+  if (where.startsWith("src/")) return "minstore src/";
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
+  if (match) return match[1]!;
+  if (frame.url.startsWith("node:")) return "node internals (JS)";
+  if (!frame.url) return "native / builtins";
+  return "other";
+}
+
+// --- Self and inclusive time per function ---
+
+const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+const selfByNode = new Map<number, number>();
+const inclusiveByKey = new Map<string, number>();
+const keyOfNode = new Map<number, string>();
+const info = new Map<string, { name: string; where: string; area: string }>();
+const keyOf = (id: number): string => {
+  let key = keyOfNode.get(id);
+  if (key === undefined) {
+    const frame = nodes.get(id)!.callFrame;
+    const where = locate(frame);
+    key = `${frame.functionName || "(anonymous)"} ${where}`;
+    keyOfNode.set(id, key);
+    if (!info.has(key)) info.set(key, { name: frame.functionName || "(anonymous)", where, area: areaOf(frame, where) });
+  }
+  return key;
+};
+
+let total = 0;
+for (let index = 0; index < profile.samples.length; index++) {
+  const id = profile.samples[index]!;
+  const delta = (profile.timeDeltas[index + 1] ?? profile.timeDeltas[index] ?? 0) / 1000; // ms
+  total += delta;
+  selfByNode.set(id, (selfByNode.get(id) ?? 0) + delta);
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const key = keyOf(at);
+    if (seen.has(key)) continue; // recursion counts once
+    seen.add(key);
+    inclusiveByKey.set(key, (inclusiveByKey.get(key) ?? 0) + delta);
+  }
+}
+
+const selfByKey = new Map<string, number>();
+for (const [id, ms] of selfByNode) selfByKey.set(keyOf(id), (selfByKey.get(keyOf(id)) ?? 0) + ms);
+const byArea = new Map<string, number>();
+for (const [key, ms] of selfByKey) byArea.set(info.get(key)!.area, (byArea.get(info.get(key)!.area) ?? 0) + ms);
+
+const idle = byArea.get("(idle)") ?? 0;
+const busy = total - idle;
+const pct = (ms: number, of = busy) => `${((ms / of) * 100).toFixed(1)}%`;
+const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+
+console.log(`Profile ${positionals[0]}: ${(total / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (not idle); shares are of busy time.\n`);
+console.log("Self time by area:\n");
+console.log(row(["area", "self ms", "share"]));
+console.log("|---|--:|--:|");
+for (const [area, ms] of [...byArea].sort((a, b) => b[1] - a[1])) {
+  if (area !== "(idle)") console.log(row([area, ms.toFixed(0), pct(ms)]));
+}
+
+console.log(`\nTop ${top} functions by self time:\n`);
+console.log(row(["function", "where", "self ms", "share"]));
+console.log("|---|---|--:|--:|");
+for (const [key, ms] of [...selfByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area !== "(idle)").slice(0, top)) {
+  const { name, where } = info.get(key)!;
+  console.log(row([`\`${name}\``, where || "–", ms.toFixed(0), pct(ms)]));
+}
+
+console.log(`\nminstore src/ functions by inclusive time (self + callees), top ${top}:\n`);
+console.log(row(["function", "where", "inclusive ms", "share"]));
+console.log("|---|---|--:|--:|");
+for (const [key, ms] of [...inclusiveByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area === "minstore src/").slice(0, top)) {
+  const { name, where } = info.get(key)!;
+  console.log(row([`\`${name}\``, where, ms.toFixed(0), pct(ms)]));
+}

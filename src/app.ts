@@ -1,0 +1,167 @@
+/**
+ * createApp(deps): the whole HTTP API as one Hono app built only on fetch/Request/Response,
+ * so Node and Deno serve the same object. Parsing and validation happen here; record logic is in
+ * record-service.ts; every error becomes JSON in the one onError handler.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { invalidInput, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
+import { readWriteInput } from "./http/body.ts";
+import { etagOf, parseEtagList } from "./http/etag.ts";
+import { listPageHtml } from "./http/list-page.ts";
+import { checkCollection, checkUid, type Snapshot } from "./record.ts";
+import type { RecordService } from "./record-service.ts";
+import type { Storage } from "./storage/types.ts";
+
+export interface AppDeps {
+  records: RecordService;
+  storage: Storage;
+  nodeId: string;
+  /** minstore's version, for /healthz. */
+  version: string;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number;
+  /** When set, called with one line per request. */
+  logRequest?: (line: string) => void;
+  logError?: (message: string, err: unknown) => void;
+}
+
+export const LIST_LIMIT = { default: 100, max: 1000 };
+const RECORD_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"] as const;
+const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
+/** Paths the node itself answers; not usable as collection names. */
+const RESERVED_COLLECTIONS = new Set(["healthz"]);
+
+export function createApp(deps: AppDeps): Hono {
+  const { records, storage, bodyLimit } = deps;
+  const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
+  const app = new Hono();
+
+  if (deps.logRequest) {
+    const logRequest = deps.logRequest;
+    app.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      logRequest(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`);
+    });
+  }
+
+  app.get("/healthz", (c) => c.json({ ok: true, node: deps.nodeId, version: deps.version }));
+
+  app.get("/:collection", async (c) => {
+    const collection = collectionParam(c);
+    const prefix = c.req.query("prefix") ?? "";
+    const cursor = c.req.query("cursor");
+    const page = await storage.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
+    if (prefersHtml(c.req.header("accept"))) return c.html(listPageHtml(collection, page, prefix));
+    return c.json({ collection, ...page });
+  });
+
+  // The HTML form posts here, with the uid as a field.
+  app.post("/:collection", async (c) => {
+    const collection = collectionParam(c);
+    const input = await readWriteInput(c.req.raw, bodyLimit);
+    if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
+    return recordResponse(await records.create(collection, checkUid(input.uid), input.value));
+  });
+
+  app.get("/:collection/:uid", async (c) => {
+    const collection = collectionParam(c);
+    const uid = checkUid(c.req.param("uid"));
+    const snapshot = await records.get(collection, uid, { local: c.req.query("local") === "1" });
+    const ifNoneMatch = parseEtagList(c.req.header("if-none-match"));
+    if (ifNoneMatch && (ifNoneMatch.includes("*") || ifNoneMatch.includes(snapshot.entry.version))) {
+      return new Response(null, { status: 304, headers: { etag: etagOf(snapshot.entry.version) } });
+    }
+    return recordResponse(snapshot);
+  });
+
+  app.post("/:collection/:uid", async (c) => {
+    const { collection, uid, value } = await writeRequest(c, bodyLimit);
+    return recordResponse(await records.create(collection, uid, value));
+  });
+
+  app.put("/:collection/:uid", async (c) => {
+    const { collection, uid, value } = await writeRequest(c, bodyLimit);
+    return recordResponse(await records.update(collection, uid, value, { ifMatch: parseEtagList(c.req.header("if-match")) }));
+  });
+
+  app.delete("/:collection/:uid", async (c) => {
+    const collection = collectionParam(c);
+    const uid = checkUid(c.req.param("uid"));
+    return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
+  });
+
+  app.all("/:collection/:uid", (c) => {
+    throw methodNotAllowed(c.req.method, RECORD_METHODS);
+  });
+  app.all("/:collection", (c) => {
+    throw methodNotAllowed(c.req.method, COLLECTION_METHODS);
+  });
+  // A uid cannot hold "/": /text/a/b (or a decoded %2F) is a bad uid, not an unknown route.
+  app.all("/:collection/*", (c) => {
+    collectionParam(c);
+    throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
+  });
+
+  app.notFound((c) =>
+    c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}; records live at /{collection}/{uid}` }, 404),
+  );
+
+  app.onError((err, c) => {
+    const { status, body } = toErrorBody(err, logError);
+    const headers: Record<string, string> = {};
+    if (err instanceof StoreError && err.status === 405) {
+      headers.allow = (c.req.routePath === "/:collection" ? COLLECTION_METHODS : RECORD_METHODS).join(", ");
+    }
+    // The rest of an oversized body is still on the wire: the connection cannot carry another request.
+    if (err instanceof StoreError && err.status === 413) headers.connection = "close";
+    return c.json(body, status as 400, headers);
+  });
+
+  return app;
+}
+
+// --- Internal helpers ---
+
+function recordResponse(snapshot: Snapshot): Response {
+  return new Response(snapshot.json, {
+    status: 200,
+    headers: { "content-type": "application/json", etag: etagOf(snapshot.entry.version) },
+  });
+}
+
+function collectionParam(c: Context): string {
+  const collection = checkCollection(c.req.param("collection") ?? "");
+  if (RESERVED_COLLECTIONS.has(collection)) {
+    throw invalidInput("invalid_collection", `"${collection}" is reserved by the node and cannot be a collection`);
+  }
+  return collection;
+}
+
+async function writeRequest(c: Context, bodyLimit: number) {
+  const collection = collectionParam(c);
+  const uid = checkUid(c.req.param("uid") ?? "");
+  const input = await readWriteInput(c.req.raw, bodyLimit);
+  if (input.uid !== undefined && input.uid !== uid) {
+    throw invalidInput("uid_mismatch", `The body's uid "${input.uid}" differs from the path's "${uid}"`);
+  }
+  return { collection, uid, value: input.value };
+}
+
+function listLimit(text: string | undefined): number {
+  if (text === undefined) return LIST_LIMIT.default;
+  const limit = Number(text);
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT.max) {
+    throw invalidInput("invalid_limit", `limit must be a whole number from 1 to ${LIST_LIMIT.max}`);
+  }
+  return limit;
+}
+
+/** Browsers send Accept: text/html first; API clients send JSON or nothing. */
+function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = accept.indexOf("text/html");
+  const json = accept.indexOf("application/json");
+  return html !== -1 && (json === -1 || html < json);
+}

@@ -1,0 +1,158 @@
+/**
+ * parseConfig(argv, env): the command line and MINSTORE_* variables to a Config. Pure: no IO,
+ * no globals, so it is tested with plain arrays and objects. Precedence: flag > positional
+ * argument > environment variable > default.
+ */
+import { NODE_ID_PATTERN } from "./version.ts";
+
+export interface Config {
+  servers: string;
+  data: string;
+  port: number;
+  host: string;
+  processes: string[];
+  bodyLimit: number;
+  cacheBytes: number;
+  durability: "strict" | "relaxed";
+  storage: "file" | "memory";
+  nodeId?: string;
+  log: boolean;
+}
+
+export type ParsedCommand = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+interface OptionSpec {
+  key: keyof Config;
+  env: string;
+  help: string;
+  flag?: boolean;
+}
+
+/** Every option, in the order --help lists them. */
+const OPTIONS: Record<string, OptionSpec> = {
+  servers: { key: "servers", env: "MINSTORE_SERVERS", help: "path of servers.list (peers, one URL a line)" },
+  data: { key: "data", env: "MINSTORE_DATA", help: "BASE_PATH, the data directory (created if missing)" },
+  port: { key: "port", env: "MINSTORE_PORT", help: "TCP port (default 8001; 0 picks a free one)" },
+  host: { key: "host", env: "MINSTORE_HOST", help: "address to listen on (default 127.0.0.1; 0.0.0.0 for all)" },
+  processes: { key: "processes", env: "MINSTORE_PROCESSES", help: 'processes run on each write, in order (default "lang"; "none")' },
+  "body-limit": { key: "bodyLimit", env: "MINSTORE_BODY_LIMIT", help: "largest request body (default 1mb; units b, kb, mb)" },
+  "cache-size": { key: "cacheBytes", env: "MINSTORE_CACHE_SIZE", help: "read cache budget (default 64mb)" },
+  durability: { key: "durability", env: "MINSTORE_DURABILITY", help: '"strict" (fsync before 200, default) or "relaxed"' },
+  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file" (default) or "memory" (nothing survives a restart)' },
+  "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
+  log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
+};
+
+const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
+
+export const USAGE = `Usage: minstore SERVERS_LIST_PATH BASE_PATH [PORT] [options]
+
+A replicable RESTful key/value store. Records live at /{collection}/{uid}.
+
+Options (each also as an environment variable):
+${Object.entries(OPTIONS)
+  .map(([name, spec]) => `  --${(name + (spec.flag ? "" : " VALUE")).padEnd(20)} ${spec.env.padEnd(21)} ${spec.help}`)
+  .join("\n")}
+  --help                                         show this text
+  --version                                      show the version`;
+
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
+  const raw: Partial<Record<keyof Config, string>> = {};
+  const positional: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === "--help" || arg === "-h") return { kind: "help" };
+    if (arg === "--version" || arg === "-v") return { kind: "version" };
+    if (!arg.startsWith("--") || arg === "--") {
+      if (arg !== "--") positional.push(arg);
+      continue;
+    }
+    const [name, inline] = splitFlag(arg.slice(2));
+    const spec = OPTIONS[name];
+    if (!spec) throw new ConfigError(`Unknown option --${name} (see --help)`);
+    if (spec.flag) {
+      raw[spec.key] = inline ?? "true";
+      continue;
+    }
+    const value = inline ?? argv[++index];
+    if (value === undefined) throw new ConfigError(`Option --${name} needs a value`);
+    raw[spec.key] = value;
+  }
+  if (positional.length > POSITIONAL.length) {
+    throw new ConfigError(`Too many arguments: "${positional.slice(POSITIONAL.length).join(" ")}" (see --help)`);
+  }
+  positional.forEach((value, index) => (raw[POSITIONAL[index]!] ??= value));
+  for (const spec of Object.values(OPTIONS)) {
+    const fromEnv = env[spec.env];
+    if (raw[spec.key] === undefined && fromEnv !== undefined && fromEnv !== "") raw[spec.key] = fromEnv;
+  }
+
+  if (!raw.servers) throw new ConfigError("Missing SERVERS_LIST_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
+  if (!raw.data) throw new ConfigError("Missing BASE_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
+  const nodeId = raw.nodeId;
+  if (nodeId !== undefined && !NODE_ID_PATTERN.test(nodeId)) {
+    throw new ConfigError(`Invalid node id "${nodeId}": use 1-64 characters of A-Z, a-z, 0-9, "_" and "."`);
+  }
+  return {
+    kind: "run",
+    config: {
+      servers: raw.servers,
+      data: raw.data,
+      port: parsePort(raw.port ?? "8001"),
+      host: raw.host ?? "127.0.0.1",
+      processes: parseList(raw.processes ?? "lang"),
+      bodyLimit: parseBytes("body-limit", raw.bodyLimit ?? "1mb"),
+      cacheBytes: parseBytes("cache-size", raw.cacheBytes ?? "64mb"),
+      durability: parseChoice("durability", raw.durability ?? "strict", ["strict", "relaxed"] as const),
+      storage: parseChoice("storage", raw.storage ?? "file", ["file", "memory"] as const),
+      nodeId,
+      log: parseBoolean("log", raw.log ?? "false"),
+    },
+  };
+}
+
+// --- Internal helpers ---
+
+function splitFlag(flag: string): [string, string | undefined] {
+  const equals = flag.indexOf("=");
+  return equals === -1 ? [flag, undefined] : [flag.slice(0, equals), flag.slice(equals + 1)];
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new ConfigError(`Invalid port "${text}": use a number from 0 to 65535`);
+  return port;
+}
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+function parseBytes(name: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined || Number(match[1]) * unit < 1) {
+    throw new ConfigError(`Invalid --${name} "${text}": use a size like 1048576, 512kb or 1mb`);
+  }
+  return Math.floor(Number(match[1]) * unit);
+}
+
+function parseList(text: string): string[] {
+  if (text.trim() === "none") return [];
+  return text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+}
+
+function parseChoice<T extends string>(name: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new ConfigError(`Invalid --${name} "${text}": use ${choices.map((choice) => `"${choice}"`).join(" or ")}`);
+  }
+  return text as T;
+}
+
+function parseBoolean(name: string, text: string): boolean {
+  if (["1", "true", "yes", "on"].includes(text.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(text.toLowerCase())) return false;
+  throw new ConfigError(`Invalid --${name} "${text}": use true or false`);
+}

@@ -1,0 +1,49 @@
+/**
+ * Every error a client can cause, or that the node reports on purpose, is a StoreError with an
+ * HTTP status and a stable machine-readable code. `toErrorBody` is the single place where errors
+ * become responses; anything else is a bug, logged and answered as an opaque 500.
+ */
+export class StoreError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 500 | 502 | 503,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}
+
+export const invalidInput = (code: string, message: string) => new StoreError(400, code, message);
+export const recordExists = (uid: string) =>
+  new StoreError(400, "record_exists", `Record "${uid}" already exists; use PUT to update it`);
+export const recordMissing = (uid: string) => new StoreError(404, "record_missing", `Record "${uid}" does not exist`);
+export const preconditionFailed = (message: string) => new StoreError(412, "precondition_failed", message);
+export const payloadTooLarge = (limit: number) =>
+  new StoreError(413, "payload_too_large", `Request body is larger than the limit of ${limit} bytes`);
+export const unsupportedMediaType = (type: string) =>
+  new StoreError(
+    415,
+    "unsupported_media_type",
+    `Content type "${type}" is not supported; send application/json, application/x-www-form-urlencoded or multipart/form-data`,
+  );
+export const methodNotAllowed = (method: string, allowed: readonly string[]) =>
+  new StoreError(405, "method_not_allowed", `Method ${method} is not allowed here; allowed: ${allowed.join(", ")}`);
+export const storageUnavailable = (message: string, cause?: unknown) =>
+  new StoreError(503, "storage_unavailable", message, { cause });
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+/** Maps any thrown value to a status and a JSON body; unknown errors leak nothing. */
+export function toErrorBody(err: unknown, log: (message: string, err: unknown) => void): { status: number; body: ErrorBody } {
+  if (err instanceof StoreError) {
+    if (err.status >= 500) log(`${err.code}: ${err.message}`, err.cause ?? err);
+    return { status: err.status, body: { error: err.code, message: err.message } };
+  }
+  log("unexpected error", err);
+  return { status: 500, body: { error: "internal", message: "Internal error; the node logged the details" } };
+}

@@ -1,0 +1,119 @@
+/**
+ * The record format, the rules for collection names and uids, and the valibot schema of a
+ * JSON request body. A record is what POST/PUT/GET answer and what storage keeps; a tombstone
+ * is what a DELETE leaves behind so that an older replicated write cannot bring a record back.
+ */
+import * as v from "valibot";
+import { invalidInput } from "./errors.ts";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface StoredRecord {
+  uid: string;
+  value: Json;
+  /** Milliseconds since the epoch at which the write was accepted. */
+  timestamp: number;
+  /** SHA-256 (hex) of the value's bytes: the string's UTF-8 for text, its JSON otherwise. */
+  check_sum: string;
+  /** Byte length of the same bytes. */
+  size: number;
+  /** Hybrid-logical-clock version (see version.ts); also the ETag. */
+  version: string;
+  /** Id of the node that accepted the write. */
+  node: string;
+  deleted?: undefined;
+  /** Fields set by processes, e.g. `lang`. */
+  [field: string]: unknown;
+}
+
+export interface Tombstone {
+  uid: string;
+  deleted: true;
+  timestamp: number;
+  version: string;
+  node: string;
+}
+
+export type Entry = StoredRecord | Tombstone;
+
+export const isLive = (entry: Entry | undefined): entry is StoredRecord => entry !== undefined && entry.deleted !== true;
+
+/** A stored entry with its compact JSON, ready to send without serializing again. */
+export interface Snapshot {
+  entry: Entry;
+  json: string;
+}
+
+export const snapshotOf = (entry: Entry): Snapshot => ({ entry, json: JSON.stringify(entry) });
+
+// --- Names ---
+
+export const COLLECTION_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const UID_MAX_BYTES = 512;
+// C0 controls, DEL and C1 controls.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const encoder = new TextEncoder();
+
+export function checkCollection(name: string): string {
+  if (!COLLECTION_PATTERN.test(name)) {
+    throw invalidInput(
+      "invalid_collection",
+      `Collection name "${truncate(name)}" is invalid: use 1-64 characters of a-z, 0-9, "_" and "-", starting with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+export function checkUid(uid: string): string {
+  if (uid.length === 0) throw invalidInput("invalid_uid", "The uid is empty");
+  if (uid.includes("/")) throw invalidInput("invalid_uid", `Uid "${truncate(uid)}" contains "/"`);
+  if (uid.startsWith(".")) throw invalidInput("invalid_uid", `Uid "${truncate(uid)}" starts with "."`);
+  if (CONTROL_CHARACTERS.test(uid)) throw invalidInput("invalid_uid", "The uid contains a control character");
+  if (!uid.isWellFormed()) throw invalidInput("invalid_uid", "The uid is not valid Unicode");
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: only measure when the cheap bound is exceeded.
+  if (uid.length * 3 > UID_MAX_BYTES && encoder.encode(uid).length > UID_MAX_BYTES) {
+    throw invalidInput("invalid_uid", `The uid is longer than ${UID_MAX_BYTES} bytes of UTF-8`);
+  }
+  return uid;
+}
+
+const truncate = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+
+// --- Request bodies ---
+
+/** `{"value": <any JSON>, "uid"?: string}`: the JSON body of POST and PUT. */
+export const JsonWriteBodySchema = v.object({
+  // JSON.parse only yields JSON, so any present value is acceptable.
+  value: v.unknown(),
+  uid: v.optional(v.string('"uid" must be a string')),
+});
+
+/** The write a client asked for, whatever the body's content type. */
+export interface WriteInput {
+  value: Json;
+  uid?: string;
+}
+
+export function parseJsonWriteBody(data: unknown): WriteInput {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw invalidInput("invalid_body", 'The JSON body must be an object like {"value": ...}');
+  }
+  if (!("value" in data)) throw invalidInput("missing_value", 'The body has no "value"');
+  const result = v.safeParse(JsonWriteBodySchema, data);
+  if (!result.success) throw invalidInput("invalid_body", result.issues[0].message);
+  return { value: result.output.value as Json, uid: result.output.uid };
+}
+
+// --- Derived fields ---
+
+/** The bytes that `size` and `check_sum` describe. */
+export function valueBytes(value: Json): Uint8Array<ArrayBuffer> {
+  return encoder.encode(typeof value === "string" ? value : JSON.stringify(value));
+}
+
+export async function checksum(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}

@@ -1,0 +1,88 @@
+/**
+ * The few `Deno` APIs that src/runtime/deno/ and src/main.ts use, declared so the Node-side `tsc`
+ * (tsconfig.json, `types: ["node"]`) can type-check those files without the Deno lib.
+ * Deno itself never sees this file: nothing imports or references it, and `deno check` uses its own
+ * lib.deno.ns. Keep it minimal and a structural subset of the real declarations; add a member here
+ * when runtime code starts using it.
+ */
+declare namespace Deno {
+  const args: readonly string[];
+
+  const build: { readonly os: "darwin" | "linux" | "android" | "windows" | "freebsd" | "netbsd" | "aix" | "solaris" | "illumos" };
+
+  const env: {
+    get(key: string): string | undefined;
+    toObject(): { [key: string]: string };
+  };
+
+  function exit(code?: number): never;
+
+  function addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  function removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+
+  namespace errors {
+    class NotFound extends Error {}
+  }
+
+  interface OpenOptions {
+    read?: boolean;
+    write?: boolean;
+    append?: boolean;
+    truncate?: boolean;
+    create?: boolean;
+  }
+
+  interface FsFile {
+    /** Writes some of `p`; resolves with the number of bytes written. */
+    write(p: Uint8Array): Promise<number>;
+    /** fdatasync */
+    syncData(): Promise<void>;
+    /** fsync */
+    sync(): Promise<void>;
+    close(): void;
+    stat(): Promise<FileInfo>;
+  }
+
+  interface FileInfo {
+    isFile: boolean;
+    isDirectory: boolean;
+  }
+
+  function open(path: string, options?: OpenOptions): Promise<FsFile>;
+  function readTextFile(path: string): Promise<string>;
+  function rename(oldpath: string, newpath: string): Promise<void>;
+  function remove(path: string, options?: { recursive?: boolean }): Promise<void>;
+  function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+
+  interface DirEntry {
+    name: string;
+    isFile: boolean;
+    isDirectory: boolean;
+    isSymlink: boolean;
+  }
+
+  function readDir(path: string): AsyncIterable<DirEntry>;
+
+  interface NetAddr {
+    transport: "tcp" | "udp";
+    hostname: string;
+    port: number;
+  }
+
+  interface ServeOptions {
+    hostname?: string;
+    port?: number;
+    signal?: AbortSignal;
+    onListen?: (localAddr: NetAddr) => void;
+  }
+
+  interface HttpServer {
+    readonly addr: NetAddr;
+    /** Resolves once the server has stopped. */
+    readonly finished: Promise<void>;
+    /** Stops accepting connections and resolves once pending requests have been answered. */
+    shutdown(): Promise<void>;
+  }
+
+  function serve(options: ServeOptions, handler: (request: Request) => Response | Promise<Response>): HttpServer;
+}

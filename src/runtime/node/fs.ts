@@ -1,0 +1,67 @@
+/** FsModule over node:fs/promises; ENOENT is translated here and nowhere else. */
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import type { FsModule } from "../../storage/fs-module.ts";
+
+const isNotFound = (err: unknown) => (err as NodeJS.ErrnoException)?.code === "ENOENT";
+
+export const nodeFs: FsModule = {
+  async readText(path) {
+    try {
+      return await readFile(path, "utf8");
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  },
+  async writeFile(path, data, options) {
+    const file = await open(path, "w");
+    try {
+      await file.writeFile(data);
+      if (options?.sync) await file.datasync();
+    } finally {
+      await file.close();
+    }
+  },
+  rename,
+  async remove(path) {
+    await rm(path, { force: true });
+  },
+  async mkdirp(path) {
+    await mkdir(path, { recursive: true });
+  },
+  async readDir(path) {
+    try {
+      const entries = await readdir(path, { withFileTypes: true });
+      return entries.map((entry) => ({ name: entry.name, isDirectory: entry.isDirectory() }));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  },
+  async sync(path) {
+    let file;
+    try {
+      file = await open(path, "r");
+    } catch (err) {
+      // Removed since it was written: the removal is what a later checkpoint makes durable.
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    try {
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+  },
+  async openAppend(path) {
+    const file = await open(path, "a");
+    return {
+      async write(data) {
+        let offset = 0;
+        while (offset < data.length) offset += (await file.write(data, offset)).bytesWritten;
+      },
+      sync: () => file.datasync(),
+      close: () => file.close(),
+    };
+  },
+};

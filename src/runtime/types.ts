@@ -1,0 +1,26 @@
+/**
+ * What a runtime (Node, Deno) supplies to the portable start-up code in src/start.ts.
+ * Implementations live in src/runtime/node/ and src/runtime/deno/; nothing else here is runtime-specific.
+ */
+import type { FsModule } from "../storage/fs-module.ts";
+
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+export interface Runtime {
+  readonly name: "node" | "deno";
+  /** Command-line arguments after the script name. */
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly fs: FsModule;
+  /** Listens on hostname:port (0 picks a free port); resolves once it accepts connections. */
+  serve(fetch: FetchHandler, options: { hostname: string; port: number }): Promise<RunningServer>;
+  /** Calls `handler` once on SIGINT or SIGTERM. */
+  onShutdownSignal(handler: (signal: string) => void): void;
+  exit(code: number): never;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Stops accepting connections and resolves once in-flight requests have been answered. */
+  close(): Promise<void>;
+}

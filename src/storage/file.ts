@@ -1,0 +1,310 @@
+/**
+ * FileStorage, the embedded default: one human-readable JSON file per record under BASE_PATH,
+ *
+ *   BASE/{collection}/{file name}.json               live records
+ *   BASE/{collection}/.tombstones/{file name}.json   deleted records (tombstones)
+ *   BASE/.journal/NNNNNNNN.log                       writes not yet checkpointed
+ *
+ * A write is serialized per uid, checked against the current entry, appended to the journal
+ * (group commit: acknowledged once synced), then kept in memory until its record file is written
+ * by temp file + rename. Hot reads come from a byte-bounded LRU of ready-made JSON.
+ */
+import { invalidInput, StoreError } from "../errors.ts";
+import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
+import { isVersion } from "../version.ts";
+import { fileNameOf, uidOfFileName } from "./file-names.ts";
+import type { FsModule } from "./fs-module.ts";
+import { openJournal, type Segment, type Touched } from "./journal.ts";
+import { createKeyedLock } from "./keyed-lock.ts";
+import { createLimiter } from "./limiter.ts";
+import { createLruCache } from "./lru-cache.ts";
+import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
+
+export interface FileStorageOptions {
+  fs: FsModule;
+  /** BASE_PATH: created if missing. */
+  dir: string;
+  /** "strict": a 200 means the write is on disk (fsync). "relaxed": in the OS page cache only. */
+  durability?: "strict" | "relaxed";
+  /** Budget of the in-memory read cache. */
+  cacheBytes?: number;
+  /** Journal segment size at which a checkpoint is taken. */
+  segmentBytes?: number;
+  log?: (message: string, err?: unknown) => void;
+}
+
+export const FILE_STORAGE_DEFAULTS = { cacheBytes: 64 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024 };
+const TOMBSTONES = ".tombstones";
+
+/** A committed write whose record file is not written yet; `snapshot: null` is a purge. */
+interface PendingWrite {
+  collection: string;
+  uid: string;
+  snapshot: Snapshot | null;
+  /** Journal lines this write's file makes redundant once written. */
+  covers: Segment[];
+  /** A materializer has picked it up. */
+  taken: boolean;
+}
+
+export async function openFileStorage(options: FileStorageOptions): Promise<Storage> {
+  const { fs, dir } = options;
+  const log = options.log ?? ((message, err) => console.error(message, err ?? ""));
+  const locks = createKeyedLock();
+  const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
+  const pending = new Map<string, PendingWrite>();
+  const materializing = new Map<string, { again: boolean; done: Promise<void> }>();
+  const writeLimit = createLimiter(16);
+  const sortedLive = new Map<string, string[]>();
+  const membershipGeneration = new Map<string, number>();
+
+  const paths = async (collection: string, uid: string) => {
+    const name = await fileNameOf(uid);
+    const collectionDir = `${dir}/${collection}`;
+    return {
+      collectionDir,
+      tombstoneDir: `${collectionDir}/${TOMBSTONES}`,
+      record: `${collectionDir}/${name}.json`,
+      tombstone: `${collectionDir}/${TOMBSTONES}/${name}.json`,
+      name,
+    };
+  };
+
+  const parseEntryFile = (path: string, text: string): Entry => {
+    try {
+      return JSON.parse(text) as Entry;
+    } catch (err) {
+      throw new StoreError(500, "storage_corrupt", `Record file ${path} is not valid JSON`, { cause: err });
+    }
+  };
+
+  const readFromDisk = async (collection: string, uid: string): Promise<Entry | undefined> => {
+    const where = await paths(collection, uid);
+    for (const path of [where.record, where.tombstone]) {
+      const text = await fs.readText(path);
+      if (text === undefined) continue;
+      const entry = parseEntryFile(path, text);
+      if (entry.uid === uid) return entry;
+    }
+    return undefined;
+  };
+
+  /** The current entry; call with the uid's lock held when the result may be cached. */
+  const current = async (key: string, collection: string, uid: string): Promise<Snapshot | undefined> => {
+    const waiting = pending.get(key);
+    if (waiting) return waiting.snapshot ?? undefined;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const entry = await readFromDisk(collection, uid);
+    if (!entry) return undefined;
+    const snapshot = snapshotOf(entry);
+    cache.set(key, snapshot, snapshot.json.length);
+    return snapshot;
+  };
+
+  /** Writes the entry's file (or removes both for a purge) and says what a checkpoint must sync. */
+  const writeEntryFiles = async (collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched> => {
+    const where = await paths(collection, uid);
+    const dirs = [dir, where.collectionDir, where.tombstoneDir];
+    if (snapshot === null) {
+      await fs.remove(where.tombstone);
+      await fs.remove(where.record);
+      return { files: [], dirs };
+    }
+    const live = isLive(snapshot.entry);
+    const target = live ? where.record : where.tombstone;
+    const temp = `${live ? where.collectionDir : where.tombstoneDir}/.${where.name}.tmp`;
+    await fs.mkdirp(live ? where.collectionDir : where.tombstoneDir);
+    await fs.writeFile(temp, `${JSON.stringify(snapshot.entry, null, 2)}\n`);
+    await fs.rename(temp, target);
+    await fs.remove(live ? where.tombstone : where.record);
+    return { files: [target], dirs };
+  };
+
+  const materialize = async (key: string) => {
+    const item = pending.get(key);
+    if (!item || item.taken) return;
+    item.taken = true;
+    try {
+      const touched = await writeEntryFiles(item.collection, item.uid, item.snapshot);
+      for (const segment of item.covers) journal.release(segment, touched);
+      if (pending.get(key) === item) pending.delete(key);
+    } catch (err) {
+      log(`Could not write the record file of "${key}"; it stays in the journal and is retried`, err);
+      const newer = pending.get(key);
+      if (newer && newer !== item) newer.covers.push(...item.covers);
+      else item.taken = false;
+      setTimeout(() => scheduleMaterialize(key), 1000);
+    }
+  };
+
+  // One materializer per key at a time, so an older file can never be renamed over a newer one;
+  // writes that arrive meanwhile coalesce into one more round.
+  const scheduleMaterialize = (key: string) => {
+    const running = materializing.get(key);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    materializing.set(key, state);
+    state.done = (async () => {
+      do {
+        state.again = false;
+        await writeLimit(() => materialize(key));
+      } while (state.again);
+      materializing.delete(key);
+    })();
+  };
+
+  const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined) => {
+    const key = `${collection}/${uid}`;
+    return locks.run(key, async () => {
+      // The collection becomes a folder name: a bad one ("..", "a/b") would write outside BASE, and
+      // replay and entries() skip names outside the pattern, so it would be acknowledged, then lost.
+      checkCollection(collection);
+      const before = await current(key, collection, uid);
+      const next = decide(before?.entry);
+      if (next === undefined) return false;
+      const snapshot = next === null ? null : snapshotOf(next);
+      const line = snapshot
+        ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}\n`
+        : `${JSON.stringify({ c: collection, purge: uid })}\n`;
+      const segment = await journal.append(line);
+      const previous = pending.get(key);
+      const covers = previous && !previous.taken ? [...previous.covers, segment] : [segment];
+      pending.set(key, { collection, uid, snapshot, covers, taken: false });
+      if (snapshot) cache.set(key, snapshot, snapshot.json.length);
+      else cache.delete(key);
+      if (isLive(before?.entry) !== isLive(next ?? undefined)) {
+        sortedLive.delete(collection);
+        membershipGeneration.set(collection, (membershipGeneration.get(collection) ?? 0) + 1);
+      }
+      scheduleMaterialize(key);
+      return true;
+    });
+  };
+
+  const recover = async (line: string): Promise<Touched> => {
+    const op = JSON.parse(line) as { c: string; e?: Entry; purge?: string };
+    if (!COLLECTION_PATTERN.test(op.c)) throw invalidInput("invalid_collection", `Bad collection ${op.c}`);
+    // A line can parse and still be damaged: only a whole entry may reach the disk.
+    if (op.e) {
+      if (typeof op.e.uid !== "string" || op.e.uid === "" || !isVersion(op.e.version)) throw new Error("Damaged journal entry");
+      return writeEntryFiles(op.c, op.e.uid, snapshotOf(op.e));
+    }
+    if (typeof op.purge === "string") return writeEntryFiles(op.c, op.purge, null);
+    throw new Error("Unknown journal operation");
+  };
+
+  await fs.mkdirp(dir);
+  await removeTempFiles(fs, dir);
+  const durability = options.durability ?? "strict";
+  const journal = await openJournal(
+    {
+      fs,
+      dir: `${dir}/.journal`,
+      sync: durability === "strict",
+      segmentBytes: options.segmentBytes ?? FILE_STORAGE_DEFAULTS.segmentBytes,
+      log,
+    },
+    recover,
+  );
+
+  const liveUidsOnDisk = async (collection: string): Promise<Set<string>> => {
+    const uids = new Set<string>();
+    for (const { name, isDirectory } of await fs.readDir(`${dir}/${collection}`)) {
+      if (isDirectory || name.startsWith(".") || !name.endsWith(".json")) continue;
+      const uid = uidOfFileName(name.slice(0, -".json".length));
+      if (uid !== undefined) {
+        uids.add(uid);
+        continue;
+      }
+      const path = `${dir}/${collection}/${name}`;
+      const text = await fs.readText(path);
+      if (text !== undefined) uids.add(parseEntryFile(path, text).uid);
+    }
+    return uids;
+  };
+
+  return {
+    get(collection, uid) {
+      const key = `${collection}/${uid}`;
+      // Hot path: answer from memory without queueing behind the uid's lock.
+      const waiting = pending.get(key);
+      if (waiting) return Promise.resolve(waiting.snapshot ?? undefined);
+      const hit = cache.get(key);
+      if (hit) return Promise.resolve(hit);
+      return locks.run(key, () => current(key, collection, uid));
+    },
+    create(collection, record: StoredRecord) {
+      return commit(collection, record.uid, (entry) => (isLive(entry) ? undefined : record));
+    },
+    put(collection, entry, expectedVersion) {
+      return commit(collection, entry.uid, (before) => (before?.version === expectedVersion ? entry : undefined));
+    },
+    applyIfNewer(collection, entry) {
+      return commit(collection, entry.uid, (before) => (!before || before.version < entry.version ? entry : undefined));
+    },
+    purge(collection, uid, version) {
+      return commit(collection, uid, (before) => (before && !isLive(before) && before.version === version ? null : undefined));
+    },
+    async list(collection, options: ListOptions): Promise<ListPage> {
+      let sorted = sortedLive.get(collection);
+      if (!sorted) {
+        const generation = membershipGeneration.get(collection);
+        // Taken before reading the folder, not after: a write materialized meanwhile leaves `pending`
+        // and may have missed the listing, so it must still be counted from here.
+        const inFlight = [...pending.values()].filter((item) => item.collection === collection);
+        const uids = await liveUidsOnDisk(collection);
+        // Writes committed but not yet materialized are newer than the directory listing.
+        for (const item of inFlight) {
+          if (item.snapshot && isLive(item.snapshot.entry)) uids.add(item.uid);
+          else uids.delete(item.uid);
+        }
+        sorted = [...uids].sort();
+        if (membershipGeneration.get(collection) === generation) sortedLive.set(collection, sorted);
+      }
+      return pageOf(sorted, options);
+    },
+    async *entries() {
+      // Taken before the walk, for the same reason as in list(): a write materialized during the
+      // walk leaves `pending`, and its old file may already have been read (or the new one missed).
+      const inFlight = new Map(pending);
+      for (const { name: collection, isDirectory } of await fs.readDir(dir)) {
+        if (!isDirectory || !COLLECTION_PATTERN.test(collection)) continue;
+        for (const folder of [`${dir}/${collection}`, `${dir}/${collection}/${TOMBSTONES}`]) {
+          for (const { name, isDirectory: nested } of await fs.readDir(folder)) {
+            if (nested || name.startsWith(".") || !name.endsWith(".json")) continue;
+            const text = await fs.readText(`${folder}/${name}`);
+            if (text === undefined) continue;
+            const entry = parseEntryFile(`${folder}/${name}`, text);
+            if (!inFlight.has(`${collection}/${entry.uid}`)) yield { collection, entry };
+          }
+        }
+      }
+      for (const item of inFlight.values()) {
+        if (item.snapshot) yield { collection: item.collection, entry: item.snapshot.entry };
+      }
+    },
+    async close() {
+      await locks.idle();
+      while (materializing.size > 0) await Promise.all([...materializing.values()].map((state) => state.done));
+      await journal.close();
+    },
+  };
+}
+
+// --- Internal helpers ---
+
+/** Temp files are only ever half-written records from a crash: nothing refers to them. */
+async function removeTempFiles(fs: FsModule, dir: string): Promise<void> {
+  for (const { name: collection, isDirectory } of await fs.readDir(dir)) {
+    if (!isDirectory || !COLLECTION_PATTERN.test(collection)) continue;
+    for (const folder of [`${dir}/${collection}`, `${dir}/${collection}/${TOMBSTONES}`]) {
+      for (const { name } of await fs.readDir(folder)) {
+        if (name.startsWith(".") && name.endsWith(".tmp")) await fs.remove(`${folder}/${name}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The handful of file-system primitives FileStorage needs. A runtime supplies them
+ * (src/runtime/node/fs.ts, src/runtime/deno/fs.ts); the core never touches node:fs or Deno.
+ * Paths use "/" separators. Implementations translate "not found" at the edge:
+ * readers answer `undefined`, removers ignore it, so the core never reads `err.code`.
+ */
+export interface FsModule {
+  /** The file's bytes as UTF-8 text, or `undefined` when it does not exist. */
+  readText(path: string): Promise<string | undefined>;
+  /** Writes (truncating) the file; with `sync`, flushes its data to disk (fdatasync) before resolving. */
+  writeFile(path: string, data: string | Uint8Array, options?: { sync?: boolean }): Promise<void>;
+  /** Atomically replaces `to` with `from`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; a missing file is not an error. */
+  remove(path: string): Promise<void>;
+  /** Creates the directory and its parents; an existing one is fine. */
+  mkdirp(path: string): Promise<void>;
+  /** Entry names of a directory (files and folders), or `[]` when it does not exist. */
+  readDir(path: string): Promise<DirEntry[]>;
+  /** Flushes a file (fdatasync) or a directory (its entries: created, renamed, removed names). */
+  sync(path: string): Promise<void>;
+  /** Opens a file for appending, creating it. */
+  openAppend(path: string): Promise<AppendFile>;
+}
+
+export interface DirEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+export interface AppendFile {
+  /** Appends all of `data` (one write call where the platform allows). */
+  write(data: Uint8Array): Promise<void>;
+  /** fdatasync: everything written so far is on disk when this resolves. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}

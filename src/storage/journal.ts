@@ -1,0 +1,177 @@
+/**
+ * The write-ahead journal behind FileStorage: group commit, so that one fdatasync covers every
+ * write that arrived while the previous one was running (what etcd's WAL does). A write is
+ * acknowledged once its line is in the journal and synced; its record file is written after,
+ * without an fsync of its own. A sealed segment is deleted only after every record file it
+ * covers, and their directories, have been synced: that is the checkpoint.
+ *
+ * Layout: BASE/.journal/00000001.log, one JSON line per write. At start, the segments left by a
+ * crash are replayed in order; each stops at its first torn or unparsable line, which can only
+ * belong to a batch that was never acknowledged.
+ */
+import type { FsModule } from "./fs-module.ts";
+import { createLimiter } from "./limiter.ts";
+
+export interface JournalOptions {
+  fs: FsModule;
+  /** The journal's own directory. */
+  dir: string;
+  /** fdatasync each batch and sync files at checkpoints ("strict" durability). */
+  sync: boolean;
+  /** A segment is sealed, and can be checkpointed, once it holds this many bytes. */
+  segmentBytes: number;
+  log: (message: string, err?: unknown) => void;
+}
+
+/** What applying one journal line touched: files to fdatasync and directories to sync at checkpoint. */
+export interface Touched {
+  files: readonly string[];
+  dirs: readonly string[];
+}
+
+export interface Segment {
+  readonly id: number;
+}
+
+export interface Journal {
+  /** Appends one line (ending in "\n"); resolves once it is durable, with the segment holding it. */
+  append(line: string): Promise<Segment>;
+  /** One line of `segment` is now materialized: what it touched is synced at that segment's checkpoint. */
+  release(segment: Segment, touched: Touched): void;
+  /** Writes what is queued, checkpoints what can be, and closes the open segment. */
+  close(): Promise<void>;
+}
+
+interface SegmentState extends Segment {
+  path: string;
+  file: { write(data: Uint8Array): Promise<void>; sync(): Promise<void>; close(): Promise<void> };
+  bytes: number;
+  /** Lines acknowledged but not yet materialized into record files. */
+  outstanding: number;
+  sealed: boolean;
+  files: Set<string>;
+  dirs: Set<string>;
+}
+
+const SEGMENT_NAME = /^(\d{8})\.log$/;
+const encoder = new TextEncoder();
+
+/**
+ * Replays what a previous run left through `recover` (which throws on a malformed line), makes
+ * the result durable, removes those segments and opens a fresh one.
+ */
+export async function openJournal(options: JournalOptions, recover: (line: string) => Promise<Touched>): Promise<Journal> {
+  const { fs, dir, sync, log } = options;
+  const syncLimit = createLimiter(16);
+  const syncAll = (paths: Iterable<string>) => Promise.all([...paths].map((path) => syncLimit(() => fs.sync(path))));
+
+  await fs.mkdirp(dir);
+  const leftovers = (await fs.readDir(dir)).map((entry) => entry.name).filter((name) => SEGMENT_NAME.test(name)).sort();
+  const recovered = { files: new Set<string>(), dirs: new Set<string>() };
+  for (const name of leftovers) {
+    const text = (await fs.readText(`${dir}/${name}`)) ?? "";
+    const lines = text.split("\n");
+    lines.pop(); // the last piece has no "\n": empty, or a torn line that was never acknowledged
+    for (const [index, line] of lines.entries()) {
+      let touched: Touched;
+      try {
+        touched = await recover(line);
+      } catch (err) {
+        log(`Journal ${name}: line ${index + 1} is damaged; replay of this segment stops there`, err);
+        break;
+      }
+      touched.files.forEach((file) => recovered.files.add(file));
+      touched.dirs.forEach((path) => recovered.dirs.add(path));
+    }
+  }
+  if (leftovers.length > 0) {
+    await syncAll(recovered.files);
+    await syncAll(recovered.dirs);
+    for (const name of leftovers) await fs.remove(`${dir}/${name}`);
+  }
+
+  let nextId = leftovers.length > 0 ? Number(SEGMENT_NAME.exec(leftovers.at(-1)!)![1]) + 1 : 1;
+  const segments: SegmentState[] = [];
+  const openSegment = async (): Promise<SegmentState> => {
+    const id = nextId++;
+    const path = `${dir}/${String(id).padStart(8, "0")}.log`;
+    const file = await fs.openAppend(path);
+    // The new name must be durable before any line synced into it is acknowledged.
+    if (sync) await fs.sync(dir);
+    const segment: SegmentState = { id, path, file, bytes: 0, outstanding: 0, sealed: false, files: new Set(), dirs: new Set() };
+    segments.push(segment);
+    return segment;
+  };
+  let current = await openSegment();
+
+  let checkpointing = Promise.resolve();
+  const checkpoint = () => {
+    checkpointing = checkpointing.then(async () => {
+      while (segments[0]?.sealed && segments[0].outstanding === 0) {
+        const oldest = segments[0];
+        if (sync) {
+          await syncAll(oldest.files);
+          await syncAll(oldest.dirs);
+        }
+        await fs.remove(oldest.path);
+        segments.shift();
+      }
+    }).catch((err) => log("Journal checkpoint failed; the segment is kept and retried at the next checkpoint", err));
+    return checkpointing;
+  };
+
+  const seal = async () => {
+    const sealed = current;
+    current = await openSegment();
+    sealed.sealed = true;
+    await sealed.file.close();
+    void checkpoint();
+  };
+
+  const queue: { line: string; resolve: (segment: Segment) => void; reject: (err: unknown) => void }[] = [];
+  let draining: Promise<void> | undefined;
+  const drain = async () => {
+    while (queue.length > 0) {
+      const batch = queue.splice(0);
+      const segment = current;
+      const data = encoder.encode(batch.map((item) => item.line).join(""));
+      try {
+        await segment.file.write(data);
+        if (sync) await segment.file.sync();
+      } catch (err) {
+        batch.forEach((item) => item.reject(err));
+        // The segment may now end in part of this batch; replay stops there, so later
+        // batches go to a fresh segment where they can be replayed.
+        await seal().catch((sealErr) => log("Journal could not open a new segment", sealErr));
+        continue;
+      }
+      segment.bytes += data.length;
+      segment.outstanding += batch.length;
+      batch.forEach((item) => item.resolve(segment));
+      if (segment.bytes >= options.segmentBytes) await seal().catch((err) => log("Journal could not open a new segment", err));
+    }
+    draining = undefined;
+  };
+
+  return {
+    append(line) {
+      return new Promise((resolve, reject) => {
+        queue.push({ line, resolve, reject });
+        draining ??= drain();
+      });
+    },
+    release(segment, touched) {
+      const state = segment as SegmentState;
+      state.outstanding -= 1;
+      touched.files.forEach((file) => state.files.add(file));
+      touched.dirs.forEach((path) => state.dirs.add(path));
+      if (state.sealed && state.outstanding === 0) void checkpoint();
+    },
+    async close() {
+      await draining;
+      current.sealed = true;
+      await current.file.close();
+      await checkpoint();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/** The command line as a user meets it: real processes, exit codes, one-line errors. */
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ROOT, runCli, startServer, tempNodeDir } from "./helpers/server-process.ts";
+
+describe("minstore CLI on node", () => {
+  let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
+  before(async () => (dirs = await tempNodeDir("minstore-cli-")));
+  after(() => dirs.remove());
+
+  test("--help prints usage with every option and exits 0", async () => {
+    const { code, stdout } = await runCli("node", ["--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /Usage: minstore SERVERS_LIST_PATH BASE_PATH \[PORT\]/);
+    for (const option of ["--host", "--port", "--data", "--servers", "--processes", "--body-limit", "--cache-size", "--durability", "--log"]) {
+      assert.ok(stdout.includes(option), option);
+    }
+  });
+
+  test("--version prints package.json's version", async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+    const { code, stdout } = await runCli("node", ["--version"]);
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), version);
+  });
+
+  const failures: [string, () => string[], RegExp][] = [
+    ["no arguments", () => [], /Missing SERVERS_LIST_PATH/],
+    ["no BASE_PATH", () => [dirs.serversList], /Missing BASE_PATH/],
+    ["a bad port", () => [dirs.serversList, dirs.dataDir, "80000"], /Invalid port "80000"/],
+    ["a missing servers.list", () => [join(dirs.root, "nope.list"), dirs.dataDir], /Cannot read servers list ".*nope\.list": no such file/],
+    ["an unknown option", () => [dirs.serversList, dirs.dataDir, "--colour"], /Unknown option --colour/],
+    ["an unknown process", () => [dirs.serversList, dirs.dataDir, "--processes", "lang,shout"], /Unknown process "shout"/],
+  ];
+  for (const [name, args, message] of failures) {
+    test(`${name}: one line on stderr, exit 1`, async () => {
+      const { code, stderr } = await runCli("node", args());
+      assert.equal(code, 1);
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    });
+  }
+
+  test("a bad servers.list line stops start-up and names the line", async () => {
+    const list = join(dirs.root, "bad.list");
+    await writeFile(list, "# peers\nhttp://127.0.0.1:8002\nftp://example.invalid\n");
+    const { code, stderr } = await runCli("node", [list, dirs.dataDir]);
+    assert.equal(code, 1);
+    assert.match(stderr, /Line 3: "ftp:\/\/example\.invalid" must start with http:\/\/ or https:\/\//);
+  });
+
+  test("MINSTORE_* variables configure the node; flags win over them", async () => {
+    const server = await startServer({
+      runtime: "node",
+      serversList: dirs.serversList,
+      dataDir: dirs.dataDir,
+      args: ["--processes", "mark"],
+      env: { MINSTORE_PROCESSES: "lang", MINSTORE_NODE_ID: "envnode", MINSTORE_LOG: "1" },
+    });
+    try {
+      const record = await (await fetch(`${server.url}/text/x`, { method: "POST", body: new URLSearchParams({ value: "hi" }) })).json();
+      assert.equal(record.value, "hi (Marked).");
+      assert.equal(record.lang, undefined);
+      assert.equal(record.node, "envnode");
+      assert.match(server.output(), /POST \/text\/x 200/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});

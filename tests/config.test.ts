@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ConfigError, parseConfig } from "../src/config.ts";
+import { MINSTORE_VERSION } from "../src/version-info.ts";
+import { ROOT } from "./helpers/server-process.ts";
+
+const run = (argv: string[], env: Record<string, string> = {}) => {
+  const parsed = parseConfig(argv, env);
+  assert.equal(parsed.kind, "run");
+  return (parsed as Extract<typeof parsed, { kind: "run" }>).config;
+};
+
+describe("parseConfig()", () => {
+  test("takes the original's positional arguments, with defaults", () => {
+    const config = run(["servers.list", "data"]);
+    assert.deepEqual(config, {
+      servers: "servers.list",
+      data: "data",
+      port: 8001,
+      host: "127.0.0.1",
+      processes: ["lang"],
+      bodyLimit: 1024 * 1024,
+      cacheBytes: 64 * 1024 * 1024,
+      durability: "strict",
+      storage: "file",
+      nodeId: undefined,
+      log: false,
+    });
+    assert.equal(run(["s", "d", "9000"]).port, 9000);
+  });
+
+  test("named flags (--x v and --x=v) win over positionals and environment variables", () => {
+    const config = run(["s", "d", "9000", "--port=9100", "--host", "0.0.0.0", "--processes", "lang,mark", "--log"], {
+      MINSTORE_PORT: "9200",
+      MINSTORE_HOST: "10.0.0.1",
+    });
+    assert.equal(config.port, 9100);
+    assert.equal(config.host, "0.0.0.0");
+    assert.deepEqual(config.processes, ["lang", "mark"]);
+    assert.equal(config.log, true);
+  });
+
+  test("environment variables fill in every option", () => {
+    const config = run([], {
+      MINSTORE_SERVERS: "peers.list",
+      MINSTORE_DATA: "/var/lib/minstore",
+      MINSTORE_PORT: "8100",
+      MINSTORE_BODY_LIMIT: "512kb",
+      MINSTORE_CACHE_SIZE: "2mb",
+      MINSTORE_DURABILITY: "relaxed",
+      MINSTORE_STORAGE: "memory",
+      MINSTORE_PROCESSES: "none",
+      MINSTORE_NODE_ID: "alpha.1",
+      MINSTORE_LOG: "true",
+    });
+    assert.equal(config.servers, "peers.list");
+    assert.equal(config.data, "/var/lib/minstore");
+    assert.equal(config.port, 8100);
+    assert.equal(config.bodyLimit, 512 * 1024);
+    assert.equal(config.cacheBytes, 2 * 1024 * 1024);
+    assert.equal(config.durability, "relaxed");
+    assert.equal(config.storage, "memory");
+    assert.deepEqual(config.processes, []);
+    assert.equal(config.nodeId, "alpha.1");
+    assert.equal(config.log, true);
+  });
+
+  test("--help and --version win over everything else", () => {
+    assert.deepEqual(parseConfig(["s", "--help"], {}), { kind: "help" });
+    assert.deepEqual(parseConfig(["--version"], {}), { kind: "version" });
+  });
+
+  const invalid: [string[], RegExp][] = [
+    [[], /Missing SERVERS_LIST_PATH/],
+    [["s"], /Missing BASE_PATH/],
+    [["s", "d", "http"], /Invalid port "http"/],
+    [["s", "d", "-1"], /Unknown option|Invalid port/],
+    [["s", "d", "65536"], /Invalid port "65536"/],
+    [["s", "d", "1", "extra"], /Too many arguments: "extra"/],
+    [["s", "d", "--port"], /--port needs a value/],
+    [["s", "d", "--body-limit", "lots"], /Invalid --body-limit "lots"/],
+    [["s", "d", "--durability", "maybe"], /Invalid --durability "maybe": use "strict" or "relaxed"/],
+    [["s", "d", "--node-id", "a/b"], /Invalid node id "a\/b"/],
+    [["s", "d", "--log=perhaps"], /Invalid --log "perhaps"/],
+  ];
+  for (const [argv, message] of invalid) {
+    test(`refuses ${JSON.stringify(argv)}`, () => assert.throws(() => parseConfig(argv, {}), (err) => err instanceof ConfigError && message.test(err.message)));
+  }
+
+  test("MINSTORE_VERSION matches package.json", async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+    assert.equal(MINSTORE_VERSION, pkg.version);
+  });
+});

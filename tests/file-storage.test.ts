@@ -1,0 +1,586 @@
+/**
+ * FileStorage behaviour that the engine-agnostic conformance suite cannot see: the files it
+ * leaves on disk, safe names, crash leftovers (temp files, journal segments), and the cache.
+ * Every test works in its own temporary directory with real files (node:fs through nodeFs).
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { describe, test } from "node:test";
+import { StoreError } from "../src/errors.ts";
+import type { Entry, StoredRecord } from "../src/record.ts";
+import { nodeFs } from "../src/runtime/node/fs.ts";
+import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts";
+import { fileNameOf } from "../src/storage/file-names.ts";
+import type { AppendFile, FsModule } from "../src/storage/fs-module.ts";
+import { createLruCache } from "../src/storage/lru-cache.ts";
+import type { Storage } from "../src/storage/types.ts";
+import { formatVersion } from "../src/version.ts";
+import { collectEntries, listAll, record, tombstone } from "./storage-conformance.ts";
+
+const v = (n: number) => formatVersion(1_700_000_000_000 + n, 0, "n1");
+
+describe("FileStorage on disk", () => {
+  test("openFileStorage() writes each record as pretty JSON named after its uid", () =>
+    withBase(async ({ base, open }) => {
+      const storage = await open();
+      const hello = record("hello", v(1), { text: "hi", list: [1, 2] }, { lang: "en" });
+      const accented = record("héllo wörld", v(2), "x");
+      assert.ok(await storage.create("text", hello));
+      assert.ok(await storage.create("text", accented));
+      assert.ok(await storage.create("json", record("hello", v(3), 3)));
+      await storage.close();
+
+      const text = await readFile(`${base}/text/hello.json`, "utf8");
+      assert.equal(text, `${JSON.stringify(hello, null, 2)}\n`, "indented JSON with a final newline");
+      assert.deepEqual(JSON.parse(text), hello);
+      assert.deepEqual(JSON.parse(await readFile(`${base}/text/h%C3%A9llo%20w%C3%B6rld.json`, "utf8")), accented);
+      assert.deepEqual(JSON.parse(await readFile(`${base}/json/hello.json`, "utf8")), record("hello", v(3), 3));
+      assert.deepEqual(await tree(base), [
+        ".journal/",
+        "json/",
+        "json/hello.json",
+        "text/",
+        "text/h%C3%A9llo%20w%C3%B6rld.json",
+        "text/hello.json",
+      ]);
+    }));
+
+  test("a tombstone moves the file to .tombstones/, and purge() removes it", () =>
+    withBase(async ({ base, open }) => {
+      let storage = await open();
+      assert.ok(await storage.create("text", record("hello", v(1))));
+      assert.ok(await storage.put("text", tombstone("hello", v(2)), v(1)));
+      await storage.close();
+      assert.equal(await exists(`${base}/text/hello.json`), false);
+      assert.deepEqual(JSON.parse(await readFile(`${base}/text/.tombstones/hello.json`, "utf8")), tombstone("hello", v(2)));
+
+      storage = await open();
+      assert.ok(await storage.purge("text", "hello", v(2)));
+      await storage.close();
+      assert.equal(await exists(`${base}/text/hello.json`), false);
+      assert.equal(await exists(`${base}/text/.tombstones/hello.json`), false);
+
+      storage = await open();
+      assert.ok(await storage.create("text", record("hello", v(3), "back")));
+      await storage.close();
+      assert.deepEqual(JSON.parse(await readFile(`${base}/text/hello.json`, "utf8")), record("hello", v(3), "back"));
+      assert.equal(await exists(`${base}/text/.tombstones/hello.json`), false);
+    }));
+
+  test("no uid can create or change anything outside BASE", () =>
+    withBase(async ({ root, base, open }) => {
+      // A neighbour of BASE with files a path traversal would hit.
+      await mkdir(`${root}/neighbour/text`, { recursive: true });
+      await writeFile(`${root}/neighbour/text/secret.json`, "{}");
+      await writeFile(`${root}/escape.json`, "{}");
+      const before = await fingerprint(root);
+
+      const storage = await open();
+      for (const [index, uid] of HOSTILE_UIDS.entries()) {
+        assert.equal(await storage.create("text", record(uid, v(index + 1), uid)), true, JSON.stringify(uid));
+      }
+      // Tombstone half of them so .tombstones/ names are exercised as well.
+      for (const [index, uid] of HOSTILE_UIDS.entries()) {
+        if (index % 2 === 0) assert.ok(await storage.put("text", tombstone(uid, v(100 + index)), v(index + 1)));
+      }
+      await storage.close();
+
+      const after = await fingerprint(root);
+      const outside = (map: Map<string, string>) => [...map].filter(([path]) => !isInside(path, "base"));
+      assert.deepEqual(outside(after), outside(before), "only BASE changed");
+      // Inside BASE: one flat folder per collection, plus its tombstones and the journal.
+      const folders = [...after.keys()].filter((path) => path.endsWith("/") && isInside(path, "base"));
+      assert.deepEqual(folders, ["base/", "base/.journal/", "base/text/", "base/text/.tombstones/"]);
+      const files = [...after.keys()].filter((path) => !path.endsWith("/") && isInside(path, "base"));
+      assert.equal(files.length, HOSTILE_UIDS.length);
+      for (const [index, uid] of HOSTILE_UIDS.entries()) {
+        const folder = index % 2 === 0 ? "base/text/.tombstones" : "base/text";
+        const name = `${folder}/${await fileNameOf(uid)}.json`;
+        assert.ok(after.has(name), `${JSON.stringify(uid.slice(0, 30))} is stored as ${name}`);
+        assert.ok(Buffer.byteLength(name.slice(folder.length + 1)) <= 255, "the name fits any file system");
+        assert.equal(JSON.parse(await readFile(`${root}/${name}`, "utf8")).uid, uid);
+      }
+
+      // And every one of them reads back, lists and iterates after a reopen.
+      const reopened = await open();
+      for (const [index, uid] of HOSTILE_UIDS.entries()) {
+        const expected = index % 2 === 0 ? tombstone(uid, v(100 + index)) : record(uid, v(index + 1), uid);
+        assert.deepEqual((await reopened.get("text", uid))?.entry, expected);
+      }
+      const live = HOSTILE_UIDS.filter((_, index) => index % 2 === 1);
+      assert.deepEqual(await listAll(reopened, "text"), [...live].sort());
+      assert.equal((await collectEntries(reopened)).length, HOSTILE_UIDS.length);
+      await reopened.close();
+    }));
+
+  test("a write to a collection name outside the pattern is refused before anything is written", () =>
+    withBase(async ({ root, open }) => {
+      const before = await fingerprint(root);
+      const storage = await open();
+      for (const collection of ["..", "../escape", "a/b", "Text", ".journal", ""]) {
+        await assert.rejects(
+          storage.create(collection, record("x", v(1))),
+          (err) => err instanceof StoreError && err.code === "invalid_collection",
+          collection,
+        );
+        await assert.rejects(storage.applyIfNewer(collection, record("x", v(1))), StoreError);
+      }
+      await storage.close();
+      const after = await fingerprint(root);
+      assert.deepEqual([...after.keys()], [...before.keys(), "base/", "base/.journal/"]);
+    }));
+
+  test("leftover temp files from a crash are removed at open and never listed", () =>
+    withBase(async ({ base, open }) => {
+      let storage = await open();
+      assert.ok(await storage.create("text", record("hello", v(1))));
+      assert.ok(await storage.create("text", record("gone", v(2))));
+      assert.ok(await storage.put("text", tombstone("gone", v(3)), v(2)));
+      await storage.close();
+      // What a crash between writing a temp file and renaming it leaves behind.
+      await writeFile(`${base}/text/.hello.tmp`, '{"uid":"hello","val');
+      await writeFile(`${base}/text/.new.tmp`, "");
+      await writeFile(`${base}/text/.tombstones/.gone.tmp`, "{");
+
+      storage = await open();
+      assert.deepEqual((await tree(base)).filter((path) => !path.startsWith(".journal/")), [
+        "text/",
+        "text/.tombstones/",
+        "text/.tombstones/gone.json",
+        "text/hello.json",
+      ]);
+      assert.deepEqual((await storage.get("text", "hello"))?.entry, record("hello", v(1)));
+      assert.equal(await storage.get("text", "new"), undefined);
+      assert.deepEqual(await listAll(storage, "text"), ["hello"]);
+      assert.deepEqual(await collectEntries(storage), [
+        { collection: "text", entry: tombstone("gone", v(3)) },
+        { collection: "text", entry: record("hello", v(1)) },
+      ]);
+      await storage.close();
+    }));
+});
+
+describe("FileStorage journal", () => {
+  test("openFileStorage() replays leftover segments up to a torn or damaged line, then removes them", () =>
+    withBase(async ({ base, open, logged }) => {
+      let storage = await open();
+      assert.ok(await storage.create("text", record("b", v(1))));
+      assert.ok(await storage.put("text", tombstone("p", v(2)), undefined));
+      await storage.close();
+      assert.deepEqual(await readdir(`${base}/.journal`), []);
+
+      // What a crash leaves: acknowledged lines, then a batch that was being written.
+      const line = (collection: string, entry: Entry) => `${JSON.stringify({ c: collection, e: entry })}\n`;
+      const torn = line("text", record("c", v(5))).slice(0, 40);
+      await writeFile(
+        `${base}/.journal/00000007.log`,
+        line("text", record("a", v(3), "from the journal")) + line("text", tombstone("b", v(4))) + torn,
+      );
+      await writeFile(
+        `${base}/.journal/00000008.log`,
+        `${JSON.stringify({ c: "text", purge: "p" })}\n` + "not json at all\n" + line("text", record("e", v(6))),
+      );
+
+      storage = await open();
+      assert.deepEqual((await storage.get("text", "a"))?.entry, record("a", v(3), "from the journal"));
+      assert.deepEqual((await storage.get("text", "b"))?.entry, tombstone("b", v(4)));
+      assert.equal(await storage.get("text", "c"), undefined, "the torn line was never acknowledged");
+      assert.equal(await storage.get("text", "p"), undefined, "the purge before the damage applied");
+      assert.equal(await storage.get("text", "e"), undefined, "nothing after a damaged line is replayed");
+      assert.deepEqual(await listAll(storage, "text"), ["a"]);
+      // Replay wrote the files and removed the segments before opening a fresh one.
+      assert.deepEqual(await readdir(`${base}/.journal`), ["00000009.log"]);
+      assert.deepEqual(await tree(`${base}/text`), [".tombstones/", ".tombstones/b.json", "a.json"]);
+      assert.deepEqual(JSON.parse(await readFile(`${base}/text/a.json`, "utf8")), record("a", v(3), "from the journal"));
+      assert.equal(logged.length, 1, JSON.stringify(logged));
+      assert.match(String(logged[0]?.[0]), /00000008\.log: line 2 is damaged/);
+      await storage.close();
+      assert.deepEqual(await readdir(`${base}/.journal`), []);
+    }));
+
+  test("an acknowledged write whose record file was never written is recovered from the journal", () =>
+    withBase(async ({ base, open }) => {
+      // A process that "dies" after acknowledging: its renames never complete, so no record file
+      // appears, and it is abandoned without close(), as kill -9 would leave it.
+      const journalFiles: AppendFile[] = [];
+      const frozen: FsModule = {
+        ...nodeFs,
+        rename: () => new Promise<void>(() => {}),
+        async openAppend(path) {
+          const file = await nodeFs.openAppend(path);
+          journalFiles.push(file);
+          return file;
+        },
+      };
+      // Not through `open`: this storage is abandoned, never closed.
+      const crashed = await openFileStorage({ fs: frozen, dir: base, durability: "strict", log: () => {} });
+      const acknowledged = record("survivor", v(1), "acknowledged");
+      assert.ok(await crashed.create("text", acknowledged));
+      assert.ok(await crashed.put("text", tombstone("ghost", v(2)), undefined));
+      assert.equal(await exists(`${base}/text/survivor.json`), false);
+      assert.equal(await exists(`${base}/text/.tombstones/ghost.json`), false);
+
+      const storage = await open();
+      assert.deepEqual((await storage.get("text", "survivor"))?.entry, acknowledged);
+      assert.deepEqual((await storage.get("text", "ghost"))?.entry, tombstone("ghost", v(2)));
+      assert.deepEqual(JSON.parse(await readFile(`${base}/text/survivor.json`, "utf8")), acknowledged);
+      await storage.close();
+      // What the operating system does for a killed process (and Node would do noisily on GC).
+      await Promise.all(journalFiles.map((file) => file.close()));
+    }));
+
+  test("close() checkpoints every segment and leaves only parsable record files", () =>
+    withBase(async ({ base, open }) => {
+      // 256-byte segments: nearly every batch seals a segment and starts a checkpoint.
+      const storage = await open({ segmentBytes: 256 });
+      const uids = Array.from({ length: 120 }, (_, index) => `doc-${index}`);
+      assert.ok((await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index)))))).every(Boolean));
+      for (const [index, uid] of uids.entries()) {
+        if (index % 3 === 0) assert.ok(await storage.put("text", record(uid, v(1000 + index), { updated: index }), v(index)));
+        if (index % 3 === 1) assert.ok(await storage.put("text", tombstone(uid, v(1000 + index)), v(index)));
+      }
+      for (const [index, uid] of uids.entries()) {
+        if (index % 6 === 1) assert.ok(await storage.purge("text", uid, v(1000 + index)));
+      }
+      await storage.close();
+
+      assert.deepEqual(await readdir(`${base}/.journal`), [], "no segment is left after close()");
+      const files = (await tree(`${base}/text`)).filter((path) => !path.endsWith("/"));
+      const expectedFiles: string[] = [];
+      for (const [index, uid] of uids.entries()) {
+        if (index % 6 === 1) continue;
+        expectedFiles.push(index % 3 === 1 ? `.tombstones/${uid}.json` : `${uid}.json`);
+      }
+      assert.deepEqual(files, expectedFiles.sort());
+      for (const path of files) {
+        const entry = JSON.parse(await readFile(`${base}/text/${path}`, "utf8")) as Entry;
+        const index = Number(entry.uid.slice("doc-".length));
+        assert.equal(path.replace(".tombstones/", ""), `${entry.uid}.json`);
+        assert.equal(entry.version, index % 3 === 2 ? v(index) : v(1000 + index));
+        assert.equal(entry.deleted === true, index % 3 === 1);
+      }
+    }));
+
+  test("200 concurrent creates and puts on 20 uids: each file holds the last acknowledged write", () =>
+    withBase(async ({ base, open }) => {
+      let storage = await open({ segmentBytes: 4096 });
+      const uids = Array.from({ length: 20 }, (_, index) => `u${String(index).padStart(2, "0")}`);
+      // Ten operations per uid, all issued at once (round-robin over the uids). Per uid they are
+      // queued in order, so each conditional write sees the one before it.
+      const script = (uid: string, k: number): [string, () => Promise<boolean>, Entry][] => {
+        const even = k % 2 === 0;
+        const step: [string, Entry, string | undefined | "create"][] = [
+          ["create", record(uid, v(1), "first"), "create"],
+          ["create again", record(uid, v(1), "second create"), "create"],
+          ["put on v1", record(uid, v(2), "second"), v(1)],
+          ["stale put", record(uid, v(3), "stale"), v(1)],
+          ["put on v2", record(uid, v(3), "third"), v(2)],
+          ["blind put", record(uid, v(4), "blind"), undefined],
+          ["put on v3", even ? tombstone(uid, v(4)) : record(uid, v(4), "fourth"), v(3)],
+          ["create after", record(uid, v(5), "recreated"), "create"],
+          ["put on v5", record(uid, v(6), "after recreate"), v(5)],
+          ["put on v4", record(uid, v(6), "after fourth"), v(4)],
+        ];
+        return step.map(([label, entry, expected]) => [
+          label,
+          () => (expected === "create" ? storage.create("text", entry as StoredRecord) : storage.put("text", entry, expected)),
+          entry,
+        ]);
+      };
+      const acknowledged = new Map<string, Entry>();
+      const outcomes = new Map<string, boolean[]>(uids.map((uid) => [uid, []]));
+      const scripts = uids.map((uid, k) => script(uid, k));
+      const running: Promise<void>[] = [];
+      for (let step = 0; step < 10; step++) {
+        for (const [k, uid] of uids.entries()) {
+          const [, run, entry] = scripts[k]![step]!;
+          running.push(
+            run().then((stored) => {
+              outcomes.get(uid)!.push(stored);
+              // Resolution order per uid is commit order: the last true one is what must be kept.
+              if (stored) acknowledged.set(uid, entry);
+            }),
+          );
+        }
+      }
+      await Promise.all(running);
+
+      for (const [k, uid] of uids.entries()) {
+        const even = k % 2 === 0;
+        assert.deepEqual(
+          outcomes.get(uid),
+          [true, false, true, false, true, false, true, even, even, !even],
+          `outcomes of ${uid}`,
+        );
+        assert.deepEqual(acknowledged.get(uid), record(uid, v(6), even ? "after recreate" : "after fourth"));
+      }
+      await storage.close();
+      for (const uid of uids) {
+        assert.deepEqual(JSON.parse(await readFile(`${base}/text/${uid}.json`, "utf8")), acknowledged.get(uid));
+        assert.equal(await exists(`${base}/text/.tombstones/${uid}.json`), false);
+      }
+      storage = await open();
+      for (const uid of uids) assert.deepEqual((await storage.get("text", uid))?.entry, acknowledged.get(uid));
+      assert.deepEqual(await listAll(storage, "text"), uids);
+      await storage.close();
+    }));
+});
+
+describe("FileStorage while files are being written", () => {
+  test("list() counts a write whose file appears while the folder is being read", { timeout: 10_000 }, () =>
+    withBase(async ({ base, open }) => {
+      const gate = gatedFs(`${base}/text`);
+      const storage = await open({ fs: gate.fs });
+      assert.ok(await storage.create("text", record("before", v(1))));
+      await storage.close();
+
+      const reopened = await open({ fs: gate.fs });
+      assert.deepEqual(await listAll(reopened, "text"), ["before"]);
+      gate.arm("late");
+      assert.ok(await reopened.create("text", record("late", v(2))));
+      assert.deepEqual(await reopened.list("text", { limit: 10 }), { uids: ["before", "late"] });
+      await gate.done;
+      assert.deepEqual(await reopened.list("text", { limit: 10 }), { uids: ["before", "late"] }, "and the cached listing");
+      await reopened.close();
+    }));
+
+  test("entries() yields a write whose file appears while the folder is being read", { timeout: 10_000 }, () =>
+    withBase(async ({ base, open }) => {
+      const gate = gatedFs(`${base}/text`);
+      const storage = await open({ fs: gate.fs });
+      assert.ok(await storage.create("text", record("before", v(1))));
+      gate.arm("late");
+      assert.ok(await storage.create("text", record("late", v(2))));
+      assert.deepEqual(await collectEntries(storage), [
+        { collection: "text", entry: record("before", v(1)) },
+        { collection: "text", entry: record("late", v(2)) },
+      ]);
+      await gate.done;
+      await storage.close();
+    }));
+});
+
+describe("FileStorage cache", () => {
+  test("createLruCache() stays within its byte budget and evicts the least recently used", () => {
+    const cache = createLruCache<string>(100);
+    for (const key of ["a", "b", "c", "d"]) cache.set(key, key.toUpperCase(), 20);
+    assert.equal(cache.get("a"), "A"); // "b" is now the least recently used
+    cache.set("e", "E", 25);
+    assert.equal(cache.bytes, 85);
+    assert.equal(cache.get("b"), undefined);
+    assert.deepEqual(["a", "c", "d", "e"].map((key) => cache.get(key)), ["A", "C", "D", "E"]);
+    cache.set("big", "too big", 26); // more than a quarter of the budget: not kept
+    assert.equal(cache.get("big"), undefined);
+    assert.equal(cache.bytes, 85);
+    cache.set("a", "A2", 10);
+    assert.equal(cache.get("a"), "A2");
+    assert.equal(cache.bytes, 75);
+    cache.delete("c");
+    assert.equal(cache.bytes, 55);
+    assert.equal(cache.size, 3);
+    for (let index = 0; index < 1000; index++) {
+      cache.set(`k${index}`, "x", 1 + (index % 25));
+      assert.ok(cache.bytes <= 100);
+    }
+  });
+
+  test("a small cache keeps reads correct and really evicts", () =>
+    withBase(async ({ base, open }) => {
+      let storage = await open({ cacheBytes: 4096 });
+      const uids = Array.from({ length: 300 }, (_, index) => `doc-${index}`);
+      const valueOf = (index: number) => ({ index, padding: "p".repeat(index % 200) });
+      await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index), valueOf(index)))));
+      for (const index of [0, 299, 150, 0, 7, 298, 42]) {
+        assert.deepEqual((await storage.get("text", uids[index]!))?.entry, record(uids[index]!, v(index), valueOf(index)));
+      }
+      await storage.close();
+
+      storage = await open({ cacheBytes: 4096 });
+      for (let round = 0; round < 2; round++) {
+        for (const [index, uid] of uids.entries()) {
+          assert.deepEqual((await storage.get("text", uid))?.entry, record(uid, v(index), valueOf(index)));
+        }
+      }
+      // doc-0 was read long ago, so it must have been evicted: a change made to its file behind
+      // the storage's back is what the next read sees. (A cache holding everything would not.)
+      const edited = record("doc-0", v(0), "edited on disk");
+      await writeFile(`${base}/text/doc-0.json`, JSON.stringify(edited));
+      assert.deepEqual((await storage.get("text", "doc-0"))?.entry, edited);
+      // The most recent read is still cached.
+      await writeFile(`${base}/text/doc-299.json`, JSON.stringify(record("doc-299", v(0), "edited on disk")));
+      assert.deepEqual((await storage.get("text", "doc-299"))?.entry, record("doc-299", v(299), valueOf(299)));
+      await storage.close();
+    }));
+});
+
+// --- Internal helpers ---
+
+/** Uids that try to escape BASE or confuse a file system; all but the first few pass no checkUid. */
+const HOSTILE_UIDS: readonly string[] = [
+  "..%2F",
+  "%2e%2e",
+  "%2e%2e%2fescape",
+  "..",
+  ".",
+  "../escape",
+  "../../neighbour/text/secret",
+  "a/b",
+  "/absolute",
+  "a\\b",
+  "..\\..\\escape",
+  "C:\\Windows",
+  "CON",
+  "nul.txt",
+  ".tombstones",
+  ".journal",
+  ".hidden",
+  ".x.tmp",
+  "x.tmp",
+  "nul\u0000byte",
+  "new\nline",
+  "x".repeat(400),
+  "é".repeat(200),
+  `${"%".repeat(150)}${"a".repeat(100)}`,
+  "~",
+  "~".repeat(300),
+];
+
+interface BaseContext {
+  /** A private temporary folder; BASE is `${root}/base`. */
+  root: string;
+  base: string;
+  open: (options?: Partial<FileStorageOptions>) => Promise<Storage>;
+  /** What the storages opened here logged. */
+  logged: [string, unknown][];
+}
+
+async function withBase(body: (context: BaseContext) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "minstore-file-"));
+  const base = `${root}/base`;
+  const logged: [string, unknown][] = [];
+  const open: BaseContext["open"] = async (options = {}) => {
+    const storage = await openFileStorage({
+      fs: nodeFs,
+      dir: base,
+      durability: "strict",
+      log: (message, err) => logged.push([message, err]),
+      ...options,
+    });
+    const close = storage.close.bind(storage);
+    opened.add(storage);
+    storage.close = () => {
+      opened.delete(storage);
+      return close();
+    };
+    return storage;
+  };
+  const opened = new Set<Storage>();
+  try {
+    await body({ root, base, open, logged });
+  } finally {
+    // After a failed assertion: finish background writes before removing the folder, or they
+    // would recreate it. A storage a test abandons on purpose must not use `open`.
+    await Promise.allSettled([...opened].map((storage) => storage.close()));
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** Relative paths under `dir`, sorted; folders end in "/". */
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .map((entry) => {
+      const path = relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/");
+      return entry.isDirectory() ? `${path}/` : path;
+    })
+    .sort();
+}
+
+/** Every path under `dir` with a hash of its content (folders hash to ""). */
+async function fingerprint(dir: string): Promise<Map<string, string>> {
+  const result = new Map<string, string>();
+  for (const path of await tree(dir)) {
+    result.set(path, path.endsWith("/") ? "" : createHash("sha256").update(await readFile(join(dir, path))).digest("hex"));
+  }
+  return result;
+}
+
+const isInside = (path: string, folder: string) => path === `${folder}/` || path.startsWith(`${folder}/`);
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * nodeFs with one deterministic interleaving: once armed for `uid`, the next listing of `folder`
+ * is taken, then held until that uid's record file has been fully written (rename and cleanup),
+ * which is the window where a materialized write is in neither the listing nor `pending`.
+ */
+function gatedFs(folder: string) {
+  interface Gate {
+    uid: string;
+    listed: Deferred;
+    written: Deferred;
+  }
+  // `listing` is cleared once the folder is listed, `writing` once the uid's file is written.
+  let listing: Gate | undefined;
+  let writing: Gate | undefined;
+  let done = Promise.resolve();
+  const fs: FsModule = {
+    ...nodeFs,
+    async readDir(path) {
+      const entries = await nodeFs.readDir(path);
+      const gate = listing;
+      if (gate && path === folder) {
+        listing = undefined;
+        gate.listed.resolve();
+        await gate.written.promise;
+        // Let the storage finish its bookkeeping (release, leaving `pending`) after its last await.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return entries;
+    },
+    async rename(from, to) {
+      const gate = listing;
+      if (gate && to === `${folder}/${gate.uid}.json`) await gate.listed.promise;
+      await nodeFs.rename(from, to);
+    },
+    async remove(path) {
+      await nodeFs.remove(path);
+      // A live record's write ends by removing its tombstone, if any.
+      const gate = writing;
+      if (gate && path === `${folder}/.tombstones/${gate.uid}.json`) {
+        writing = undefined;
+        gate.written.resolve();
+      }
+    },
+  };
+  return {
+    fs,
+    arm(uid: string) {
+      listing = writing = { uid, listed: deferred(), written: deferred() };
+      done = listing.written.promise;
+    },
+    get done() {
+      return done;
+    },
+  };
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+/** Promise.withResolvers() arrived in Node 22; Node 20 is supported. */
+function deferred(): Deferred {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}

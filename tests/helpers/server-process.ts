@@ -1,0 +1,110 @@
+/**
+ * Starts a real minstore node as a child process, on Node (through tsx, from the sources) or on
+ * Deno (the binary from the `deno` npm package), on 127.0.0.1 and a port the OS picks.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export type RuntimeName = "node" | "deno";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+/**
+ * The native Deno binary from the `deno` npm package: its postinstall copies it to
+ * node_modules/deno/deno; without install scripts it stays in the platform package. Never the
+ * bin.cjs wrapper, which would stand between our signals and the Deno process.
+ */
+export const DENO = [
+  join(ROOT, "node_modules/deno/deno"),
+  join(ROOT, `node_modules/@deno/${process.platform}-${process.arch === "x64" ? "x64" : "arm64"}${process.platform === "linux" ? "-glibc" : ""}/deno`),
+].find((path) => existsSync(path)) ?? join(ROOT, "node_modules/.bin/deno");
+
+export interface ServerProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** What the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Sends a signal and resolves with the exit code (null when killed by the signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  runtime: RuntimeName;
+  serversList: string;
+  dataDir: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export function commandFor(runtime: RuntimeName, args: readonly string[]): [string, string[]] {
+  if (runtime === "deno") {
+    return [DENO, ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "src/main.ts"), ...args]];
+  }
+  return [process.execPath, ["--import", "tsx", join(ROOT, "src/server.ts"), ...args]];
+}
+
+/** Runs the CLI to completion: for --help, --version and start-up errors. */
+export function runCli(runtime: RuntimeName, args: readonly string[], env: Record<string, string> = {}) {
+  const [command, commandArgs] = commandFor(runtime, args);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(command, commandArgs, { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  const [command, args] = commandFor(options.runtime, [
+    options.serversList,
+    options.dataDir,
+    "0",
+    "--host",
+    "127.0.0.1",
+    ...(options.args ?? []),
+  ]);
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+  const port = await new Promise<number>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`Server did not start within 30 s:\n${output}`)), 30_000);
+    const check = () => {
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        done(Number(match[1]));
+      }
+    };
+    child.stdout!.on("data", check);
+    void exited.then((code) => fail(new Error(`Server exited with ${code} before listening:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    output: () => output,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A temp folder with an empty servers.list and a data dir inside; `remove` deletes it. */
+export async function tempNodeDir(prefix = "minstore-") {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const serversList = join(root, "servers.list");
+  await writeFile(serversList, "# no peers\n");
+  return { root, serversList, dataDir: join(root, "data"), remove: () => rm(root, { recursive: true, force: true }) };
+}

@@ -1,0 +1,293 @@
+/**
+ * The HTTP contract (DESIGN.md §2), written once and run against a real node on Node and on Deno
+ * (tests/http.node.test.ts, tests/http.deno.test.ts). Each case talks to the server over TCP.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
+
+const BODY_LIMIT = 64 * 1024;
+
+export function httpSuite(runtime: RuntimeName) {
+  describe(`HTTP API on ${runtime}`, () => {
+    let server: ServerProcess;
+    let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
+    const url = (path: string) => `${server.url}${path}`;
+    const form = (value: string, extra: Record<string, string> = {}) => ({
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ value, ...extra }).toString(),
+    });
+    const json = (body: unknown) => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (path: string, init: RequestInit) => fetch(url(path), { method: "POST", ...init });
+    const put = (path: string, init: RequestInit) => fetch(url(path), { method: "PUT", ...init });
+
+    before(async () => {
+      dirs = await tempNodeDir();
+      server = await startServer({
+        runtime,
+        serversList: dirs.serversList,
+        dataDir: dirs.dataDir,
+        args: ["--processes", "lang,mark", "--body-limit", String(BODY_LIMIT)],
+      });
+    });
+    after(async () => {
+      assert.equal(await server.stop("SIGTERM"), 0, "a SIGTERM shutdown exits 0");
+      await dirs.remove();
+    });
+
+    test("POST creates a record and answers it whole, as stored", async () => {
+      const response = await post("/text/greeting", form("The weather is lovely today"));
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type")!, /application\/json/);
+      const record = await response.json();
+      const value = "The weather is lovely today (Marked).";
+      assert.equal(record.uid, "greeting");
+      assert.equal(record.value, value);
+      assert.equal(record.lang, "en");
+      assert.equal(record.size, Buffer.byteLength(value));
+      assert.equal(record.check_sum, createHash("sha256").update(value).digest("hex"));
+      assert.ok(Math.abs(record.timestamp - Date.now()) < 60_000);
+      assert.match(record.version, /^\d{13}-\d{4}-.+$/);
+      assert.equal(response.headers.get("etag"), `"${record.version}"`);
+      const stored = await (await fetch(url("/text/greeting"))).json();
+      assert.deepEqual(stored, record);
+      const file = JSON.parse(await readFile(join(dirs.dataDir, "text", "greeting.json"), "utf8").catch(async () => {
+        // The record file is written just after the acknowledgment; give it a moment.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return readFile(join(dirs.dataDir, "text", "greeting.json"), "utf8");
+      }));
+      assert.deepEqual(file, record);
+    });
+
+    test("POST of an existing uid is 400 record_exists and changes nothing", async () => {
+      await post("/text/taken", form("first"));
+      const response = await post("/text/taken", form("second"));
+      assert.equal(response.status, 400);
+      assert.equal((await response.json()).error, "record_exists");
+      assert.equal((await (await fetch(url("/text/taken"))).json()).value, "first (Marked).");
+    });
+
+    test("PUT updates an existing record; a missing one is 404", async () => {
+      const created = await (await post("/text/doc", form("Bonjour tout le monde"))).json();
+      assert.equal(created.lang, "fr");
+      const response = await put("/text/doc", form("Guten Morgen, wie geht es dir?"));
+      assert.equal(response.status, 200);
+      const updated = await response.json();
+      assert.equal(updated.lang, "de");
+      assert.notEqual(updated.version, created.version);
+      assert.ok(updated.version > created.version);
+      assert.deepEqual(await (await fetch(url("/text/doc"))).json(), updated);
+      const missing = await put("/text/never-created", form("x"));
+      assert.equal(missing.status, 404);
+      assert.deepEqual(Object.keys(await missing.json()).sort(), ["error", "message"]);
+    });
+
+    test("PUT of an unchanged value writes nothing and answers the stored record", async () => {
+      const created = await (await post("/text/same", form("unchanged"))).json();
+      const again = await (await put("/text/same", form("unchanged"))).json();
+      assert.deepEqual(again, created);
+    });
+
+    test("JSON bodies carry any JSON value; a body uid must match the path", async () => {
+      const value = { title: "A note", tags: ["a", "b"], count: 3, nested: { ok: true } };
+      const created = await (await post("/notes/n1", json({ value, uid: "n1" }))).json();
+      assert.deepEqual(created.value, value);
+      assert.equal(created.lang, undefined, "only text values get a language");
+      const mismatch = await post("/notes/n2", json({ value: 1, uid: "other" }));
+      assert.equal(mismatch.status, 400);
+      assert.equal((await mismatch.json()).error, "uid_mismatch");
+      assert.equal((await fetch(url("/notes/n2"))).status, 404);
+    });
+
+    test("multipart/form-data bodies (HTML forms) are accepted", async () => {
+      const body = new FormData();
+      body.set("value", "Ciao, come stai oggi?");
+      const response = await post("/text/multi", { body });
+      assert.equal(response.status, 200);
+      const record = await response.json();
+      assert.equal(record.value, "Ciao, come stai oggi? (Marked).");
+      assert.equal(record.lang, "it");
+    });
+
+    test("GET answers ETag; If-None-Match gives 304; HEAD has no body", async () => {
+      const created = await post("/text/cached", form("etag me"));
+      const etag = created.headers.get("etag")!;
+      const response = await fetch(url("/text/cached"));
+      assert.equal(response.headers.get("etag"), etag);
+      const notModified = await fetch(url("/text/cached"), { headers: { "if-none-match": etag } });
+      assert.equal(notModified.status, 304);
+      assert.equal(await notModified.text(), "");
+      assert.equal((await fetch(url("/text/cached"), { headers: { "if-none-match": '"other"' } })).status, 200);
+      const head = await fetch(url("/text/cached"), { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), "");
+    });
+
+    test("If-Match on PUT and DELETE: 412 on mismatch, applied on match", async () => {
+      const created = await post("/text/guarded", form("v1"));
+      const etag = created.headers.get("etag")!;
+      const stale = await put("/text/guarded", { ...form("v2"), headers: { ...form("v2").headers, "if-match": '"0000000000000-0000-x"' } });
+      assert.equal(stale.status, 412);
+      assert.equal((await stale.json()).error, "precondition_failed");
+      const fresh = await put("/text/guarded", { ...form("v2"), headers: { ...form("v2").headers, "if-match": etag } });
+      assert.equal(fresh.status, 200);
+      const deleteStale = await fetch(url("/text/guarded"), { method: "DELETE", headers: { "if-match": etag } });
+      assert.equal(deleteStale.status, 412);
+      assert.equal((await fetch(url("/text/guarded"))).status, 200);
+    });
+
+    test("DELETE removes; GET and DELETE of a missing uid are 404; the uid can be created again", async () => {
+      await post("/text/gone", form("bye"));
+      const deleted = await fetch(url("/text/gone"), { method: "DELETE" });
+      assert.equal(deleted.status, 200);
+      assert.equal((await deleted.json()).deleted, true);
+      const get = await fetch(url("/text/gone"));
+      assert.equal(get.status, 404);
+      assert.equal((await get.json()).error, "record_missing");
+      assert.equal((await fetch(url("/text/gone"), { method: "DELETE" })).status, 404);
+      assert.equal((await put("/text/gone", form("x"))).status, 404);
+      const again = await post("/text/gone", form("hello again"));
+      assert.equal(again.status, 200);
+    });
+
+    test("?local=1 answers from this node only", async () => {
+      await post("/text/here", form("local"));
+      assert.equal((await fetch(url("/text/here?local=1"))).status, 200);
+      assert.equal((await fetch(url("/text/nowhere?local=1"))).status, 404);
+    });
+
+    test("GET /{collection} lists uids with prefix, limit and cursor", async () => {
+      for (const uid of ["p-3", "p-1", "p-2", "q-1"]) await post(`/listing/${uid}`, form(uid));
+      await fetch(url("/listing/p-2"), { method: "DELETE" });
+      const all = await (await fetch(url("/listing"))).json();
+      assert.deepEqual(all, { collection: "listing", uids: ["p-1", "p-3", "q-1"] });
+      const first = await (await fetch(url("/listing?prefix=p-&limit=1"))).json();
+      assert.deepEqual(first.uids, ["p-1"]);
+      assert.equal(first.cursor, "p-1");
+      const second = await (await fetch(url(`/listing?prefix=p-&limit=1&cursor=${first.cursor}`))).json();
+      assert.deepEqual(second, { collection: "listing", uids: ["p-3"] });
+      assert.equal((await fetch(url("/listing?limit=0"))).status, 400);
+      assert.deepEqual((await (await fetch(url("/empty-collection"))).json()).uids, []);
+    });
+
+    test("GET /{collection} from a browser is an HTML page with a form that creates records", async () => {
+      const page = await fetch(url("/listing"), { headers: { accept: "text/html,application/xhtml+xml" } });
+      assert.match(page.headers.get("content-type")!, /text\/html/);
+      const html = await page.text();
+      assert.match(html, /<form method="post" action="\/listing"/);
+      assert.match(html, /href="\/listing\/p-1"/);
+      const created = await post("/listing", form("from a form", { uid: "formed" }));
+      assert.equal(created.status, 200);
+      assert.equal((await created.json()).uid, "formed");
+      assert.equal((await post("/listing", form("no uid"))).status, 400);
+    });
+
+    test("GET /healthz reports the node", async () => {
+      const health = await (await fetch(url("/healthz"))).json();
+      assert.equal(health.ok, true);
+      assert.equal(typeof health.node, "string");
+      assert.match(health.version, /^\d+\.\d+\.\d+/);
+    });
+
+    test("unicode, spaces and percent signs round-trip in uids", async () => {
+      for (const uid of ["héllo wörld", "日本語", "100%", "a~b", "emoji 🎉"]) {
+        const path = `/text/${encodeURIComponent(uid)}`;
+        const created = await post(path, form("x"));
+        assert.equal(created.status, 200, uid);
+        assert.equal((await created.json()).uid, uid);
+        assert.equal((await (await fetch(url(path))).json()).uid, uid);
+      }
+    });
+
+    describe("bad input is a 4xx JSON error and touches nothing", () => {
+      const cases: [string, string, RequestInit, number, string][] = [
+        ["uid with an encoded slash", "/text/a%2Fb", form("x"), 400, "invalid_uid"],
+        ["uid climbing out", "/text/..%2F..%2Fetc%2Fpasswd", form("x"), 400, "invalid_uid"],
+        ["uid of dots", "/text/...", form("x"), 400, "invalid_uid"],
+        ["hidden uid", "/text/.hidden", form("x"), 400, "invalid_uid"],
+        ["uid with NUL", "/text/a%00b", form("x"), 400, "invalid_uid"],
+        ["uid with a control character", "/text/a%01b", form("x"), 400, "invalid_uid"],
+        ["uid with a newline", "/text/a%0Ab", form("x"), 400, "invalid_uid"],
+        ["uid over 512 bytes", `/text/${"é".repeat(257)}`, form("x"), 400, "invalid_uid"],
+        ["path with two segments", "/text/a/b", form("x"), 400, "invalid_uid"],
+        ["upper-case collection", "/Text/a", form("x"), 400, "invalid_collection"],
+        ["collection with a dot", "/te.xt/a", form("x"), 400, "invalid_collection"],
+        ["collection starting with _", "/_x/a", form("x"), 400, "invalid_collection"],
+        ["reserved collection", "/healthz/a", form("x"), 400, "invalid_collection"],
+        ["malformed JSON", "/text/j", { headers: { "content-type": "application/json" }, body: '{"value": ' }, 400, "invalid_json"],
+        ["JSON without value", "/text/j", json({ uid: "j" }), 400, "missing_value"],
+        ["JSON array body", "/text/j", json([1, 2]), 400, "invalid_body"],
+        ["form without value", "/text/f", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: "other=1" }, 400, "missing_value"],
+        ["unsupported content type", "/text/t", { headers: { "content-type": "text/plain" }, body: "hello" }, 415, "unsupported_media_type"],
+        ["no content type", "/text/t", { body: new Uint8Array([104, 105]) }, 415, "unsupported_media_type"],
+        ["body over the limit", "/text/big", form("x".repeat(BODY_LIMIT + 1)), 413, "payload_too_large"],
+      ];
+
+      for (const [name, path, init, status, code] of cases) {
+        test(`${name}: ${status} ${code}`, async () => {
+          const before = await tree(dirs.root);
+          const response = await post(path, init);
+          assert.equal(response.status, status);
+          const body = await response.json();
+          assert.equal(body.error, code);
+          assert.equal(typeof body.message, "string");
+          assert.ok(body.message.length > 5);
+          assert.deepEqual(await tree(dirs.root), before);
+        });
+      }
+
+      test("a chunked body over the limit is refused while streaming: 413", async () => {
+        const before = await tree(dirs.root);
+        const chunk = new TextEncoder().encode("value=" + "y".repeat(16 * 1024));
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent++ < 16) controller.enqueue(chunk);
+            else controller.close();
+          },
+        });
+        const response = await fetch(url("/text/streamed"), {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body,
+          duplex: "half",
+        } as RequestInit);
+        assert.equal(response.status, 413);
+        assert.equal((await response.json()).error, "payload_too_large");
+        assert.deepEqual(await tree(dirs.root), before);
+      });
+
+      test("other methods are 405 with Allow", async () => {
+        const patch = await fetch(url("/text/a"), { method: "PATCH", ...form("x") });
+        assert.equal(patch.status, 405);
+        assert.match(patch.headers.get("allow")!, /PUT/);
+        assert.equal((await patch.json()).error, "method_not_allowed");
+        const collectionPut = await fetch(url("/text"), { method: "PUT", ...form("x") });
+        assert.equal(collectionPut.status, 405);
+      });
+
+      test("dot segments are resolved by URL parsing and never reach storage", async () => {
+        const before = await tree(dirs.root);
+        const response = await post("/text/..", form("x"));
+        assert.ok(response.status >= 400 && response.status < 500);
+        assert.ok((await response.json()).error);
+        assert.deepEqual(await tree(dirs.root), before);
+      });
+    });
+  });
+}
+
+/** Every file and folder under `root` (journal segments' sizes included), to prove a request changed nothing. */
+async function tree(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const listed = await Promise.all(
+    entries.map(async (entry) => {
+      const path = relative(root, join(entry.parentPath, entry.name));
+      return entry.isFile() ? `${path} ${(await readFile(join(entry.parentPath, entry.name))).length}` : `${path}/`;
+    }),
+  );
+  return listed.sort();
+}

@@ -1,0 +1,118 @@
+/** Small pure pieces: servers.list parsing, the hybrid logical clock, file names, ETags, processes. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { parseEtagList } from "../src/http/etag.ts";
+import { createPipeline } from "../src/process/pipeline.ts";
+import { lang } from "../src/process/lang.ts";
+import { mark } from "../src/process/mark.ts";
+import { checkUid } from "../src/record.ts";
+import { parseServersList } from "../src/spread/servers-list.ts";
+import { fileNameOf, uidOfFileName } from "../src/storage/file-names.ts";
+import { createLruCache } from "../src/storage/lru-cache.ts";
+import { createClock, parseVersion } from "../src/version.ts";
+
+describe("parseServersList()", () => {
+  test("ignores blanks and comments, normalizes URLs, drops duplicates", () => {
+    const list = parseServersList("# peers\n\nhttp://127.0.0.1:8002/\nhttps://node-b.example:8443 # B\nhttp://127.0.0.1:8002\n");
+    assert.deepEqual(list, { bridge: false, peers: ["http://127.0.0.1:8002", "https://node-b.example:8443"] });
+  });
+  test('a first entry "*" switches bridging on; later it is an error', () => {
+    assert.deepEqual(parseServersList("# c\n*\nhttp://127.0.0.1:1"), { bridge: true, peers: ["http://127.0.0.1:1"] });
+    assert.throws(() => parseServersList("http://127.0.0.1:1\n*"), /Line 2: "\*" \(bridge\) must be the first entry/);
+  });
+  test("bad lines are errors that name the line", () => {
+    assert.throws(() => parseServersList("http://127.0.0.1:1\nnot a url"), /Line 2: "not a url" is not a URL/);
+    assert.throws(() => parseServersList("ws://127.0.0.1:1"), /Line 1: .* must start with http:\/\/ or https:\/\//);
+    assert.throws(() => parseServersList("http://u:p@127.0.0.1:1"), /without query, fragment or credentials/);
+  });
+});
+
+describe("createClock()", () => {
+  test("versions increase strictly and compare as strings, even within one millisecond", () => {
+    const clock = createClock("a", () => 1_700_000_000_000);
+    const versions = Array.from({ length: 10_005 }, () => clock.next());
+    for (let i = 1; i < versions.length; i++) assert.ok(versions[i - 1]! < versions[i]!, `${versions[i - 1]} < ${versions[i]}`);
+    assert.equal(parseVersion(versions.at(-1)!)!.ms, 1_700_000_000_001, "the counter overflows into the next millisecond");
+  });
+  test("observe() moves past a version from a clock that runs ahead", () => {
+    const clock = createClock("b", () => 1_000);
+    const ahead = createClock("a", () => 5_000).next();
+    clock.observe(ahead);
+    assert.ok(clock.next() > ahead);
+  });
+  test("the node id breaks ties", () => {
+    assert.ok(createClock("a", () => 1).next() < createClock("b", () => 1).next());
+  });
+});
+
+describe("file names", () => {
+  test("plain uids keep their name; others are percent-encoded and decode back", async () => {
+    assert.equal(await fileNameOf("hello-world_1.2"), "hello-world_1.2");
+    for (const uid of ["a b", "100%", "a~b", "é/", "..\\x", "CON", "*?<>|"]) {
+      const name = await fileNameOf(uid);
+      assert.match(name, /^[A-Za-z0-9._%-]+$/);
+      assert.equal(uidOfFileName(name), uid);
+    }
+  });
+  test("long uids get a short hashed name that stays distinct", async () => {
+    const a = await fileNameOf("x".repeat(500));
+    const b = await fileNameOf(`${"x".repeat(499)}y`);
+    assert.ok(a.length <= 200 && b.length <= 200);
+    assert.notEqual(a, b);
+    assert.equal(uidOfFileName(a), undefined);
+  });
+});
+
+describe("checkUid()", () => {
+  test("accepts 512 bytes of UTF-8, refuses 513", () => {
+    assert.equal(checkUid("é".repeat(256)), "é".repeat(256));
+    assert.throws(() => checkUid(`${"é".repeat(256)}x`), /longer than 512 bytes/);
+  });
+  test("refuses lone surrogates", () => assert.throws(() => checkUid("a\ud800"), /not valid Unicode/));
+});
+
+describe("parseEtagList()", () => {
+  test("strips quotes and weak prefixes", () => {
+    assert.deepEqual(parseEtagList('"a", W/"b", *'), ["a", "b", "*"]);
+    assert.equal(parseEtagList(undefined), undefined);
+  });
+});
+
+describe("createLruCache()", () => {
+  test("evicts the least recently used items beyond its byte budget", () => {
+    const cache = createLruCache<number>(100);
+    cache.set("a", 1, 20);
+    cache.set("b", 2, 20);
+    cache.get("a");
+    cache.set("c", 3, 25);
+    cache.set("d", 4, 25);
+    cache.set("e", 5, 25);
+    cache.set("huge", 6, 26);
+    assert.equal(cache.get("huge"), undefined, "an item over a quarter of the budget is not kept");
+    assert.equal(cache.get("b"), undefined);
+    assert.equal(cache.get("a"), 1);
+    assert.ok(cache.bytes <= 100);
+  });
+});
+
+describe("processes", () => {
+  test("mark appends the original's suffix to text only", async () => {
+    assert.equal((await mark({ uid: "u", value: "hi", timestamp: 1 })).value, "hi (Marked).");
+    assert.deepEqual((await mark({ uid: "u", value: 3, timestamp: 1 })).value, 3);
+  });
+  test("lang detects real languages and says und when it cannot tell", async () => {
+    const cases: [string, string][] = [
+      ["The quick brown fox jumps over the lazy dog", "en"],
+      ["Le petit chat dort sur le canapé", "fr"],
+      ["¿Dónde está la biblioteca de la ciudad?", "es"],
+      ["Я люблю читать книги по вечерам", "ru"],
+      ["12345 !!!", "und"],
+    ];
+    for (const [text, code] of cases) assert.equal((await lang({ uid: "u", value: text, timestamp: 1 })).lang, code, text);
+  });
+  test("the pipeline runs in order and keeps processes away from the store's own fields", async () => {
+    const pipeline = createPipeline([mark, mark, (draft) => ({ ...draft, version: "forged", size: -1, extra: 1 })]);
+    const result = await pipeline({ uid: "u", value: "v", timestamp: 7 });
+    assert.deepEqual(result, { uid: "u", value: "v (Marked). (Marked).", timestamp: 7, extra: 1 });
+  });
+});
