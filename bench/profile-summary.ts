@@ -3,8 +3,10 @@
  * where the CPU time went by area (minstore's src/, hono, @hono/node-server, Node internals, GC,
  * idle), the top functions by self time, and minstore's own functions by inclusive time.
  * Positions in bench/.dist/src/*.js are mapped back to src/*.ts through the build's source maps.
+ * When the bench left a `.windows.json` beside the profile, each measured run (GET, PUT, POST) is
+ * summarized on its own, without start-up, preload and warm-up; `--whole` summarizes everything.
  *
- *   node --import tsx bench/profile-summary.ts bench/profiles/strict-….cpuprofile [--top 25]
+ *   node --import tsx bench/profile-summary.ts bench/profiles/strict-….cpuprofile [--top 25] [--scenario GET] [--whole]
  */
 import { existsSync, readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
@@ -31,9 +33,12 @@ interface Profile {
   endTime: number;
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: "string", default: "25" }, scenario: { type: "string" }, whole: { type: "boolean", default: false } },
+});
 if (positionals.length !== 1) {
-  console.error("Usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N]");
+  console.error("Usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N] [--scenario NAME] [--whole]");
   process.exit(2);
 }
 const top = Number(values.top);
@@ -84,8 +89,6 @@ const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 
-const selfByNode = new Map<number, number>();
-const inclusiveByKey = new Map<string, number>();
 const keyOfNode = new Map<number, string>();
 const info = new Map<string, { name: string; where: string; area: string }>();
 const keyOf = (id: number): string => {
@@ -100,51 +103,73 @@ const keyOf = (id: number): string => {
   return key;
 };
 
-let total = 0;
-for (let index = 0; index < profile.samples.length; index++) {
-  const id = profile.samples[index]!;
-  const delta = (profile.timeDeltas[index + 1] ?? profile.timeDeltas[index] ?? 0) / 1000; // ms
-  total += delta;
-  selfByNode.set(id, (selfByNode.get(id) ?? 0) + delta);
-  const seen = new Set<string>();
-  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-    const key = keyOf(at);
-    if (seen.has(key)) continue; // recursion counts once
-    seen.add(key);
-    inclusiveByKey.set(key, (inclusiveByKey.get(key) ?? 0) + delta);
-  }
+/** Seconds since the profile started at which each sample was taken. */
+const sampleTimes: number[] = [];
+{
+  let at = 0;
+  for (const delta of profile.timeDeltas) sampleTimes.push((at += delta) / 1e6);
 }
 
-const selfByKey = new Map<string, number>();
-for (const [id, ms] of selfByNode) selfByKey.set(keyOf(id), (selfByKey.get(keyOf(id)) ?? 0) + ms);
-const byArea = new Map<string, number>();
-for (const [key, ms] of selfByKey) byArea.set(info.get(key)!.area, (byArea.get(info.get(key)!.area) ?? 0) + ms);
-
-const idle = byArea.get("(idle)") ?? 0;
-const busy = total - idle;
-const pct = (ms: number, of = busy) => `${((ms / of) * 100).toFixed(1)}%`;
 const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
 
-console.log(`Profile ${positionals[0]}: ${(total / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (not idle); shares are of busy time.\n`);
-console.log("Self time by area:\n");
-console.log(row(["area", "self ms", "share"]));
-console.log("|---|--:|--:|");
-for (const [area, ms] of [...byArea].sort((a, b) => b[1] - a[1])) {
-  if (area !== "(idle)") console.log(row([area, ms.toFixed(0), pct(ms)]));
+function summarize(label: string, from: number, to: number): void {
+  const selfByKey = new Map<string, number>();
+  const inclusiveByKey = new Map<string, number>();
+  let total = 0;
+  for (let index = 0; index < profile.samples.length; index++) {
+    const time = sampleTimes[index]!;
+    if (time < from || time > to) continue;
+    const id = profile.samples[index]!;
+    const delta = (profile.timeDeltas[index + 1] ?? profile.timeDeltas[index] ?? 0) / 1000; // ms
+    total += delta;
+    selfByKey.set(keyOf(id), (selfByKey.get(keyOf(id)) ?? 0) + delta);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const key = keyOf(at);
+      if (seen.has(key)) continue; // recursion counts once
+      seen.add(key);
+      inclusiveByKey.set(key, (inclusiveByKey.get(key) ?? 0) + delta);
+    }
+  }
+  const byArea = new Map<string, number>();
+  for (const [key, ms] of selfByKey) byArea.set(info.get(key)!.area, (byArea.get(info.get(key)!.area) ?? 0) + ms);
+  const idle = byArea.get("(idle)") ?? 0;
+  const busy = total - idle;
+  const pct = (ms: number) => `${((ms / busy) * 100).toFixed(1)}%`;
+
+  console.log(`## ${label}\n`);
+  console.log(
+    `${(total / 1000).toFixed(1)} s of the main thread sampled, ${(busy / 1000).toFixed(1)} s busy (${((busy / total) * 100).toFixed(0)}%); ` +
+      "shares are of busy time. File IO and fsync run on libuv's pool threads and are not in a CPU profile.\n",
+  );
+  console.log(row(["area (self time)", "ms", "share"]));
+  console.log("|---|--:|--:|");
+  for (const [area, ms] of [...byArea].sort((a, b) => b[1] - a[1])) {
+    if (area !== "(idle)") console.log(row([area, ms.toFixed(0), pct(ms)]));
+  }
+
+  console.log(`\nTop ${top} functions by self time:\n`);
+  console.log(row(["function", "where", "self ms", "share"]));
+  console.log("|---|---|--:|--:|");
+  for (const [key, ms] of [...selfByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area !== "(idle)").slice(0, top)) {
+    const { name, where } = info.get(key)!;
+    console.log(row([`\`${name}\``, where || "–", ms.toFixed(0), pct(ms)]));
+  }
+
+  console.log(`\nminstore src/ functions by inclusive time (self + callees), top ${top}:\n`);
+  console.log(row(["function", "where", "inclusive ms", "share"]));
+  console.log("|---|---|--:|--:|");
+  for (const [key, ms] of [...inclusiveByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area === "minstore src/").slice(0, top)) {
+    const { name, where } = info.get(key)!;
+    console.log(row([`\`${name}\``, where, ms.toFixed(0), pct(ms)]));
+  }
+  console.log("");
 }
 
-console.log(`\nTop ${top} functions by self time:\n`);
-console.log(row(["function", "where", "self ms", "share"]));
-console.log("|---|---|--:|--:|");
-for (const [key, ms] of [...selfByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area !== "(idle)").slice(0, top)) {
-  const { name, where } = info.get(key)!;
-  console.log(row([`\`${name}\``, where || "–", ms.toFixed(0), pct(ms)]));
-}
-
-console.log(`\nminstore src/ functions by inclusive time (self + callees), top ${top}:\n`);
-console.log(row(["function", "where", "inclusive ms", "share"]));
-console.log("|---|---|--:|--:|");
-for (const [key, ms] of [...inclusiveByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area === "minstore src/").slice(0, top)) {
-  const { name, where } = info.get(key)!;
-  console.log(row([`\`${name}\``, where, ms.toFixed(0), pct(ms)]));
-}
+const windowsFile = positionals[0]!.replace(/\.cpuprofile$/, ".windows.json");
+const windows: { scenario: string; from: number; to: number }[] =
+  !values.whole && existsSync(windowsFile) ? JSON.parse(readFileSync(windowsFile, "utf8")) : [];
+const chosen = windows.filter((window) => values.scenario === undefined || window.scenario === values.scenario);
+console.log(`# Profile ${positionals[0]}\n`);
+if (chosen.length === 0) summarize("whole profile", 0, Infinity);
+for (const window of chosen) summarize(`${window.scenario}: the measured window, ${window.from.toFixed(1)}–${window.to.toFixed(1)} s after spawn`, window.from, window.to);

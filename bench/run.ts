@@ -38,7 +38,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --targets LIST       of bare,strict,relaxed,strict-lang (default all)
   --scenarios LIST     of GET,PUT,POST (default all)
   --source             run minstore from src/ through tsx instead of the compiled build
-  --cpu-prof TARGET    run that target's server with node --cpu-prof; profile in bench/profiles/
+  --cpu-prof LIST      run these targets' servers with node --cpu-prof; profiles in bench/profiles/
   --keep               keep the temp data directories
   --no-write           print only; do not write bench/results.md or bench/README.md
   --help`;
@@ -134,10 +134,7 @@ const pick = <T extends string>(what: string, text: string | undefined, known: r
 const targetNames = pick("target", flags.targets, ALL_TARGETS.map((target) => target.name));
 const targets = ALL_TARGETS.filter((target) => targetNames.includes(target.name));
 const scenarios = pick("scenario", flags.scenarios, SCENARIOS);
-if (flags["cpu-prof"] !== undefined && !targetNames.includes(flags["cpu-prof"])) {
-  console.error(`bench: --cpu-prof names "${flags["cpu-prof"]}", which is not among the targets run`);
-  process.exit(2);
-}
+const profiled = flags["cpu-prof"] === undefined ? [] : pick("target", flags["cpu-prof"], targetNames);
 
 // --- Request generation: every request a different key, every written value new ---
 
@@ -199,6 +196,8 @@ interface Server {
   stderr: string[];
   exited: Promise<number | null>;
   dead: boolean;
+  /** With --cpu-prof: the profile's path, when the process was spawned, and the measured windows in it. */
+  profile?: { file: string; spawnedAt: number; windows: { scenario: Scenario; from: number; to: number }[] };
 }
 
 const servers: Server[] = [];
@@ -207,10 +206,13 @@ let tempRoot = "";
 async function startServer(spec: TargetSpec, serversList: string): Promise<Server> {
   const dataDir = path.join(tempRoot, spec.name);
   const nodeFlags: string[] = [];
-  if (flags["cpu-prof"] === spec.name) {
+  let profileFile: string | undefined;
+  if (profiled.includes(spec.name)) {
     await mkdir(path.join(BENCH_DIR, "profiles"), { recursive: true });
-    nodeFlags.push("--cpu-prof", "--cpu-prof-dir", path.join(BENCH_DIR, "profiles"), "--cpu-prof-name", `${spec.name}-${Date.now()}.cpuprofile`);
+    profileFile = path.join(BENCH_DIR, "profiles", `${spec.name}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+    nodeFlags.push("--cpu-prof", "--cpu-prof-dir", path.dirname(profileFile), "--cpu-prof-name", path.basename(profileFile));
   }
+  const spawnedAt = performance.now();
   let args: string[];
   if (spec.kind === "bare") args = [...nodeFlags, path.join(DIST, "bench", "bare-hono.js"), "0"];
   else if (flags.source) args = [...nodeFlags, "--import", "tsx", path.join(ROOT, "src", "server.ts"), serversList, dataDir, "0", ...spec.args];
@@ -243,6 +245,7 @@ async function startServer(spec: TargetSpec, serversList: string): Promise<Serve
     });
   });
   const server: Server = { spec, url, child, pid: child.pid!, dataDir, stderr, exited, dead: false };
+  if (profileFile) server.profile = { file: profileFile, spawnedAt, windows: [] };
   void exited.then(() => (server.dead = true));
   return server;
 }
@@ -375,6 +378,9 @@ interface Measurement {
   otherCpu: number | undefined;
   idleAfter: number;
   firstSequence: number;
+  /** performance.now() at the start and end of the measured window. */
+  startedAt: number;
+  endedAt: number;
 }
 
 async function load(server: Server, generator: Generator, seconds: number, record: boolean): Promise<Measurement> {
@@ -413,7 +419,8 @@ async function load(server: Server, generator: Generator, seconds: number, recor
   const clientBefore = process.cpuUsage();
   const started = performance.now();
   const result = await instance;
-  const elapsed = (performance.now() - started) / 1000;
+  const ended = performance.now();
+  const elapsed = (ended - started) / 1000;
   const clientUsed = process.cpuUsage(clientBefore);
   const ticksAfter = cpuTicks(server.pid);
   const busyAfter = machineBusyTicks();
@@ -442,6 +449,8 @@ async function load(server: Server, generator: Generator, seconds: number, recor
     otherCpu,
     idleAfter: 0,
     firstSequence,
+    startedAt: started,
+    endedAt: ended,
   };
 }
 
@@ -637,6 +646,11 @@ async function main(): Promise<number> {
         await load(server, generatorFor(scenario, `${runIndex}w`), settings.warmup, false);
         const measured = await load(server, generatorFor(scenario, `${runIndex}m`), settings.duration, true);
         measured.idleAfter = await settle();
+        server.profile?.windows.push({
+          scenario,
+          from: (measured.startedAt - server.profile.spawnedAt) / 1000,
+          to: (measured.endedAt - server.profile.spawnedAt) / 1000,
+        });
         const key = `${server.spec.name}|${scenario}`;
         results.set(key, [...(results.get(key) ?? []), measured]);
         console.log(
@@ -662,7 +676,13 @@ async function main(): Promise<number> {
     console.log("bench: wrote bench/results.md");
     if (isDefaultRun) await updateReadme(text);
   }
-  if (flags["cpu-prof"]) console.log("bench: CPU profile in bench/profiles/ (summarize: node --import tsx bench/profile-summary.ts FILE)");
+  for (const server of servers) {
+    if (!server.profile) continue;
+    // Seconds since the server was spawned: profile-summary.ts reports each measured window apart.
+    const windowsFile = server.profile.file.replace(/\.cpuprofile$/, ".windows.json");
+    await writeFile(windowsFile, `${JSON.stringify(server.profile.windows, null, 2)}\n`);
+    console.log(`bench: CPU profile ${path.relative(ROOT, server.profile.file)}; summarize with\n  node --import tsx bench/profile-summary.ts ${path.relative(ROOT, server.profile.file)}`);
+  }
   return ok ? 0 : 1;
 }
 

@@ -43,7 +43,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     const timestamp = now();
     const { value: processed, uid: _uid, timestamp: _timestamp, ...fields } = await pipeline({ uid, value, timestamp });
     const bytes = valueBytes(processed);
-    return { uid, value: processed, timestamp, check_sum: await checksum(bytes), size: bytes.length, ...fields, version: "", node: clock.nodeId };
+    return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, version: "", node: clock.nodeId };
   };
 
   const stamp = <T extends Entry>(entry: T, after: Entry | undefined): T => {

@@ -98,7 +98,7 @@ describe("FileStorage on disk", () => {
       assert.equal(files.length, HOSTILE_UIDS.length);
       for (const [index, uid] of HOSTILE_UIDS.entries()) {
         const folder = index % 2 === 0 ? "base/text/.tombstones" : "base/text";
-        const name = `${folder}/${await fileNameOf(uid)}.json`;
+        const name = `${folder}/${fileNameOf(uid)}.json`;
         assert.ok(after.has(name), `${JSON.stringify(uid.slice(0, 30))} is stored as ${name}`);
         assert.ok(Buffer.byteLength(name.slice(folder.length + 1)) <= 255, "the name fits any file system");
         assert.equal(JSON.parse(await readFile(`${root}/${name}`, "utf8")).uid, uid);
@@ -330,36 +330,27 @@ describe("FileStorage journal", () => {
 });
 
 describe("FileStorage while files are being written", () => {
-  test("list() counts a write whose file appears while the folder is being read", { timeout: 10_000 }, () =>
+  test("list() and entries() see a write exactly once, before and after its file lands", { timeout: 10_000 }, () =>
     withBase(async ({ base, open }) => {
-      const gate = gatedFs(`${base}/text`);
+      const gate = renameGate(`${base}/text/late.json`);
       const storage = await open({ fs: gate.fs });
       assert.ok(await storage.create("text", record("before", v(1))));
-      await storage.close();
-
-      const reopened = await open({ fs: gate.fs });
-      assert.deepEqual(await listAll(reopened, "text"), ["before"]);
-      gate.arm("late");
-      assert.ok(await reopened.create("text", record("late", v(2))));
-      assert.deepEqual(await reopened.list("text", { limit: 10 }), { uids: ["before", "late"] });
-      await gate.done;
-      assert.deepEqual(await reopened.list("text", { limit: 10 }), { uids: ["before", "late"] }, "and the cached listing");
-      await reopened.close();
-    }));
-
-  test("entries() yields a write whose file appears while the folder is being read", { timeout: 10_000 }, () =>
-    withBase(async ({ base, open }) => {
-      const gate = gatedFs(`${base}/text`);
-      const storage = await open({ fs: gate.fs });
-      assert.ok(await storage.create("text", record("before", v(1))));
-      gate.arm("late");
+      assert.deepEqual(await listAll(storage, "text"), ["before"]);
       assert.ok(await storage.create("text", record("late", v(2))));
-      assert.deepEqual(await collectEntries(storage), [
+      await gate.reached;
+      // Acknowledged, its file not yet renamed into place: served from memory.
+      assert.deepEqual(await storage.list("text", { limit: 10 }), { uids: ["before", "late"] });
+      const expected = [
         { collection: "text", entry: record("before", v(1)) },
         { collection: "text", entry: record("late", v(2)) },
-      ]);
-      await gate.done;
+      ];
+      assert.deepEqual(await collectEntries(storage), expected);
+      gate.release();
       await storage.close();
+      const reopened = await open();
+      assert.deepEqual(await reopened.list("text", { limit: 10 }), { uids: ["before", "late"] });
+      assert.deepEqual(await collectEntries(reopened), expected);
+      await reopened.close();
     }));
 });
 
@@ -522,65 +513,21 @@ async function exists(path: string): Promise<boolean> {
  * is taken, then held until that uid's record file has been fully written (rename and cleanup),
  * which is the window where a materialized write is in neither the listing nor `pending`.
  */
-function gatedFs(folder: string) {
-  interface Gate {
-    uid: string;
-    listed: Deferred;
-    written: Deferred;
-  }
-  // `listing` is cleared once the folder is listed, `writing` once the uid's file is written.
-  let listing: Gate | undefined;
-  let writing: Gate | undefined;
-  let done = Promise.resolve();
+/** An fs whose rename onto `target` waits until released: a record file that has not landed yet. */
+function renameGate(target: string) {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
   const fs: FsModule = {
     ...nodeFs,
-    async readDir(path) {
-      const entries = await nodeFs.readDir(path);
-      const gate = listing;
-      if (gate && path === folder) {
-        listing = undefined;
-        gate.listed.resolve();
-        await gate.written.promise;
-        // Let the storage finish its bookkeeping (release, leaving `pending`) after its last await.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      return entries;
-    },
     async rename(from, to) {
-      const gate = listing;
-      if (gate && to === `${folder}/${gate.uid}.json`) await gate.listed.promise;
+      if (to === target) {
+        reached();
+        await released;
+      }
       await nodeFs.rename(from, to);
     },
-    async remove(path) {
-      await nodeFs.remove(path);
-      // A live record's write ends by removing its tombstone, if any.
-      const gate = writing;
-      if (gate && path === `${folder}/.tombstones/${gate.uid}.json`) {
-        writing = undefined;
-        gate.written.resolve();
-      }
-    },
   };
-  return {
-    fs,
-    arm(uid: string) {
-      listing = writing = { uid, listed: deferred(), written: deferred() };
-      done = listing.written.promise;
-    },
-    get done() {
-      return done;
-    },
-  };
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-/** Promise.withResolvers() arrived in Node 22; Node 20 is supported. */
-function deferred(): Deferred {
-  let resolve = () => {};
-  const promise = new Promise<void>((done) => (resolve = done));
-  return { promise, resolve };
+  return { fs, release, reached: reachedPromise };
 }

@@ -13,14 +13,14 @@ const MAX_NAME_BYTES = 200;
 const HASHED_PREFIX_BYTES = 120;
 const encoder = new TextEncoder();
 
-export async function fileNameOf(uid: string): Promise<string> {
+export function fileNameOf(uid: string): string {
   const encoded = encode(uid);
   if (encoded.length <= MAX_NAME_BYTES) return encoded;
   // Do not cut a %XX escape in half: the prefix must stay decodable for humans reading the folder.
   let prefix = encoded.slice(0, HASHED_PREFIX_BYTES);
   const lastPercent = prefix.lastIndexOf("%");
   if (lastPercent > HASHED_PREFIX_BYTES - 3) prefix = prefix.slice(0, lastPercent);
-  return `${prefix}~${(await checksum(encoder.encode(uid))).slice(0, 40)}`;
+  return `${prefix}~${checksum(encoder.encode(uid)).slice(0, 40)}`;
 }
 
 /** The uid a file name stands for, or `undefined` for a hashed name (read the file instead). */

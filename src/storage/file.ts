@@ -7,15 +7,16 @@
  *
  * A write is serialized per uid, checked against the current entry, appended to the journal
  * (group commit: acknowledged once synced), then kept in memory until its record file is written
- * by temp file + rename. Hot reads come from a byte-bounded LRU of ready-made JSON.
+ * by temp file + rename. Hot reads come from a byte-bounded LRU of ready-made JSON; the keydir
+ * knows which uids have files, so absent uids cost no disk access.
  */
 import { invalidInput, StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
 import { isVersion } from "../version.ts";
-import { fileNameOf, uidOfFileName } from "./file-names.ts";
 import type { FsModule } from "./fs-module.ts";
 import { openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "./keyed-lock.ts";
+import { openKeydir, TOMBSTONES } from "./keydir.ts";
 import { createLimiter } from "./limiter.ts";
 import { createLruCache } from "./lru-cache.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
@@ -34,7 +35,6 @@ export interface FileStorageOptions {
 }
 
 export const FILE_STORAGE_DEFAULTS = { cacheBytes: 64 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024 };
-const TOMBSTONES = ".tombstones";
 
 /** A committed write whose record file is not written yet; `snapshot: null` is a purge. */
 interface PendingWrite {
@@ -56,19 +56,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   const materializing = new Map<string, { again: boolean; done: Promise<void> }>();
   const writeLimit = createLimiter(16);
   const sortedLive = new Map<string, string[]>();
-  const membershipGeneration = new Map<string, number>();
-
-  const paths = async (collection: string, uid: string) => {
-    const name = await fileNameOf(uid);
-    const collectionDir = `${dir}/${collection}`;
-    return {
-      collectionDir,
-      tombstoneDir: `${collectionDir}/${TOMBSTONES}`,
-      record: `${collectionDir}/${name}.json`,
-      tombstone: `${collectionDir}/${TOMBSTONES}/${name}.json`,
-      name,
-    };
-  };
+  const knownDirs = new Set<string>();
 
   const parseEntryFile = (path: string, text: string): Entry => {
     try {
@@ -78,15 +66,16 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     }
   };
 
+  await fs.mkdirp(dir);
+  const keydir = await openKeydir(fs, dir, parseEntryFile);
+  await removeTempFiles(fs, dir, keydir.collections());
+
   const readFromDisk = async (collection: string, uid: string): Promise<Entry | undefined> => {
-    const where = await paths(collection, uid);
-    for (const path of [where.record, where.tombstone]) {
-      const text = await fs.readText(path);
-      if (text === undefined) continue;
-      const entry = parseEntryFile(path, text);
-      if (entry.uid === uid) return entry;
-    }
-    return undefined;
+    const kind = (await keydir.of(collection)).get(uid);
+    if (!kind) return undefined;
+    const where = keydir.paths(collection, uid);
+    const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
+    return entry?.uid === uid ? entry : undefined;
   };
 
   /** The current entry; call with the uid's lock held when the result may be cached. */
@@ -102,22 +91,33 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     return snapshot;
   };
 
-  /** Writes the entry's file (or removes both for a purge) and says what a checkpoint must sync. */
+  const ensureDir = async (path: string) => {
+    if (knownDirs.has(path)) return;
+    await fs.mkdirp(path);
+    knownDirs.add(path);
+  };
+
+  /** Writes the entry's file (or removes it for a purge), keeps the keydir in step, and says what a checkpoint must sync. */
   const writeEntryFiles = async (collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched> => {
-    const where = await paths(collection, uid);
+    const files = await keydir.of(collection);
+    const where = keydir.paths(collection, uid);
     const dirs = [dir, where.collectionDir, where.tombstoneDir];
+    const had = files.get(uid);
     if (snapshot === null) {
-      await fs.remove(where.tombstone);
-      await fs.remove(where.record);
+      if (had) await fs.remove(had === "record" ? where.record : where.tombstone);
+      files.delete(uid);
       return { files: [], dirs };
     }
-    const live = isLive(snapshot.entry);
-    const target = live ? where.record : where.tombstone;
-    const temp = `${live ? where.collectionDir : where.tombstoneDir}/.${where.name}.tmp`;
-    await fs.mkdirp(live ? where.collectionDir : where.tombstoneDir);
+    const kind = isLive(snapshot.entry) ? "record" : "tombstone";
+    const folder = kind === "record" ? where.collectionDir : where.tombstoneDir;
+    const target = kind === "record" ? where.record : where.tombstone;
+    await ensureDir(folder);
+    keydir.collections().add(collection);
+    const temp = `${folder}/.${where.name}.tmp`;
     await fs.writeFile(temp, `${JSON.stringify(snapshot.entry, null, 2)}\n`);
     await fs.rename(temp, target);
-    await fs.remove(live ? where.tombstone : where.record);
+    if (had && had !== kind) await fs.remove(had === "record" ? where.record : where.tombstone);
+    files.set(uid, kind);
     return { files: [target], dirs };
   };
 
@@ -176,10 +176,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       pending.set(key, { collection, uid, snapshot, covers, taken: false });
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
-      if (isLive(before?.entry) !== isLive(next ?? undefined)) {
-        sortedLive.delete(collection);
-        membershipGeneration.set(collection, (membershipGeneration.get(collection) ?? 0) + 1);
-      }
+      if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       scheduleMaterialize(key);
       return true;
     });
@@ -197,8 +194,6 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     throw new Error("Unknown journal operation");
   };
 
-  await fs.mkdirp(dir);
-  await removeTempFiles(fs, dir);
   const durability = options.durability ?? "strict";
   const journal = await openJournal(
     {
@@ -210,22 +205,6 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     },
     recover,
   );
-
-  const liveUidsOnDisk = async (collection: string): Promise<Set<string>> => {
-    const uids = new Set<string>();
-    for (const { name, isDirectory } of await fs.readDir(`${dir}/${collection}`)) {
-      if (isDirectory || name.startsWith(".") || !name.endsWith(".json")) continue;
-      const uid = uidOfFileName(name.slice(0, -".json".length));
-      if (uid !== undefined) {
-        uids.add(uid);
-        continue;
-      }
-      const path = `${dir}/${collection}/${name}`;
-      const text = await fs.readText(path);
-      if (text !== undefined) uids.add(parseEntryFile(path, text).uid);
-    }
-    return uids;
-  };
 
   return {
     get(collection, uid) {
@@ -252,35 +231,31 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     async list(collection, options: ListOptions): Promise<ListPage> {
       let sorted = sortedLive.get(collection);
       if (!sorted) {
-        const generation = membershipGeneration.get(collection);
-        // Taken before reading the folder, not after: a write materialized meanwhile leaves `pending`
-        // and may have missed the listing, so it must still be counted from here.
-        const inFlight = [...pending.values()].filter((item) => item.collection === collection);
-        const uids = await liveUidsOnDisk(collection);
-        // Writes committed but not yet materialized are newer than the directory listing.
-        for (const item of inFlight) {
+        const files = await keydir.of(collection);
+        // From here on all is in memory and synchronous: pending writes are newer than the files.
+        const uids = new Set<string>();
+        for (const [uid, kind] of files) if (kind === "record") uids.add(uid);
+        for (const item of pending.values()) {
+          if (item.collection !== collection) continue;
           if (item.snapshot && isLive(item.snapshot.entry)) uids.add(item.uid);
           else uids.delete(item.uid);
         }
         sorted = [...uids].sort();
-        if (membershipGeneration.get(collection) === generation) sortedLive.set(collection, sorted);
+        sortedLive.set(collection, sorted);
       }
       return pageOf(sorted, options);
     },
     async *entries() {
-      // Taken before the walk, for the same reason as in list(): a write materialized during the
-      // walk leaves `pending`, and its old file may already have been read (or the new one missed).
+      // Pending writes are taken before the walk: one materialized during it leaves `pending`,
+      // and its file may be read before or after the change.
       const inFlight = new Map(pending);
-      for (const { name: collection, isDirectory } of await fs.readDir(dir)) {
-        if (!isDirectory || !COLLECTION_PATTERN.test(collection)) continue;
-        for (const folder of [`${dir}/${collection}`, `${dir}/${collection}/${TOMBSTONES}`]) {
-          for (const { name, isDirectory: nested } of await fs.readDir(folder)) {
-            if (nested || name.startsWith(".") || !name.endsWith(".json")) continue;
-            const text = await fs.readText(`${folder}/${name}`);
-            if (text === undefined) continue;
-            const entry = parseEntryFile(`${folder}/${name}`, text);
-            if (!inFlight.has(`${collection}/${entry.uid}`)) yield { collection, entry };
-          }
+      for (const collection of [...keydir.collections()]) {
+        const files = await keydir.of(collection);
+        for (const [uid, kind] of [...files]) {
+          if (inFlight.has(`${collection}/${uid}`)) continue;
+          const where = keydir.paths(collection, uid);
+          const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
+          if (entry) yield { collection, entry };
         }
       }
       for (const item of inFlight.values()) {
@@ -298,9 +273,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
 // --- Internal helpers ---
 
 /** Temp files are only ever half-written records from a crash: nothing refers to them. */
-async function removeTempFiles(fs: FsModule, dir: string): Promise<void> {
-  for (const { name: collection, isDirectory } of await fs.readDir(dir)) {
-    if (!isDirectory || !COLLECTION_PATTERN.test(collection)) continue;
+async function removeTempFiles(fs: FsModule, dir: string, collections: Iterable<string>): Promise<void> {
+  for (const collection of collections) {
     for (const folder of [`${dir}/${collection}`, `${dir}/${collection}/${TOMBSTONES}`]) {
       for (const { name } of await fs.readDir(folder)) {
         if (name.startsWith(".") && name.endsWith(".tmp")) await fs.remove(`${folder}/${name}`);

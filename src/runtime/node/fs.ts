@@ -48,7 +48,8 @@ export const nodeFs: FsModule = {
       throw err;
     }
     try {
-      await file.datasync();
+      // fsync, not fdatasync: for a directory, the names in it are what must reach the disk.
+      await file.sync();
     } finally {
       await file.close();
     }
