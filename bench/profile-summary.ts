@@ -6,7 +6,7 @@
  * When the bench left a `.windows.json` beside the profile, each measured run (GET, PUT, POST) is
  * summarized on its own, without start-up, preload and warm-up; `--whole` summarizes everything.
  *
- *   node --import tsx bench/profile-summary.ts bench/profiles/strict-….cpuprofile [--top 25] [--scenario GET] [--whole]
+ *   node --import tsx bench/profile-summary.ts bench/profiles/strict-….cpuprofile [--top 25] [--scenario GET] [--whole] [--grep REGEX]
  */
 import { existsSync, readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
@@ -35,10 +35,16 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: "string", default: "25" }, scenario: { type: "string" }, whole: { type: "boolean", default: false } },
+  options: {
+    top: { type: "string", default: "25" },
+    scenario: { type: "string" },
+    whole: { type: "boolean", default: false },
+    /** Also list, by inclusive time, every function whose name or place matches this regular expression. */
+    grep: { type: "string" },
+  },
 });
 if (positionals.length !== 1) {
-  console.error("Usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N] [--scenario NAME] [--whole]");
+  console.error("Usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N] [--scenario NAME] [--whole] [--grep REGEX]");
   process.exit(2);
 }
 const top = Number(values.top);
@@ -162,6 +168,16 @@ function summarize(label: string, from: number, to: number): void {
   for (const [key, ms] of [...inclusiveByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => info.get(key)!.area === "minstore src/").slice(0, top)) {
     const { name, where } = info.get(key)!;
     console.log(row([`\`${name}\``, where, ms.toFixed(0), pct(ms)]));
+  }
+  if (values.grep !== undefined) {
+    const pattern = new RegExp(values.grep, "i");
+    console.log(`\nFunctions matching /${values.grep}/i by inclusive time:\n`);
+    console.log(row(["function", "where", "inclusive ms", "share"]));
+    console.log("|---|---|--:|--:|");
+    for (const [key, ms] of [...inclusiveByKey].sort((a, b) => b[1] - a[1]).filter(([key]) => pattern.test(key)).slice(0, top)) {
+      const { name, where } = info.get(key)!;
+      console.log(row([`\`${name}\``, where || "–", ms.toFixed(0), pct(ms)]));
+    }
   }
   console.log("");
 }

@@ -38,6 +38,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --targets LIST       of bare,strict,relaxed,strict-lang (default all)
   --scenarios LIST     of GET,PUT,POST (default all)
   --source             run minstore from src/ through tsx instead of the compiled build
+  --server-js PATH     run this compiled minstore entry instead (another checkout's dist/server.js)
   --cpu-prof LIST      run these targets' servers with node --cpu-prof; profiles in bench/profiles/
   --keep               keep the temp data directories
   --no-write           print only; do not write bench/results.md or bench/README.md
@@ -56,6 +57,7 @@ const { values: flags } = parseArgs({
     targets: { type: "string" },
     scenarios: { type: "string" },
     source: { type: "boolean", default: false },
+    "server-js": { type: "string" },
     "cpu-prof": { type: "string" },
     keep: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
@@ -88,7 +90,7 @@ const settings = {
 };
 /** Default settings: only such a run may replace the table in bench/README.md. */
 const isDefaultRun =
-  !flags.quick && process.argv.slice(2).every((arg) => arg === "--keep") && !flags.source;
+  !flags.quick && process.argv.slice(2).every((arg) => arg === "--keep");
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, "..");
@@ -215,6 +217,7 @@ async function startServer(spec: TargetSpec, serversList: string): Promise<Serve
   const spawnedAt = performance.now();
   let args: string[];
   if (spec.kind === "bare") args = [...nodeFlags, path.join(DIST, "bench", "bare-hono.js"), "0"];
+  else if (flags["server-js"]) args = [...nodeFlags, path.resolve(flags["server-js"]), serversList, dataDir, "0", ...spec.args];
   else if (flags.source) args = [...nodeFlags, "--import", "tsx", path.join(ROOT, "src", "server.ts"), serversList, dataDir, "0", ...spec.args];
   else args = [...nodeFlags, path.join(DIST, "src", "server.js"), serversList, dataDir, "0", ...spec.args];
 
@@ -263,14 +266,20 @@ async function stopServer(server: Server): Promise<void> {
 
 // --- CPU accounting from /proc (Linux); elsewhere settling falls back to a short pause ---
 
-function cpuTicks(pid: number): number | undefined {
+/** CPU ticks a process has used: user (JS, V8, libuv) and system (kernel: sockets, file system, fsync). */
+function cpuTimes(pid: number): { user: number; sys: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
+    return { user: Number(fields[11]), sys: Number(fields[12]) }; // utime, stime
   } catch {
     return undefined;
   }
+}
+
+function cpuTicks(pid: number): number | undefined {
+  const times = cpuTimes(pid);
+  return times && times.user + times.sys;
 }
 
 /** CPU ticks the whole machine spent busy (all cores), to tell how much other processes took. */
@@ -373,6 +382,8 @@ interface Measurement {
   errors: number;
   statusCodes: Record<string, number>;
   serverCpu: number | undefined;
+  /** The kernel's part of serverCpu. */
+  serverSys: number | undefined;
   clientCpu: number;
   /** CPU taken by every other process meanwhile (other users of this machine, the kernel's own threads), % of one core. */
   otherCpu: number | undefined;
@@ -414,7 +425,7 @@ async function load(server: Server, generator: Generator, seconds: number, recor
     }
     latencies[count++] = ms;
   });
-  const ticksBefore = cpuTicks(server.pid);
+  const ticksBefore = cpuTimes(server.pid);
   const busyBefore = machineBusyTicks();
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -422,10 +433,14 @@ async function load(server: Server, generator: Generator, seconds: number, recor
   const ended = performance.now();
   const elapsed = (ended - started) / 1000;
   const clientUsed = process.cpuUsage(clientBefore);
-  const ticksAfter = cpuTicks(server.pid);
+  const ticksAfter = cpuTimes(server.pid);
   const busyAfter = machineBusyTicks();
   const percentOfCore = (ticks: number) => (ticks / CLK_TCK / elapsed) * 100;
-  const serverCpu = ticksBefore === undefined || ticksAfter === undefined ? undefined : percentOfCore(ticksAfter - ticksBefore);
+  const serverCpu =
+    ticksBefore === undefined || ticksAfter === undefined
+      ? undefined
+      : percentOfCore(ticksAfter.user + ticksAfter.sys - ticksBefore.user - ticksBefore.sys);
+  const serverSys = ticksBefore === undefined || ticksAfter === undefined ? undefined : percentOfCore(ticksAfter.sys - ticksBefore.sys);
   const clientCpu = ((clientUsed.user + clientUsed.system) / 1e6 / elapsed) * 100;
   const otherCpu =
     busyBefore === undefined || busyAfter === undefined || serverCpu === undefined
@@ -445,6 +460,7 @@ async function load(server: Server, generator: Generator, seconds: number, recor
     errors: result.errors + result.resets,
     statusCodes,
     serverCpu,
+    serverSys,
     clientCpu,
     otherCpu,
     idleAfter: 0,
@@ -466,7 +482,7 @@ function machineInfo(): string[] {
     `- nproc: ${os.availableParallelism()} (${cpus[0]?.model ?? "unknown CPU"})`,
     `- node: ${process.version}, ${os.type()} ${os.release()} ${os.arch()}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
     `- load average at start: ${os.loadavg().map((load) => load.toFixed(2)).join(", ")}`,
-    `- minstore: ${flags.source ? "src/ through tsx" : "compiled to bench/.dist"}; data dirs under ${os.tmpdir()}`,
+    `- minstore: ${flags["server-js"] ? flags["server-js"] : flags.source ? "src/ through tsx" : "compiled to bench/.dist"}; data dirs under ${os.tmpdir()}`,
   ];
 }
 
@@ -493,7 +509,7 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
   const usPerRequest = (m: Measurement) => (m.serverCpu === undefined ? undefined : (m.serverCpu / 100 / m.rps) * 1e6);
   const percent = (n: number | undefined) => (n === undefined ? "n/a" : `${fmt(n)}%`);
   lines.push(
-    "| target | scenario | req/s | p50 ms | p99 ms | non-2xx | errors | server CPU | server µs/req | client CPU | other CPU | idle after |",
+    "| target | scenario | req/s | p50 ms | p99 ms | non-2xx | errors | server CPU (sys) | server µs/req | client CPU | other CPU | idle after |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const scenario of scenarios) {
@@ -503,7 +519,7 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
       const disturbed = (m.otherCpu ?? 0) > DISTURBED_PERCENT ? " ⚠" : "";
       lines.push(
         `| ${target.label} | ${scenario} | ${fmt(m.rps)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.non2xx} | ${m.errors} | ` +
-          `${percent(m.serverCpu)} | ${fmt(usPerRequest(m), 1)} | ${percent(m.clientCpu)} | ${percent(m.otherCpu)}${disturbed} | ${fmt(m.idleAfter, 1)} s |`,
+          `${percent(m.serverCpu)} (${percent(m.serverSys)}) | ${fmt(usPerRequest(m), 1)} | ${percent(m.clientCpu)} | ${percent(m.otherCpu)}${disturbed} | ${fmt(m.idleAfter, 1)} s |`,
       );
     }
   }
@@ -512,7 +528,7 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
   const ratioTargets = targets.filter((target) => target.name !== "bare");
   if (targetNames.includes("bare") && ratioTargets.length > 0) {
     lines.push(
-      "Ratios to bare Hono: requests/s, and in brackets server CPU per request (bare ÷ target), which does not depend on",
+      "Ratios to bare Hono: requests/s, and in brackets server CPU per request (bare ÷ target), which depends less on",
       "who saturated first (client, server or another process):",
       "",
     );
@@ -618,6 +634,7 @@ async function main(): Promise<number> {
   await build();
 
   tempRoot = await mkdtemp(path.join(os.tmpdir(), "minstore-bench-"));
+  if (flags.keep) console.log(`bench: data directories kept in ${tempRoot}`);
   const serversList = path.join(tempRoot, "servers.list");
   await writeFile(serversList, "# no peers: a single node\n");
   for (const spec of targets) {
@@ -656,7 +673,7 @@ async function main(): Promise<number> {
         console.log(
           `bench: ${server.spec.label.padEnd(24)} ${scenario.padEnd(4)} ${fmt(measured.rps).padStart(7)} req/s  ` +
             `p50 ${fmt(measured.p50, 2)} ms  p99 ${fmt(measured.p99, 2)} ms  non-2xx ${measured.non2xx}  errors ${measured.errors}  ` +
-            `CPU server ${fmt(measured.serverCpu)}% client ${fmt(measured.clientCpu)}% other ${fmt(measured.otherCpu)}%  idle after ${fmt(measured.idleAfter, 1)} s`,
+            `CPU server ${fmt(measured.serverCpu)}% (sys ${fmt(measured.serverSys)}%) client ${fmt(measured.clientCpu)}% other ${fmt(measured.otherCpu)}%  idle after ${fmt(measured.idleAfter, 1)} s`,
         );
         if (server.spec.kind === "minstore") await afterRunCheck(server, scenario, measured, runIndex);
       }

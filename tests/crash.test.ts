@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { entryPaths } from "../src/storage/keydir.ts";
 import { type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
 const WORKERS = 16;
@@ -120,7 +121,7 @@ describe("crash safety", () => {
     assert.deepEqual(await readdir(join(dirs.dataDir, ".journal")), [], "a clean stop leaves no journal to replay");
     await checkFiles(dirs.dataDir);
     for (const [uid, value] of result.created) {
-      const file = JSON.parse(await readFile(join(dirs.dataDir, "text", `${uid}.json`), "utf8"));
+      const file = JSON.parse(await readFile(entryPaths(dirs.dataDir, "text", uid).record, "utf8"));
       assert.equal(file.value, value);
     }
   });

@@ -7,14 +7,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { describe, test } from "node:test";
 import { StoreError } from "../src/errors.ts";
 import type { Entry, StoredRecord } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts";
-import { fileNameOf } from "../src/storage/file-names.ts";
 import type { AppendFile, FsModule } from "../src/storage/fs-module.ts";
+import { entryPaths } from "../src/storage/keydir.ts";
 import { createLruCache } from "../src/storage/lru-cache.ts";
 import type { Storage } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
@@ -33,41 +33,44 @@ describe("FileStorage on disk", () => {
       assert.ok(await storage.create("json", record("hello", v(3), 3)));
       await storage.close();
 
-      const text = await readFile(`${base}/text/hello.json`, "utf8");
+      const textHello = entryPaths(base, "text", "hello").record;
+      const textAccented = entryPaths(base, "text", "héllo wörld").record;
+      const jsonHello = entryPaths(base, "json", "hello").record;
+      assert.equal(basename(textHello), "hello.json");
+      assert.equal(basename(textAccented), "h%C3%A9llo%20w%C3%B6rld.json");
+      assert.equal(basename(jsonHello), "hello.json");
+      const text = await readFile(textHello, "utf8");
       assert.equal(text, `${JSON.stringify(hello, null, 2)}\n`, "indented JSON with a final newline");
       assert.deepEqual(JSON.parse(text), hello);
-      assert.deepEqual(JSON.parse(await readFile(`${base}/text/h%C3%A9llo%20w%C3%B6rld.json`, "utf8")), accented);
-      assert.deepEqual(JSON.parse(await readFile(`${base}/json/hello.json`, "utf8")), record("hello", v(3), 3));
-      assert.deepEqual(await tree(base), [
-        ".journal/",
-        "json/",
-        "json/hello.json",
-        "text/",
-        "text/h%C3%A9llo%20w%C3%B6rld.json",
-        "text/hello.json",
-      ]);
+      assert.deepEqual(JSON.parse(await readFile(textAccented, "utf8")), accented);
+      assert.deepEqual(JSON.parse(await readFile(jsonHello, "utf8")), record("hello", v(3), 3));
+      // Each collection folder holds only its bucket folders, which hold the record files.
+      const files = [textHello, textAccented, jsonHello].map((path) => under(base, path));
+      assert.deepEqual(await tree(base), withFolders([".journal/", ...files]));
     }));
 
   test("a tombstone moves the file to .tombstones/, and purge() removes it", () =>
     withBase(async ({ base, open }) => {
+      const hello = entryPaths(base, "text", "hello");
+      assert.equal(under(base, hello.tombstone).split("/").slice(0, 2).join("/"), "text/.tombstones");
       let storage = await open();
       assert.ok(await storage.create("text", record("hello", v(1))));
       assert.ok(await storage.put("text", tombstone("hello", v(2)), v(1)));
       await storage.close();
-      assert.equal(await exists(`${base}/text/hello.json`), false);
-      assert.deepEqual(JSON.parse(await readFile(`${base}/text/.tombstones/hello.json`, "utf8")), tombstone("hello", v(2)));
+      assert.equal(await exists(hello.record), false);
+      assert.deepEqual(JSON.parse(await readFile(hello.tombstone, "utf8")), tombstone("hello", v(2)));
 
       storage = await open();
       assert.ok(await storage.purge("text", "hello", v(2)));
       await storage.close();
-      assert.equal(await exists(`${base}/text/hello.json`), false);
-      assert.equal(await exists(`${base}/text/.tombstones/hello.json`), false);
+      assert.equal(await exists(hello.record), false);
+      assert.equal(await exists(hello.tombstone), false);
 
       storage = await open();
       assert.ok(await storage.create("text", record("hello", v(3), "back")));
       await storage.close();
-      assert.deepEqual(JSON.parse(await readFile(`${base}/text/hello.json`, "utf8")), record("hello", v(3), "back"));
-      assert.equal(await exists(`${base}/text/.tombstones/hello.json`), false);
+      assert.deepEqual(JSON.parse(await readFile(hello.record, "utf8")), record("hello", v(3), "back"));
+      assert.equal(await exists(hello.tombstone), false);
     }));
 
   test("no uid can create or change anything outside BASE", () =>
@@ -78,10 +81,14 @@ describe("FileStorage on disk", () => {
       await writeFile(`${root}/escape.json`, "{}");
       const before = await fingerprint(root);
 
-      const storage = await open();
+      let storage = await open();
       for (const [index, uid] of HOSTILE_UIDS.entries()) {
         assert.equal(await storage.create("text", record(uid, v(index + 1), uid)), true, JSON.stringify(uid));
       }
+      // Closed in between so that every record file is written (within writeBehindMs a create and
+      // the tombstone after it would coalesce into one tombstone file).
+      await storage.close();
+      storage = await open();
       // Tombstone half of them so .tombstones/ names are exercised as well.
       for (const [index, uid] of HOSTILE_UIDS.entries()) {
         if (index % 2 === 0) assert.ok(await storage.put("text", tombstone(uid, v(100 + index)), v(index + 1)));
@@ -91,17 +98,25 @@ describe("FileStorage on disk", () => {
       const after = await fingerprint(root);
       const outside = (map: Map<string, string>) => [...map].filter(([path]) => !isInside(path, "base"));
       assert.deepEqual(outside(after), outside(before), "only BASE changed");
-      // Inside BASE: one flat folder per collection, plus its tombstones and the journal.
+      // Inside BASE: one folder per collection holding its bucket folders, plus its tombstones
+      // (bucket folders as well) and the journal. A bucket folder stays when its last file leaves.
       const folders = [...after.keys()].filter((path) => path.endsWith("/") && isInside(path, "base"));
-      assert.deepEqual(folders, ["base/", "base/.journal/", "base/text/", "base/text/.tombstones/"]);
+      const where = HOSTILE_UIDS.map((uid) => entryPaths(`${root}/base`, "text", uid));
+      const expectedFolders = withFolders([
+        "base/.journal/",
+        "base/text/.tombstones/",
+        ...where.map(({ record }) => `${dirname(under(root, record))}/`),
+        ...where.filter((_, index) => index % 2 === 0).map(({ tombstone }) => `${dirname(under(root, tombstone))}/`),
+      ]);
+      assert.deepEqual(folders, expectedFolders);
       const files = [...after.keys()].filter((path) => !path.endsWith("/") && isInside(path, "base"));
       assert.equal(files.length, HOSTILE_UIDS.length);
       for (const [index, uid] of HOSTILE_UIDS.entries()) {
-        const folder = index % 2 === 0 ? "base/text/.tombstones" : "base/text";
-        const name = `${folder}/${fileNameOf(uid)}.json`;
+        const path = index % 2 === 0 ? where[index]!.tombstone : where[index]!.record;
+        const name = under(root, path);
         assert.ok(after.has(name), `${JSON.stringify(uid.slice(0, 30))} is stored as ${name}`);
-        assert.ok(Buffer.byteLength(name.slice(folder.length + 1)) <= 255, "the name fits any file system");
-        assert.equal(JSON.parse(await readFile(`${root}/${name}`, "utf8")).uid, uid);
+        assert.ok(Buffer.byteLength(basename(name)) <= 255, "the name fits any file system");
+        assert.equal(JSON.parse(await readFile(path, "utf8")).uid, uid);
       }
 
       // And every one of them reads back, lists and iterates after a reopen.
@@ -133,26 +148,46 @@ describe("FileStorage on disk", () => {
       assert.deepEqual([...after.keys()], [...before.keys(), "base/", "base/.journal/"]);
     }));
 
-  test("leftover temp files from a crash are removed at open and never listed", () =>
+  test("leftover temp files from a crash are removed when their collection is loaded and never listed", () =>
     withBase(async ({ base, open }) => {
+      const hello = entryPaths(base, "text", "hello");
+      const gone = entryPaths(base, "text", "gone");
+      const fresh = entryPaths(base, "text", "new");
       let storage = await open();
       assert.ok(await storage.create("text", record("hello", v(1))));
       assert.ok(await storage.create("text", record("gone", v(2))));
+      // Closed in between so that gone's record file (and its bucket folder) is written before its
+      // tombstone: within writeBehindMs the two would coalesce into the tombstone file alone.
+      await storage.close();
+      storage = await open();
       assert.ok(await storage.put("text", tombstone("gone", v(3)), v(2)));
       await storage.close();
-      // What a crash between writing a temp file and renaming it leaves behind.
-      await writeFile(`${base}/text/.hello.tmp`, '{"uid":"hello","val');
-      await writeFile(`${base}/text/.new.tmp`, "");
-      await writeFile(`${base}/text/.tombstones/.gone.tmp`, "{");
+      // What a crash between writing a temp file and renaming it leaves behind, in the bucket
+      // folder of the file it was to replace.
+      const temps = [
+        [`${dirname(hello.record)}/.${hello.name}.tmp`, '{"uid":"hello","val'],
+        [`${dirname(fresh.record)}/.${fresh.name}.tmp`, ""],
+        [`${dirname(gone.tombstone)}/.${gone.name}.tmp`, "{"],
+      ] as const;
+      for (const [path, text] of temps) {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, text);
+      }
 
       storage = await open();
-      assert.deepEqual((await tree(base)).filter((path) => !path.startsWith(".journal/")), [
-        "text/",
-        "text/.tombstones/",
-        "text/.tombstones/gone.json",
-        "text/hello.json",
-      ]);
+      // The collection is loaded on its first read: that is where the sweep happens.
       assert.deepEqual((await storage.get("text", "hello"))?.entry, record("hello", v(1)));
+      for (const [path] of temps) assert.equal(await exists(path), false, `${under(base, path)} is removed`);
+      assert.deepEqual(
+        (await tree(base)).filter((path) => !path.startsWith(".journal/")),
+        withFolders([
+          under(base, gone.tombstone),
+          under(base, hello.record),
+          // Bucket folders stay, even once empty.
+          `${dirname(under(base, gone.record))}/`,
+          `${dirname(under(base, fresh.record))}/`,
+        ]),
+      );
       assert.equal(await storage.get("text", "new"), undefined);
       assert.deepEqual(await listAll(storage, "text"), ["hello"]);
       assert.deepEqual(await collectEntries(storage), [
@@ -193,8 +228,20 @@ describe("FileStorage journal", () => {
       assert.deepEqual(await listAll(storage, "text"), ["a"]);
       // Replay wrote the files and removed the segments before opening a fresh one.
       assert.deepEqual(await readdir(`${base}/.journal`), ["00000009.log"]);
-      assert.deepEqual(await tree(`${base}/text`), [".tombstones/", ".tombstones/b.json", "a.json"]);
-      assert.deepEqual(JSON.parse(await readFile(`${base}/text/a.json`, "utf8")), record("a", v(3), "from the journal"));
+      const text = `${base}/text`;
+      const [a, b, p] = ["a", "b", "p"].map((uid) => entryPaths(base, "text", uid));
+      assert.deepEqual(
+        await tree(text),
+        withFolders([
+          under(text, a!.record),
+          under(text, b!.tombstone),
+          // Bucket folders stay once empty: b's record file and p's tombstone were removed.
+          `${dirname(under(text, b!.record))}/`,
+          `${dirname(under(text, p!.tombstone))}/`,
+        ]),
+      );
+      // Replay writes the record files itself, before open() resolves.
+      assert.deepEqual(JSON.parse(await readFile(a!.record, "utf8")), record("a", v(3), "from the journal"));
       assert.equal(logged.length, 1, JSON.stringify(logged));
       assert.match(String(logged[0]?.[0]), /00000008\.log: line 2 is damaged/);
       await storage.close();
@@ -206,9 +253,15 @@ describe("FileStorage journal", () => {
       // A process that "dies" after acknowledging: its renames never complete, so no record file
       // appears, and it is abandoned without close(), as kill -9 would leave it.
       const journalFiles: AppendFile[] = [];
+      let renames = 0;
+      let bothRenamesReached!: () => void;
+      const renamesReached = new Promise<void>((resolve) => (bothRenamesReached = resolve));
       const frozen: FsModule = {
         ...nodeFs,
-        rename: () => new Promise<void>(() => {}),
+        rename: () => {
+          if (++renames === 2) bothRenamesReached();
+          return new Promise<void>(() => {});
+        },
         async openAppend(path) {
           const file = await nodeFs.openAppend(path);
           journalFiles.push(file);
@@ -220,13 +273,20 @@ describe("FileStorage journal", () => {
       const acknowledged = record("survivor", v(1), "acknowledged");
       assert.ok(await crashed.create("text", acknowledged));
       assert.ok(await crashed.put("text", tombstone("ghost", v(2)), undefined));
-      assert.equal(await exists(`${base}/text/survivor.json`), false);
-      assert.equal(await exists(`${base}/text/.tombstones/ghost.json`), false);
+      // Its record files are written behind (writeBehindMs): wait until both are stuck in rename,
+      // so that it does nothing more in the background.
+      await renamesReached;
+      const survivor = entryPaths(base, "text", "survivor");
+      const ghost = entryPaths(base, "text", "ghost");
+      assert.equal(await exists(survivor.record), false);
+      assert.equal(await exists(ghost.tombstone), false);
 
       const storage = await open();
       assert.deepEqual((await storage.get("text", "survivor"))?.entry, acknowledged);
       assert.deepEqual((await storage.get("text", "ghost"))?.entry, tombstone("ghost", v(2)));
-      assert.deepEqual(JSON.parse(await readFile(`${base}/text/survivor.json`, "utf8")), acknowledged);
+      // Replay writes the record files itself, before open() resolves.
+      assert.deepEqual(JSON.parse(await readFile(survivor.record, "utf8")), acknowledged);
+      assert.deepEqual(JSON.parse(await readFile(ghost.tombstone, "utf8")), tombstone("ghost", v(2)));
       await storage.close();
       // What the operating system does for a killed process (and Node would do noisily on GC).
       await Promise.all(journalFiles.map((file) => file.close()));
@@ -248,17 +308,20 @@ describe("FileStorage journal", () => {
       await storage.close();
 
       assert.deepEqual(await readdir(`${base}/.journal`), [], "no segment is left after close()");
-      const files = (await tree(`${base}/text`)).filter((path) => !path.endsWith("/"));
+      const text = `${base}/text`;
+      const files = (await tree(text)).filter((path) => !path.endsWith("/"));
       const expectedFiles: string[] = [];
       for (const [index, uid] of uids.entries()) {
         if (index % 6 === 1) continue;
-        expectedFiles.push(index % 3 === 1 ? `.tombstones/${uid}.json` : `${uid}.json`);
+        const where = entryPaths(base, "text", uid);
+        expectedFiles.push(under(text, index % 3 === 1 ? where.tombstone : where.record));
       }
       assert.deepEqual(files, expectedFiles.sort());
       for (const path of files) {
-        const entry = JSON.parse(await readFile(`${base}/text/${path}`, "utf8")) as Entry;
+        const entry = JSON.parse(await readFile(`${text}/${path}`, "utf8")) as Entry;
         const index = Number(entry.uid.slice("doc-".length));
-        assert.equal(path.replace(".tombstones/", ""), `${entry.uid}.json`);
+        const where = entryPaths(base, "text", entry.uid);
+        assert.ok([under(text, where.record), under(text, where.tombstone)].includes(path), `${path} holds ${entry.uid}`);
         assert.equal(entry.version, index % 3 === 2 ? v(index) : v(1000 + index));
         assert.equal(entry.deleted === true, index % 3 === 1);
       }
@@ -319,8 +382,9 @@ describe("FileStorage journal", () => {
       }
       await storage.close();
       for (const uid of uids) {
-        assert.deepEqual(JSON.parse(await readFile(`${base}/text/${uid}.json`, "utf8")), acknowledged.get(uid));
-        assert.equal(await exists(`${base}/text/.tombstones/${uid}.json`), false);
+        const where = entryPaths(base, "text", uid);
+        assert.deepEqual(JSON.parse(await readFile(where.record, "utf8")), acknowledged.get(uid));
+        assert.equal(await exists(where.tombstone), false);
       }
       storage = await open();
       for (const uid of uids) assert.deepEqual((await storage.get("text", uid))?.entry, acknowledged.get(uid));
@@ -332,11 +396,12 @@ describe("FileStorage journal", () => {
 describe("FileStorage while files are being written", () => {
   test("list() and entries() see a write exactly once, before and after its file lands", { timeout: 10_000 }, () =>
     withBase(async ({ base, open }) => {
-      const gate = renameGate(`${base}/text/late.json`);
+      const gate = renameGate(entryPaths(base, "text", "late").record);
       const storage = await open({ fs: gate.fs });
       assert.ok(await storage.create("text", record("before", v(1))));
       assert.deepEqual(await listAll(storage, "text"), ["before"]);
       assert.ok(await storage.create("text", record("late", v(2))));
+      // Within writeBehindMs its file is being renamed into place, and held there.
       await gate.reached;
       // Acknowledged, its file not yet renamed into place: served from memory.
       assert.deepEqual(await storage.list("text", { limit: 10 }), { uids: ["before", "late"] });
@@ -398,10 +463,10 @@ describe("FileStorage cache", () => {
       // doc-0 was read long ago, so it must have been evicted: a change made to its file behind
       // the storage's back is what the next read sees. (A cache holding everything would not.)
       const edited = record("doc-0", v(0), "edited on disk");
-      await writeFile(`${base}/text/doc-0.json`, JSON.stringify(edited));
+      await writeFile(entryPaths(base, "text", "doc-0").record, JSON.stringify(edited));
       assert.deepEqual((await storage.get("text", "doc-0"))?.entry, edited);
       // The most recent read is still cached.
-      await writeFile(`${base}/text/doc-299.json`, JSON.stringify(record("doc-299", v(0), "edited on disk")));
+      await writeFile(entryPaths(base, "text", "doc-299").record, JSON.stringify(record("doc-299", v(0), "edited on disk")));
       assert.deepEqual((await storage.get("text", "doc-299"))?.entry, record("doc-299", v(299), valueOf(299)));
       await storage.close();
     }));
@@ -497,6 +562,20 @@ async function fingerprint(dir: string): Promise<Map<string, string>> {
     result.set(path, path.endsWith("/") ? "" : createHash("sha256").update(await readFile(join(dir, path))).digest("hex"));
   }
   return result;
+}
+
+/** `path` relative to `dir`, with "/" separators, as tree() and fingerprint() name it. */
+const under = (dir: string, path: string) => relative(dir, path).split(sep).join("/");
+
+/** The relative `paths` (folders end in "/") with every folder above them, sorted like tree(). */
+function withFolders(paths: Iterable<string>): string[] {
+  const result = new Set<string>();
+  for (const path of paths) {
+    result.add(path);
+    const parts = path.split("/");
+    for (let end = 1; end < parts.length; end++) result.add(`${parts.slice(0, end).join("/")}/`);
+  }
+  return [...result].sort();
 }
 
 const isInside = (path: string, folder: string) => path === `${folder}/` || path.startsWith(`${folder}/`);

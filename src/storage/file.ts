@@ -1,14 +1,15 @@
 /**
  * FileStorage, the embedded default: one human-readable JSON file per record under BASE_PATH,
  *
- *   BASE/{collection}/{file name}.json               live records
- *   BASE/{collection}/.tombstones/{file name}.json   deleted records (tombstones)
- *   BASE/.journal/NNNNNNNN.log                       writes not yet checkpointed
+ *   BASE/{collection}/{bucket}/{file name}.json               live records
+ *   BASE/{collection}/.tombstones/{bucket}/{file name}.json   deleted records (tombstones)
+ *   BASE/.journal/NNNNNNNN.log                                writes not yet checkpointed
  *
- * A write is serialized per uid, checked against the current entry, appended to the journal
- * (group commit: acknowledged once synced), then kept in memory until its record file is written
- * by temp file + rename. Hot reads come from a byte-bounded LRU of ready-made JSON; the keydir
- * knows which uids have files, so absent uids cost no disk access.
+ * (keydir.ts says how uids become paths.) A write is serialized per uid, checked against the
+ * current entry, appended to the journal (group commit: acknowledged once synced), then kept in
+ * memory until its record file is written, by temp file + rename, within `writeBehindMs`. Hot
+ * reads come from a byte-bounded LRU of ready-made JSON; the keydir knows which uids have files,
+ * so absent uids cost no disk access.
  */
 import { invalidInput, StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
@@ -16,7 +17,7 @@ import { isVersion } from "../version.ts";
 import type { FsModule } from "./fs-module.ts";
 import { openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "./keyed-lock.ts";
-import { openKeydir, TOMBSTONES } from "./keydir.ts";
+import { openKeydir } from "./keydir.ts";
 import { createLimiter } from "./limiter.ts";
 import { createLruCache } from "./lru-cache.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
@@ -31,10 +32,19 @@ export interface FileStorageOptions {
   cacheBytes?: number;
   /** Journal segment size at which a checkpoint is taken. */
   segmentBytes?: number;
+  /** Record files are written this long after a write at most, coalescing writes of one uid meanwhile. */
+  writeBehindMs?: number;
+  /** Writers wait while this many writes have no record file yet. */
+  pendingLimit?: number;
   log?: (message: string, err?: unknown) => void;
 }
 
-export const FILE_STORAGE_DEFAULTS = { cacheBytes: 64 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024 };
+export const FILE_STORAGE_DEFAULTS = {
+  cacheBytes: 64 * 1024 * 1024,
+  segmentBytes: 16 * 1024 * 1024,
+  writeBehindMs: 1000,
+  pendingLimit: 50_000,
+};
 
 /** A committed write whose record file is not written yet; `snapshot: null` is a purge. */
 interface PendingWrite {
@@ -53,8 +63,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   const locks = createKeyedLock();
   const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
   const pending = new Map<string, PendingWrite>();
-  const materializing = new Map<string, { again: boolean; done: Promise<void> }>();
-  const writeLimit = createLimiter(16);
+  const writeLimit = createLimiter(8);
+  const writeBehindMs = options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs;
   const sortedLive = new Map<string, string[]>();
   const knownDirs = new Set<string>();
 
@@ -68,7 +78,6 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
 
   await fs.mkdirp(dir);
   const keydir = await openKeydir(fs, dir, parseEntryFile);
-  await removeTempFiles(fs, dir, keydir.collections());
 
   const readFromDisk = async (collection: string, uid: string): Promise<Entry | undefined> => {
     const kind = (await keydir.of(collection)).get(uid);
@@ -101,7 +110,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   const writeEntryFiles = async (collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched> => {
     const files = await keydir.of(collection);
     const where = keydir.paths(collection, uid);
-    const dirs = [dir, where.collectionDir, where.tombstoneDir];
+    const dirs = where.folders;
     const had = files.get(uid);
     if (snapshot === null) {
       if (had) await fs.remove(had === "record" ? where.record : where.tombstone);
@@ -109,8 +118,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       return { files: [], dirs };
     }
     const kind = isLive(snapshot.entry) ? "record" : "tombstone";
-    const folder = kind === "record" ? where.collectionDir : where.tombstoneDir;
     const target = kind === "record" ? where.record : where.tombstone;
+    const folder = target.slice(0, target.lastIndexOf("/"));
     await ensureDir(folder);
     keydir.collections().add(collection);
     const temp = `${folder}/.${where.name}.tmp`;
@@ -121,41 +130,51 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     return { files: [target], dirs };
   };
 
-  const materialize = async (key: string) => {
+  /** Writes the key's latest pending entry to its file; false if that failed (it stays pending). */
+  const materialize = async (key: string): Promise<boolean> => {
     const item = pending.get(key);
-    if (!item || item.taken) return;
+    if (!item || item.taken) return true;
     item.taken = true;
     try {
       const touched = await writeEntryFiles(item.collection, item.uid, item.snapshot);
       for (const segment of item.covers) journal.release(segment, touched);
       if (pending.get(key) === item) pending.delete(key);
+      return true;
     } catch (err) {
       log(`Could not write the record file of "${key}"; it stays in the journal and is retried`, err);
       const newer = pending.get(key);
       if (newer && newer !== item) newer.covers.push(...item.covers);
       else item.taken = false;
-      setTimeout(() => scheduleMaterialize(key), 1000);
+      return false;
     }
   };
 
-  // One materializer per key at a time, so an older file can never be renamed over a newer one;
-  // writes that arrive meanwhile coalesce into one more round.
-  const scheduleMaterialize = (key: string) => {
-    const running = materializing.get(key);
-    if (running) {
-      running.again = true;
-      return;
-    }
-    const state = { again: false, done: Promise.resolve() };
-    materializing.set(key, state);
-    state.done = (async () => {
-      do {
-        state.again = false;
-        await writeLimit(() => materialize(key));
-      } while (state.again);
-      materializing.delete(key);
-    })();
+  // Record files are written behind the journal, at most once per key every `writeBehindMs`: writes
+  // of a hot uid in between coalesce into one file (the journal already made each of them durable).
+  // One write per key at a time, so an older file can never be renamed over a newer one.
+  const flushing = new Map<string, Promise<void>>();
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleFlush = (delay = writeBehindMs) => {
+    flushTimer ??= setTimeout(flush, delay);
   };
+  function flush() {
+    flushTimer = undefined;
+    for (const [key, item] of pending) {
+      if (item.taken || flushing.has(key)) continue;
+      const done = writeLimit(() => materialize(key)).then((written) => {
+        flushing.delete(key);
+        drained?.resolve();
+        drained = undefined;
+        const next = pending.get(key);
+        // A failed write is retried, but not in a tight loop.
+        if (next && !next.taken) scheduleFlush(written ? writeBehindMs : 1000);
+      });
+      flushing.set(key, done);
+    }
+  }
+  /** Resolves when a record file has been written: what writers wait for when too many are pending. */
+  let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  const pendingLimit = options.pendingLimit ?? FILE_STORAGE_DEFAULTS.pendingLimit;
 
   const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined) => {
     const key = `${collection}/${uid}`;
@@ -166,6 +185,15 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       const before = await current(key, collection, uid);
       const next = decide(before?.entry);
       if (next === undefined) return false;
+      // Backpressure: when record files fall behind, writers wait rather than piling up in memory.
+      while (pending.size >= pendingLimit) {
+        if (!drained) {
+          let resolve = () => {};
+          const promise = new Promise<void>((done) => (resolve = done));
+          drained = { promise, resolve };
+        }
+        await drained.promise;
+      }
       const snapshot = next === null ? null : snapshotOf(next);
       const line = snapshot
         ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}\n`
@@ -177,7 +205,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
-      scheduleMaterialize(key);
+      scheduleFlush();
       return true;
     });
   };
@@ -264,21 +292,14 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     },
     async close() {
       await locks.idle();
-      while (materializing.size > 0) await Promise.all([...materializing.values()].map((state) => state.done));
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      for (let attempt = 0; pending.size > 0 && attempt < 3; attempt++) {
+        flush();
+        while (flushing.size > 0) await Promise.all(flushing.values());
+      }
+      // Whatever could not be written stays in the journal and is replayed at the next start.
       await journal.close();
     },
   };
-}
-
-// --- Internal helpers ---
-
-/** Temp files are only ever half-written records from a crash: nothing refers to them. */
-async function removeTempFiles(fs: FsModule, dir: string, collections: Iterable<string>): Promise<void> {
-  for (const collection of collections) {
-    for (const folder of [`${dir}/${collection}`, `${dir}/${collection}/${TOMBSTONES}`]) {
-      for (const { name } of await fs.readDir(folder)) {
-        if (name.startsWith(".") && name.endsWith(".tmp")) await fs.remove(`${folder}/${name}`);
-      }
-    }
-  }
 }

@@ -1,8 +1,12 @@
 /**
- * The keydir (the name comes from Bitcask): which uids of a collection have a file on disk, and
- * whether it is a record or a tombstone. Loaded from the folder names on a collection's first use,
- * then kept in step by FileStorage, so a read of an absent uid, a create and a listing never touch
- * the disk. It costs roughly a hundred bytes of memory per uid.
+ * Where FileStorage keeps a uid's file, and the keydir (the name comes from Bitcask): which uids of
+ * a collection have a file on disk, and whether it is a record or a tombstone. Loaded from the
+ * folder names on a collection's first use, then kept in step by FileStorage, so a read of an
+ * absent uid, a create and a listing never touch the disk. It costs about a hundred bytes per uid.
+ *
+ * Files are spread over 256 bucket folders per collection: with every file of a collection in one
+ * folder, concurrent creates queue on that folder's lock (measured here: 2.4k files/s and ~700 µs
+ * of kernel time per file with 8 writers, against 10k files/s and ~120 µs over 64 folders).
  */
 import { COLLECTION_PATTERN, type Entry } from "../record.ts";
 import { fileNameOf, uidOfFileName } from "./file-names.ts";
@@ -14,10 +18,34 @@ export const TOMBSTONES = ".tombstones";
 
 export interface EntryPaths {
   name: string;
-  collectionDir: string;
-  tombstoneDir: string;
+  /** Folders a checkpoint must sync after this uid's files changed: parents first. */
+  folders: string[];
   record: string;
   tombstone: string;
+}
+
+/** BASE/{collection}/{bucket}/{name}.json and BASE/{collection}/.tombstones/{bucket}/{name}.json. */
+export function entryPaths(dir: string, collection: string, uid: string): EntryPaths {
+  const name = fileNameOf(uid);
+  const bucket = bucketOf(uid);
+  const collectionDir = `${dir}/${collection}`;
+  const tombstoneRoot = `${collectionDir}/${TOMBSTONES}`;
+  return {
+    name,
+    folders: [dir, collectionDir, `${collectionDir}/${bucket}`, tombstoneRoot, `${tombstoneRoot}/${bucket}`],
+    record: `${collectionDir}/${bucket}/${name}.json`,
+    tombstone: `${tombstoneRoot}/${bucket}/${name}.json`,
+  };
+}
+
+/** Two hex digits from FNV-1a of the uid: stable, cheap, and spread evenly enough. */
+export function bucketOf(uid: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < uid.length; index++) {
+    hash ^= uid.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return ((hash >>> 0) & 0xff).toString(16).padStart(2, "0");
 }
 
 export interface Keydir {
@@ -30,6 +58,8 @@ export interface Keydir {
   readEntry(path: string): Promise<Entry | undefined>;
 }
 
+const BUCKET = /^[0-9a-f]{2}$/;
+
 export async function openKeydir(fs: FsModule, dir: string, parse: (path: string, text: string) => Entry): Promise<Keydir> {
   const loaded = new Map<string, Promise<Map<string, FileKind>>>();
   const collections = new Set<string>();
@@ -37,29 +67,35 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
     if (isDirectory && COLLECTION_PATTERN.test(name)) collections.add(name);
   }
 
-  const paths = (collection: string, uid: string): EntryPaths => {
-    const name = fileNameOf(uid);
-    const collectionDir = `${dir}/${collection}`;
-    const tombstoneDir = `${collectionDir}/${TOMBSTONES}`;
-    return { name, collectionDir, tombstoneDir, record: `${collectionDir}/${name}.json`, tombstone: `${tombstoneDir}/${name}.json` };
-  };
-
   const readEntry = async (path: string) => {
     const text = await fs.readText(path);
     return text === undefined ? undefined : parse(path, text);
   };
 
-  /** Uids in a folder: from the file name, or from the file for hashed (long) names. */
-  const scan = async (folder: string): Promise<string[]> => {
+  /**
+   * Uids in a tree of bucket folders: from the file name, or from the file for hashed (long)
+   * names. Temp files found on the way are half-written files from a crash: nothing refers to them.
+   */
+  const scan = async (root: string): Promise<string[]> => {
     const uids: string[] = [];
-    for (const { name, isDirectory } of await fs.readDir(folder)) {
-      if (isDirectory || name.startsWith(".") || !name.endsWith(".json")) continue;
-      const uid = uidOfFileName(name.slice(0, -".json".length)) ?? (await readEntry(`${folder}/${name}`))?.uid;
-      if (uid !== undefined) uids.push(uid);
+    for (const bucket of await fs.readDir(root)) {
+      if (!bucket.isDirectory || !BUCKET.test(bucket.name)) continue;
+      const folder = `${root}/${bucket.name}`;
+      for (const { name, isDirectory } of await fs.readDir(folder)) {
+        if (isDirectory) continue;
+        if (name.startsWith(".")) {
+          if (name.endsWith(".tmp")) await fs.remove(`${folder}/${name}`);
+          continue;
+        }
+        if (!name.endsWith(".json")) continue;
+        const uid = uidOfFileName(name.slice(0, -".json".length)) ?? (await readEntry(`${folder}/${name}`))?.uid;
+        if (uid !== undefined) uids.push(uid);
+      }
     }
     return uids;
   };
 
+  // Runs before the collection's first read or write, so no write of ours is in flight in it.
   const load = async (collection: string): Promise<Map<string, FileKind>> => {
     const files = new Map<string, FileKind>();
     const collectionDir = `${dir}/${collection}`;
@@ -70,7 +106,7 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
         continue;
       }
       // Both files: a crash between writing one and removing the other. Keep the newer one.
-      const where = paths(collection, uid);
+      const where = entryPaths(dir, collection, uid);
       const record = await readEntry(where.record);
       const tombstone = await readEntry(where.tombstone);
       const keepRecord = (record?.version ?? "") >= (tombstone?.version ?? "");
@@ -90,7 +126,7 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
       return files;
     },
     collections: () => collections,
-    paths,
+    paths: (collection, uid) => entryPaths(dir, collection, uid),
     readEntry,
   };
 }
