@@ -18,7 +18,6 @@ import type { FsModule } from "./fs-module.ts";
 import { openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "./keyed-lock.ts";
 import { openKeydir } from "./keydir.ts";
-import { createLimiter } from "./limiter.ts";
 import { createLruCache } from "./lru-cache.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
 
@@ -38,6 +37,9 @@ export interface FileStorageOptions {
   pendingLimit?: number;
   log?: (message: string, err?: unknown) => void;
 }
+
+/** Record files written at once: enough to keep the thread pool busy, few enough not to queue on folder locks. */
+const FILE_WRITERS = 8;
 
 export const FILE_STORAGE_DEFAULTS = {
   cacheBytes: 64 * 1024 * 1024,
@@ -63,7 +65,6 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   const locks = createKeyedLock();
   const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
   const pending = new Map<string, PendingWrite>();
-  const writeLimit = createLimiter(8);
   const writeBehindMs = options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs;
   const sortedLive = new Map<string, string[]>();
   const knownDirs = new Set<string>();
@@ -78,6 +79,9 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
 
   await fs.mkdirp(dir);
   const keydir = await openKeydir(fs, dir, parseEntryFile);
+  // Load every collection now (as Bitcask builds its keydir at start): temp files left by a crash
+  // go at once, and no request pays for a folder scan.
+  for (const collection of keydir.collections()) await keydir.of(collection);
 
   const readFromDisk = async (collection: string, uid: string): Promise<Entry | undefined> => {
     const kind = (await keydir.of(collection)).get(uid);
@@ -149,28 +153,35 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     }
   };
 
-  // Record files are written behind the journal, at most once per key every `writeBehindMs`: writes
-  // of a hot uid in between coalesce into one file (the journal already made each of them durable).
-  // One write per key at a time, so an older file can never be renamed over a newer one.
-  const flushing = new Map<string, Promise<void>>();
+  // Record files are written behind the journal, in passes at most every `writeBehindMs`: writes of
+  // a hot uid in between coalesce into one file (the journal already made each of them durable).
+  // One pass at a time, each key once in it, so an older file can never be renamed over a newer one.
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushing: Promise<void> | undefined;
   const scheduleFlush = (delay = writeBehindMs) => {
-    flushTimer ??= setTimeout(flush, delay);
+    if (!flushing) flushTimer ??= setTimeout(flush, delay);
   };
-  function flush() {
+  function flush(): Promise<void> {
+    clearTimeout(flushTimer);
     flushTimer = undefined;
-    for (const [key, item] of pending) {
-      if (item.taken || flushing.has(key)) continue;
-      const done = writeLimit(() => materialize(key)).then((written) => {
-        flushing.delete(key);
-        drained?.resolve();
-        drained = undefined;
-        const next = pending.get(key);
-        // A failed write is retried, but not in a tight loop.
-        if (next && !next.taken) scheduleFlush(written ? writeBehindMs : 1000);
-      });
-      flushing.set(key, done);
-    }
+    flushing ??= (async () => {
+      const started = Date.now();
+      const keys = [...pending.keys()];
+      let next = 0;
+      let failed = false;
+      const writer = async () => {
+        while (next < keys.length) {
+          if (!(await materialize(keys[next++]!))) failed = true;
+          drained?.resolve();
+          drained = undefined;
+        }
+      };
+      await Promise.all(Array.from({ length: FILE_WRITERS }, writer));
+      flushing = undefined;
+      // A failed write is retried, but not in a tight loop.
+      if (pending.size > 0) scheduleFlush(failed ? 1000 : Math.max(0, writeBehindMs - (Date.now() - started)));
+    })();
+    return flushing;
   }
   /** Resolves when a record file has been written: what writers wait for when too many are pending. */
   let drained: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -292,12 +303,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     },
     async close() {
       await locks.idle();
+      for (let attempt = 0; (pending.size > 0 || flushing) && attempt < 3; attempt++) await flush();
       clearTimeout(flushTimer);
-      flushTimer = undefined;
-      for (let attempt = 0; pending.size > 0 && attempt < 3; attempt++) {
-        flush();
-        while (flushing.size > 0) await Promise.all(flushing.values());
-      }
       // Whatever could not be written stays in the journal and is replayed at the next start.
       await journal.close();
     },
