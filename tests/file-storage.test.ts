@@ -419,6 +419,60 @@ describe("FileStorage while files are being written", () => {
     }));
 });
 
+describe("FileStorage write-behind", () => {
+  test("writers wait while pendingLimit writes have no file, and go on as files land", { timeout: 10_000 }, () =>
+    withBase(async ({ base, open }) => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const fs: FsModule = {
+        ...nodeFs,
+        async rename(from, to) {
+          await released;
+          await nodeFs.rename(from, to);
+        },
+      };
+      const storage = await open({ fs, pendingLimit: 2, writeBehindMs: 1 });
+      assert.ok(await storage.create("text", record("a", v(1))));
+      assert.ok(await storage.create("text", record("b", v(2))));
+      let thirdAcknowledged = false;
+      const third = storage.create("text", record("c", v(3))).then((stored) => (thirdAcknowledged = stored));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(thirdAcknowledged, false, "the third writer waits for room");
+      assert.deepEqual((await storage.get("text", "a"))?.entry, record("a", v(1)), "pending writes are readable meanwhile");
+      release();
+      await third;
+      assert.equal(thirdAcknowledged, true);
+      await storage.close();
+      for (const uid of ["a", "b", "c"]) {
+        assert.equal(JSON.parse(await readFile(entryPaths(base, "text", uid).record, "utf8")).uid, uid);
+      }
+    }));
+
+  test("a record file that fails to write is logged, served from memory, and retried until it lands", { timeout: 10_000 }, () =>
+    withBase(async ({ base, open, logged }) => {
+      let failures = 2;
+      const fs: FsModule = {
+        ...nodeFs,
+        async writeFile(path, data, options) {
+          if (path.endsWith(".tmp") && failures-- > 0) throw new Error("disk full");
+          await nodeFs.writeFile(path, data, options);
+        },
+      };
+      const storage = await open({ fs, writeBehindMs: 1 });
+      assert.ok(await storage.create("text", record("flaky", v(1))));
+      const path = entryPaths(base, "text", "flaky").record;
+      for (let waited = 0; !(await exists(path)); waited += 50) {
+        assert.ok(waited < 5000, "the file never landed");
+        assert.deepEqual((await storage.get("text", "flaky"))?.entry, record("flaky", v(1)));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(logged.filter(([message]) => message.includes("Could not write the record file")).length, 2);
+      logged.length = 0;
+      assert.deepEqual(JSON.parse(await readFile(path, "utf8")), record("flaky", v(1)));
+      await storage.close();
+    }));
+});
+
 describe("FileStorage cache", () => {
   test("createLruCache() stays within its byte budget and evicts the least recently used", () => {
     const cache = createLruCache<string>(100);

@@ -15,11 +15,12 @@ import { invalidInput, StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
 import { isVersion } from "../version.ts";
 import type { FsModule } from "./fs-module.ts";
-import { openJournal, type Segment, type Touched } from "./journal.ts";
+import { openJournal, type Touched } from "./journal.ts";
 import { createKeyedLock } from "./keyed-lock.ts";
 import { openKeydir } from "./keydir.ts";
 import { createLruCache } from "./lru-cache.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
+import { createWriteBehind } from "./write-behind.ts";
 
 export interface FileStorageOptions {
   fs: FsModule;
@@ -38,9 +39,6 @@ export interface FileStorageOptions {
   log?: (message: string, err?: unknown) => void;
 }
 
-/** Record files written at once: enough to keep the thread pool busy, few enough not to queue on folder locks. */
-const FILE_WRITERS = 8;
-
 export const FILE_STORAGE_DEFAULTS = {
   cacheBytes: 64 * 1024 * 1024,
   segmentBytes: 16 * 1024 * 1024,
@@ -48,24 +46,11 @@ export const FILE_STORAGE_DEFAULTS = {
   pendingLimit: 50_000,
 };
 
-/** A committed write whose record file is not written yet; `snapshot: null` is a purge. */
-interface PendingWrite {
-  collection: string;
-  uid: string;
-  snapshot: Snapshot | null;
-  /** Journal lines this write's file makes redundant once written. */
-  covers: Segment[];
-  /** A materializer has picked it up. */
-  taken: boolean;
-}
-
 export async function openFileStorage(options: FileStorageOptions): Promise<Storage> {
   const { fs, dir } = options;
   const log = options.log ?? ((message, err) => console.error(message, err ?? ""));
   const locks = createKeyedLock();
   const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
-  const pending = new Map<string, PendingWrite>();
-  const writeBehindMs = options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs;
   const sortedLive = new Map<string, string[]>();
   const knownDirs = new Set<string>();
 
@@ -134,58 +119,13 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     return { files: [target], dirs };
   };
 
-  /** Writes the key's latest pending entry to its file; false if that failed (it stays pending). */
-  const materialize = async (key: string): Promise<boolean> => {
-    const item = pending.get(key);
-    if (!item || item.taken) return true;
-    item.taken = true;
-    try {
-      const touched = await writeEntryFiles(item.collection, item.uid, item.snapshot);
-      for (const segment of item.covers) journal.release(segment, touched);
-      if (pending.get(key) === item) pending.delete(key);
-      return true;
-    } catch (err) {
-      log(`Could not write the record file of "${key}"; it stays in the journal and is retried`, err);
-      const newer = pending.get(key);
-      if (newer && newer !== item) newer.covers.push(...item.covers);
-      else item.taken = false;
-      return false;
-    }
-  };
-
-  // Record files are written behind the journal, in passes at most every `writeBehindMs`: writes of
-  // a hot uid in between coalesce into one file (the journal already made each of them durable).
-  // One pass at a time, each key once in it, so an older file can never be renamed over a newer one.
-  let flushTimer: ReturnType<typeof setTimeout> | undefined;
-  let flushing: Promise<void> | undefined;
-  const scheduleFlush = (delay = writeBehindMs) => {
-    if (!flushing) flushTimer ??= setTimeout(flush, delay);
-  };
-  function flush(): Promise<void> {
-    clearTimeout(flushTimer);
-    flushTimer = undefined;
-    flushing ??= (async () => {
-      const started = Date.now();
-      const keys = [...pending.keys()];
-      let next = 0;
-      let failed = false;
-      const writer = async () => {
-        while (next < keys.length) {
-          if (!(await materialize(keys[next++]!))) failed = true;
-          drained?.resolve();
-          drained = undefined;
-        }
-      };
-      await Promise.all(Array.from({ length: FILE_WRITERS }, writer));
-      flushing = undefined;
-      // A failed write is retried, but not in a tight loop.
-      if (pending.size > 0) scheduleFlush(failed ? 1000 : Math.max(0, writeBehindMs - (Date.now() - started)));
-    })();
-    return flushing;
-  }
-  /** Resolves when a record file has been written: what writers wait for when too many are pending. */
-  let drained: { promise: Promise<void>; resolve: () => void } | undefined;
-  const pendingLimit = options.pendingLimit ?? FILE_STORAGE_DEFAULTS.pendingLimit;
+  const pending = createWriteBehind({
+    delayMs: options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs,
+    limit: options.pendingLimit ?? FILE_STORAGE_DEFAULTS.pendingLimit,
+    write: writeEntryFiles,
+    release: (segment, touched) => journal.release(segment, touched),
+    log,
+  });
 
   const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined) => {
     const key = `${collection}/${uid}`;
@@ -197,26 +137,15 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       const next = decide(before?.entry);
       if (next === undefined) return false;
       // Backpressure: when record files fall behind, writers wait rather than piling up in memory.
-      while (pending.size >= pendingLimit) {
-        if (!drained) {
-          let resolve = () => {};
-          const promise = new Promise<void>((done) => (resolve = done));
-          drained = { promise, resolve };
-        }
-        await drained.promise;
-      }
+      await pending.room();
       const snapshot = next === null ? null : snapshotOf(next);
       const line = snapshot
         ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}\n`
         : `${JSON.stringify({ c: collection, purge: uid })}\n`;
-      const segment = await journal.append(line);
-      const previous = pending.get(key);
-      const covers = previous && !previous.taken ? [...previous.covers, segment] : [segment];
-      pending.set(key, { collection, uid, snapshot, covers, taken: false });
+      pending.add(key, collection, uid, snapshot, await journal.append(line));
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
-      scheduleFlush();
       return true;
     });
   };
@@ -287,7 +216,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     async *entries() {
       // Pending writes are taken before the walk: one materialized during it leaves `pending`,
       // and its file may be read before or after the change.
-      const inFlight = new Map(pending);
+      const inFlight = pending.snapshot();
       for (const collection of [...keydir.collections()]) {
         const files = await keydir.of(collection);
         for (const [uid, kind] of [...files]) {
@@ -303,8 +232,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     },
     async close() {
       await locks.idle();
-      for (let attempt = 0; (pending.size > 0 || flushing) && attempt < 3; attempt++) await flush();
-      clearTimeout(flushTimer);
+      await pending.flushAll();
       // Whatever could not be written stays in the journal and is replayed at the next start.
       await journal.close();
     },

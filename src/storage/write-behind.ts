@@ -1,0 +1,129 @@
+/**
+ * FileStorage's write-behind: writes the journal has made durable whose record file is not written
+ * yet. They are served from here until then, and written in passes at most every `delayMs`, so
+ * that writes of a hot uid in between coalesce into one file. One pass runs at a time and holds
+ * each key once, so an older file can never be renamed over a newer one.
+ */
+import type { Snapshot } from "../record.ts";
+import type { Segment, Touched } from "./journal.ts";
+
+/** A committed write without its file yet; `snapshot: null` is a purge. */
+export interface PendingWrite {
+  collection: string;
+  uid: string;
+  snapshot: Snapshot | null;
+  /** Journal lines this write's file makes redundant once written. */
+  covers: Segment[];
+  /** A pass has picked it up. */
+  taken: boolean;
+}
+
+export interface WriteBehindOptions {
+  /** How long a write may wait for its file: the coalescing window. */
+  delayMs: number;
+  /** Writers wait while this many writes have no file. */
+  limit: number;
+  /** Writes (or for a purge, removes) one entry's files. */
+  write(collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched>;
+  /** Tells the journal that one of its lines is now in a file. */
+  release(segment: Segment, touched: Touched): void;
+  log(message: string, err?: unknown): void;
+}
+
+export interface WriteBehind {
+  get(key: string): PendingWrite | undefined;
+  /** A copy of what is pending now. */
+  snapshot(): Map<string, PendingWrite>;
+  values(): IterableIterator<PendingWrite>;
+  /** Resolves once fewer than `limit` writes are pending: backpressure for writers. */
+  room(): Promise<void>;
+  /** A write the journal just acknowledged. */
+  add(key: string, collection: string, uid: string, snapshot: Snapshot | null, segment: Segment): void;
+  /** Writes out everything pending; what keeps failing stays in the journal for the next start. */
+  flushAll(): Promise<void>;
+}
+
+/** Record files written at once: enough to keep the thread pool busy, few enough not to queue on folder locks. */
+const WRITERS = 8;
+const RETRY_MS = 1000;
+
+export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
+  const pending = new Map<string, PendingWrite>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let pass: Promise<void> | undefined;
+  let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  /** Writes the key's latest pending entry; false if that failed (it stays pending). */
+  const writeOne = async (key: string): Promise<boolean> => {
+    const item = pending.get(key);
+    if (!item || item.taken) return true;
+    item.taken = true;
+    try {
+      const touched = await options.write(item.collection, item.uid, item.snapshot);
+      for (const segment of item.covers) options.release(segment, touched);
+      if (pending.get(key) === item) pending.delete(key);
+      return true;
+    } catch (err) {
+      options.log(`Could not write the record file of "${key}"; it stays in the journal and is retried`, err);
+      const newer = pending.get(key);
+      if (newer && newer !== item) newer.covers.push(...item.covers);
+      else item.taken = false;
+      return false;
+    }
+  };
+
+  const schedule = (delay = options.delayMs) => {
+    if (!pass) timer ??= setTimeout(flush, delay);
+  };
+
+  function flush(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    pass ??= (async () => {
+      const started = Date.now();
+      const keys = [...pending.keys()];
+      let next = 0;
+      let failed = false;
+      const writer = async () => {
+        while (next < keys.length) {
+          if (!(await writeOne(keys[next++]!))) failed = true;
+          drained?.resolve();
+          drained = undefined;
+        }
+      };
+      await Promise.all(Array.from({ length: WRITERS }, writer));
+      pass = undefined;
+      // A failed write is retried, but not in a tight loop.
+      if (pending.size > 0) schedule(failed ? RETRY_MS : Math.max(0, options.delayMs - (Date.now() - started)));
+    })();
+    return pass;
+  }
+
+  return {
+    get: (key) => pending.get(key),
+    snapshot: () => new Map(pending),
+    values: () => pending.values(),
+    async room() {
+      while (pending.size >= options.limit) {
+        if (!drained) {
+          let resolve = () => {};
+          const promise = new Promise<void>((done) => (resolve = done));
+          drained = { promise, resolve };
+        }
+        await drained.promise;
+      }
+    },
+    add(key, collection, uid, snapshot, segment) {
+      const previous = pending.get(key);
+      // Not yet picked up: the new file will make the older line redundant too.
+      const covers = previous && !previous.taken ? [...previous.covers, segment] : [segment];
+      pending.set(key, { collection, uid, snapshot, covers, taken: false });
+      schedule();
+    },
+    async flushAll() {
+      for (let attempt = 0; (pending.size > 0 || pass) && attempt < 3; attempt++) await flush();
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
