@@ -201,12 +201,14 @@ export function httpSuite(runtime: RuntimeName) {
     });
 
     describe("bad input is a 4xx JSON error and touches nothing", () => {
-      // Record files of earlier tests land behind the journal: wait until the tree stops changing.
+      // Record files of earlier tests land behind the journal, up to ~1 s after their write (the
+      // write-behind window): wait until the tree has not changed for longer than that.
       before(async () => {
-        for (let previous = await tree(dirs.root); ; ) {
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          const current = await tree(dirs.root);
-          if (JSON.stringify(current) === JSON.stringify(previous)) break;
+        let previous = JSON.stringify(await tree(dirs.root));
+        for (let stableSince = Date.now(); Date.now() - stableSince < 1500; ) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const current = JSON.stringify(await tree(dirs.root));
+          if (current !== previous) stableSince = Date.now();
           previous = current;
         }
       });
