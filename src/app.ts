@@ -7,10 +7,12 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { invalidInput, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { readWriteInput } from "./http/body.ts";
+import { cacheResponse, type ClusterApi, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { RecordService } from "./record-service.ts";
+import { VISITED_HEADER } from "./spread/lookup.ts";
 import type { Storage } from "./storage/types.ts";
 
 export interface AppDeps {
@@ -21,6 +23,8 @@ export interface AppDeps {
   version: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Replication, lookups from peers, cache=1 and /_status. */
+  cluster: ClusterApi;
   /** When set, called with one line per request. */
   logRequest?: (line: string) => void;
   logError?: (message: string, err: unknown) => void;
@@ -33,7 +37,9 @@ const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
 const RESERVED_COLLECTIONS = new Set(["healthz"]);
 
 export function createApp(deps: AppDeps): Hono {
-  const { records, storage, bodyLimit } = deps;
+  const { records, storage, bodyLimit, cluster } = deps;
+  // A replication batch holds many records, and JSON can escape a value to several times its size.
+  const replicationLimit = Math.max(32 * 1024 * 1024, bodyLimit * 8);
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
 
@@ -49,7 +55,9 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/:collection", async (c) => {
     // /healthz is answered here rather than by its own route: a static route beside "/:collection"
     // makes Hono fall back from its RegExpRouter to the TrieRouter, ~2.5 µs more on every request.
-    if (c.req.param("collection") === "healthz") return c.json({ ok: true, node: deps.nodeId, version: deps.version });
+    const name = c.req.param("collection");
+    if (name === "healthz") return c.json({ ok: true, node: deps.nodeId, version: deps.version });
+    if (name === "_status") return statusResponse(c, deps, cluster);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
@@ -60,6 +68,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // The HTML form posts here, with the uid as a field.
   app.post("/:collection", async (c) => {
+    if (c.req.param("collection") === "_replicate") return replicateResponse(c, cluster, replicationLimit);
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimit);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
@@ -68,8 +77,10 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
+    if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
     const uid = checkUid(c.req.param("uid"));
-    const snapshot = await records.get(collection, uid, { local: c.req.query("local") === "1" });
+    const visited = c.req.header(VISITED_HEADER) === undefined ? undefined : await lookupMarker(c, deps.nodeId, uid, cluster);
+    const snapshot = await records.get(collection, uid, { local: c.req.query("local") === "1", visited });
     const ifNoneMatch = parseEtagList(c.req.header("if-none-match"));
     if (ifNoneMatch && (ifNoneMatch.includes("*") || ifNoneMatch.includes(snapshot.entry.version))) {
       return new Response(null, { status: 304, headers: { etag: etagOf(snapshot.entry.version) } });
@@ -78,17 +89,20 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.post("/:collection/:uid", async (c) => {
+    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimit);
     return recordResponse(await records.create(collection, uid, value));
   });
 
   app.put("/:collection/:uid", async (c) => {
+    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimit);
     return recordResponse(await records.update(collection, uid, value, { ifMatch: parseEtagList(c.req.header("if-match")) }));
   });
 
   app.delete("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
+    if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
     const uid = checkUid(c.req.param("uid"));
     return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
   });
@@ -130,6 +144,19 @@ function recordResponse(snapshot: Snapshot): Response {
     status: 200,
     headers: { "content-type": "application/json", etag: etagOf(snapshot.entry.version) },
   });
+}
+
+/**
+ * `?cache=1` asks for the cache strategy. `mirror=1` marked replicated writes in the original; here
+ * replicas travel only through POST /_replicate, so on a record it is refused rather than ignored.
+ */
+function wantsCache(c: Context): boolean {
+  // Most requests have no query string: skip three lookups on the hot path.
+  if (!c.req.url.includes("?")) return false;
+  if (c.req.query("mirror") !== undefined || c.req.query("bridge") !== undefined) {
+    throw invalidInput("invalid_flag", "mirror=1 and bridge=1 belong to node-to-node requests (POST /_replicate), not to record requests");
+  }
+  return c.req.query("cache") === "1";
 }
 
 function collectionParam(c: Context): string {

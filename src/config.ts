@@ -17,6 +17,14 @@ export interface Config {
   storage: "file" | "memory";
   nodeId?: string;
   log: boolean;
+  /** Shared by the nodes of a cluster; proves node-to-node requests. */
+  clusterSecret?: string;
+  peerTimeoutMs: number;
+  lookupTimeoutMs: number;
+  retryMaxMs: number;
+  maxHops: number;
+  bounceCacheBytes: number;
+  tombstoneRetentionMs: number;
 }
 
 export type ParsedCommand = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
@@ -45,6 +53,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file" (default) or "memory" (nothing survives a restart)' },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
+  "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
+  "peer-timeout": { key: "peerTimeoutMs", env: "MINSTORE_PEER_TIMEOUT", help: "timeout of a replication or cache=1 request to a peer (default 10s)" },
+  "lookup-timeout": { key: "lookupTimeoutMs", env: "MINSTORE_LOOKUP_TIMEOUT", help: "how long a local miss waits for the peers (default 2s)" },
+  "retry-max": { key: "retryMaxMs", env: "MINSTORE_RETRY_MAX", help: "longest wait between retries to a peer that is down (default 10s)" },
+  "max-hops": { key: "maxHops", env: "MINSTORE_MAX_HOPS", help: "how far a bridged write or a lookup travels (default 8)" },
+  "bounce-cache-size": { key: "bounceCacheBytes", env: "MINSTORE_BOUNCE_CACHE_SIZE", help: "memory for answers kept by cache=1 requests (default 16mb)" },
+  "tombstone-retention": { key: "tombstoneRetentionMs", env: "MINSTORE_TOMBSTONE_RETENTION", help: "how long deletes are remembered (default 7d)" },
 };
 
 const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
@@ -93,6 +108,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 
   if (!raw.servers) throw new ConfigError("Missing SERVERS_LIST_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
   if (!raw.data) throw new ConfigError("Missing BASE_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
+  if (raw.clusterSecret !== undefined && raw.clusterSecret.length < 16) {
+    throw new ConfigError("The cluster secret is too short: use at least 16 characters (e.g. openssl rand -hex 16)");
+  }
   const nodeId = raw.nodeId;
   if (nodeId !== undefined && !NODE_ID_PATTERN.test(nodeId)) {
     throw new ConfigError(`Invalid node id "${nodeId}": use 1-64 characters of A-Z, a-z, 0-9, "_" and "."`);
@@ -111,6 +129,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       storage: parseChoice("storage", raw.storage ?? "file", ["file", "memory"] as const),
       nodeId,
       log: parseBoolean("log", raw.log ?? "false"),
+      clusterSecret: raw.clusterSecret,
+      peerTimeoutMs: parseDuration("peer-timeout", raw.peerTimeoutMs ?? "10s"),
+      lookupTimeoutMs: parseDuration("lookup-timeout", raw.lookupTimeoutMs ?? "2s"),
+      retryMaxMs: parseDuration("retry-max", raw.retryMaxMs ?? "10s"),
+      maxHops: parseWholeNumber("max-hops", raw.maxHops ?? "8", 1, 64),
+      bounceCacheBytes: parseBytes("bounce-cache-size", raw.bounceCacheBytes ?? "16mb"),
+      tombstoneRetentionMs: parseDuration("tombstone-retention", raw.tombstoneRetentionMs ?? "7d"),
     },
   };
 }
@@ -137,6 +162,22 @@ function parseBytes(name: string, text: string): number {
     throw new ConfigError(`Invalid --${name} "${text}": use a size like 1048576, 512kb or 1mb`);
   }
   return Math.floor(Number(match[1]) * unit);
+}
+
+const DURATION_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "250ms", "10s", "5m", "7d"; a bare number is milliseconds. */
+function parseDuration(name: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  const ms = match ? Number(match[1]) * DURATION_UNITS[(match[2] ?? "").toLowerCase()]! : Number.NaN;
+  if (!(ms >= 1)) throw new ConfigError(`Invalid --${name} "${text}": use a duration like 500ms, 10s, 5m or 7d`);
+  return Math.round(ms);
+}
+
+function parseWholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`Invalid --${name} "${text}": use a whole number from ${min} to ${max}`);
+  return value;
 }
 
 function parseList(text: string): string[] {

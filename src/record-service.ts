@@ -1,6 +1,6 @@
 /**
  * The record operations behind the HTTP API: build a record through the processes, version it,
- * store it with the right condition, and hand committed writes to the replicator. HTTP details
+ * store it with the right condition, and run each storage write through the replicator, which owes it to the peers. HTTP details
  * (bodies, headers) stay in src/http; storage details stay behind the Storage interface.
  */
 import { preconditionFailed, recordExists, recordMissing, StoreError } from "./errors.ts";
@@ -27,8 +27,8 @@ export interface Preconditions {
 export interface RecordService {
   create(collection: string, uid: string, value: Json): Promise<Snapshot>;
   update(collection: string, uid: string, value: Json, conditions?: Preconditions): Promise<Snapshot>;
-  /** The live record, looking on the peers unless `local`. */
-  get(collection: string, uid: string, options?: { local?: boolean }): Promise<Snapshot>;
+  /** The live record, looking on the peers unless `local`; `visited` marks a lookup from another node. */
+  get(collection: string, uid: string, options?: { local?: boolean; visited?: readonly string[] }): Promise<Snapshot>;
   remove(collection: string, uid: string, conditions?: Preconditions): Promise<Snapshot>;
 }
 
@@ -52,19 +52,14 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     return entry;
   };
 
-  const committed = async (collection: string, entry: Entry): Promise<Snapshot> => {
-    await replicator.recordWrite(collection, entry);
-    return snapshotOf(entry);
-  };
-
   return {
     async create(collection, uid, value) {
       // Read first: refuse early, and move the clock past a tombstone so the new record outranks it everywhere.
       const before = await storage.get(collection, uid);
       if (before && isLive(before.entry)) throw recordExists(uid);
       const record = stamp(await build(uid, value), before?.entry);
-      if (!(await storage.create(collection, record))) throw recordExists(uid);
-      return committed(collection, record);
+      if (!(await replicator.spread(collection, uid, () => storage.create(collection, record)))) throw recordExists(uid);
+      return snapshotOf(record);
     },
 
     async update(collection, uid, value, conditions = {}) {
@@ -75,7 +70,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
         const record = await build(uid, value);
         if (sameContent(record, before.entry)) return before;
         stamp(record, before.entry);
-        if (await storage.put(collection, record, before.entry.version)) return committed(collection, record);
+        if (await replicator.spread(collection, uid, () => storage.put(collection, record, before.entry.version))) return snapshotOf(record);
       }
       throw busy(uid);
     },
@@ -85,7 +80,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
       return storage.get(collection, uid).then((snapshot) => {
         if (snapshot && isLive(snapshot.entry)) return snapshot;
         if (options.local) throw recordMissing(uid);
-        return replicator.lookup(collection, uid).then((found) => {
+        return replicator.lookup(collection, uid, options.visited).then((found) => {
           if (!found) throw recordMissing(uid);
           return found;
         });
@@ -102,7 +97,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
         }
         checkIfMatch(conditions, before.entry);
         const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before.entry);
-        if (await storage.put(collection, tombstone, before.entry.version)) return committed(collection, tombstone);
+        if (await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before.entry.version))) return snapshotOf(tombstone);
       }
       throw busy(uid);
     },
@@ -111,8 +106,8 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   /** Deletes a record only a peer holds: a tombstone here, spread like any delete. */
   async function removeFound(collection: string, uid: string, before: Entry | undefined): Promise<Snapshot> {
     const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before);
-    if (!(await storage.put(collection, tombstone, before?.version))) throw busy(uid);
-    return committed(collection, tombstone);
+    if (!(await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before?.version)))) throw busy(uid);
+    return snapshotOf(tombstone);
   }
 }
 

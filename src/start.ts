@@ -8,8 +8,8 @@ import { StoreError } from "./errors.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
 import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
-import { standaloneReplicator } from "./spread/replicator.ts";
-import { parseServersList, ServersListError } from "./spread/servers-list.ts";
+import { openCluster } from "./spread/cluster.ts";
+import { parseServersList, type ServersList, ServersListError } from "./spread/servers-list.ts";
 import { openFileStorage } from "./storage/file.ts";
 import type { FsModule } from "./storage/fs-module.ts";
 import { createMemoryStorage } from "./storage/memory.ts";
@@ -20,6 +20,10 @@ import { MINSTORE_VERSION } from "./version-info.ts";
 export interface RunningNode {
   readonly port: number;
   readonly nodeId: string;
+  /** The peer list in use. */
+  readonly servers: ServersList;
+  /** Reads servers.list again (SIGHUP); a bad list is refused and the old one kept. */
+  reload(): Promise<ServersList>;
   /** Stops accepting requests, lets in-flight ones finish, then flushes and closes storage. */
   close(): Promise<void>;
 }
@@ -46,8 +50,17 @@ export async function startNode(runtime: Runtime): Promise<void> {
   }
   console.log(
     `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on http://${config.host}:${node.port} ` +
-      `(node ${node.nodeId}, ${config.storage === "file" ? `data in ${config.data}, durability ${config.durability}` : "memory storage"})`,
+      `(node ${node.nodeId}, ${config.storage === "file" ? `data in ${config.data}, durability ${config.durability}` : "memory storage"}, ` +
+      `${describePeers(node.servers)})`,
   );
+  runtime.onReloadSignal(async () => {
+    try {
+      const servers = await node.reload();
+      console.log(`minstore: servers.list reloaded: ${describePeers(servers)}`);
+    } catch (err) {
+      console.error(`minstore: servers.list not reloaded, the previous list stays: ${startupMessage(err)}`);
+    }
+  });
   runtime.onShutdownSignal(async (signal) => {
     console.log(`minstore: ${signal} received; finishing in-flight requests`);
     try {
@@ -62,19 +75,42 @@ export async function startNode(runtime: Runtime): Promise<void> {
 
 /** Opens storage and serves the app: what tests start in-process, and what startNode wraps. */
 export async function openNode(config: Config, runtime: Runtime): Promise<RunningNode> {
-  const serversText = await readServersList(runtime.fs, config.servers);
-  const servers = parseServersList(serversText);
-  if (servers.peers.length > 0) {
-    console.warn(`minstore: servers.list names ${servers.peers.length} peer(s); this version serves them no replication yet`);
-  }
+  let servers = parseServersList(await readServersList(runtime.fs, config.servers));
   const pipeline = createPipeline(resolveProcesses(config.processes));
   await runtime.fs.mkdirp(config.data);
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
   const storage = await openStorage(config, runtime.fs);
-  const records = createRecordService({ storage, clock: createClock(nodeId), pipeline, replicator: standaloneReplicator });
+  const clock = createClock(nodeId);
+  let cluster;
+  try {
+    cluster = await openCluster({
+      fs: runtime.fs,
+      dataDir: config.data,
+      sync: config.durability === "strict",
+      storage,
+      clock,
+      servers,
+      secret: config.clusterSecret,
+      peerTimeoutMs: config.peerTimeoutMs,
+      lookupTimeoutMs: config.lookupTimeoutMs,
+      retryMaxMs: config.retryMaxMs,
+      maxHops: config.maxHops,
+      bounceCacheBytes: config.bounceCacheBytes,
+      tombstoneRetentionMs: config.tombstoneRetentionMs,
+      log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
+    });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  if (!config.clusterSecret) {
+    console.warn("minstore: no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
+  }
+  const records = createRecordService({ storage, clock, pipeline, replicator: cluster.replicator });
   const app = createApp({
     records,
     storage,
+    cluster,
     nodeId,
     version: MINSTORE_VERSION,
     bodyLimit: config.bodyLimit,
@@ -84,20 +120,35 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
   try {
     server = await runtime.serve(app.fetch, { hostname: config.host, port: config.port });
   } catch (err) {
+    await cluster.close();
     await storage.close();
     throw err;
   }
   return {
     port: server.port,
     nodeId,
+    get servers() {
+      return servers;
+    },
+    async reload() {
+      servers = parseServersList(await readServersList(runtime.fs, config.servers));
+      cluster.setServers(servers);
+      return servers;
+    },
     async close() {
       await server.close();
+      await cluster.close();
       await storage.close();
     },
   };
 }
 
 // --- Internal helpers ---
+
+function describePeers(servers: ServersList): string {
+  if (servers.peers.length === 0) return "no peers";
+  return `${servers.bridge ? "bridging" : "mirroring"} to ${servers.peers.join(" ")}`;
+}
 
 async function readServersList(fs: FsModule, path: string): Promise<string> {
   let text: string | undefined;

@@ -27,8 +27,39 @@ describe("parseConfig()", () => {
       storage: "file",
       nodeId: undefined,
       log: false,
+      clusterSecret: undefined,
+      peerTimeoutMs: 10_000,
+      lookupTimeoutMs: 2000,
+      retryMaxMs: 10_000,
+      maxHops: 8,
+      bounceCacheBytes: 16 * 1024 * 1024,
+      tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
     });
     assert.equal(run(["s", "d", "9000"]).port, 9000);
+  });
+
+  test("replication options take durations, counts and a secret", () => {
+    const config = run(["s", "d", "--lookup-timeout", "250ms", "--peer-timeout=3s", "--retry-max", "2m", "--tombstone-retention", "1.5h", "--max-hops", "3"], {
+      MINSTORE_CLUSTER_SECRET: "0123456789abcdef",
+      MINSTORE_BOUNCE_CACHE_SIZE: "1mb",
+    });
+    assert.equal(config.lookupTimeoutMs, 250);
+    assert.equal(config.peerTimeoutMs, 3000);
+    assert.equal(config.retryMaxMs, 120_000);
+    assert.equal(config.tombstoneRetentionMs, 5_400_000);
+    assert.equal(config.maxHops, 3);
+    assert.equal(config.clusterSecret, "0123456789abcdef");
+    assert.equal(config.bounceCacheBytes, 1024 * 1024);
+    assert.equal(run(["s", "d", "--lookup-timeout", "1500"]).lookupTimeoutMs, 1500);
+    for (const [argv, message] of [
+      [["--lookup-timeout", "soon"], /Invalid --lookup-timeout "soon": use a duration like 500ms/],
+      [["--tombstone-retention", "0s"], /Invalid --tombstone-retention "0s"/],
+      [["--max-hops", "0"], /Invalid --max-hops "0": use a whole number from 1 to 64/],
+      [["--max-hops", "2.5"], /Invalid --max-hops/],
+      [["--cluster-secret", "short"], /cluster secret is too short/],
+    ] as const) {
+      assert.throws(() => run(["s", "d", ...argv]), (err: Error) => err instanceof ConfigError && message.test(err.message));
+    }
   });
 
   test("named flags (--x v and --x=v) win over positionals and environment variables", () => {

@@ -26,7 +26,7 @@ export async function readWriteInput(request: Request, limit: number): Promise<W
     return parseJsonWriteBody(data);
   }
   if (mediaType === "multipart/form-data") {
-    const bytes = await readBytes(request, limit);
+    const bytes = await readBodyBytes(request, limit);
     let form: FormData;
     try {
       form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
@@ -61,7 +61,8 @@ async function readText(request: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(await readStream(request, limit));
 }
 
-async function readBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+/** The raw body, refused with 413 past `limit` bytes. */
+export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   if (declaredLengthFits(request, limit)) return new Uint8Array(await request.arrayBuffer());
   return readStream(request, limit);
 }

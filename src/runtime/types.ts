@@ -16,6 +16,8 @@ export interface Runtime {
   serve(fetch: FetchHandler, options: { hostname: string; port: number }): Promise<RunningServer>;
   /** Calls `handler` once on SIGINT or SIGTERM. */
   onShutdownSignal(handler: (signal: string) => void): void;
+  /** Calls `handler` on every SIGHUP (where the platform has it): reload servers.list. */
+  onReloadSignal(handler: () => void): void;
   exit(code: number): never;
 }
 

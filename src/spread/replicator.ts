@@ -1,21 +1,23 @@
 /**
- * The seam between a node and its peers (DESIGN.md §4). The record service tells the replicator
- * about every committed write and asks it for uids it does not hold; how that travels (outbox,
- * bridge, lookups with hop markers) is the replicator's business.
+ * The seam between a node's record logic and its peers (DESIGN.md §4). The record service runs
+ * each storage write through `spread`, so the write is durably owed to every peer by the time the
+ * client hears 200, and asks `lookup` for uids it does not hold. How that travels (outbox, bridge,
+ * hop markers) is src/spread's business.
  */
-import type { Entry, Snapshot } from "../record.ts";
+import type { Snapshot } from "../record.ts";
 
 export interface Replicator {
-  /** A write committed locally; resolves once the spread is durably recorded. */
-  recordWrite(collection: string, entry: Entry): Promise<void>;
-  /** Asks the peers for a uid this node does not hold; `undefined` when none has it. */
-  lookup(collection: string, uid: string): Promise<Snapshot | undefined>;
+  /**
+   * Runs `commit` (the storage write of collection/uid) and notes durably that the uid's entry
+   * must reach every peer; resolves with `commit`'s result once both are done.
+   */
+  spread<T>(collection: string, uid: string, commit: () => Promise<T>): Promise<T>;
+  /** Asks the peers for a uid this node does not hold; `visited` lists nodes the lookup already passed. */
+  lookup(collection: string, uid: string, visited?: readonly string[]): Promise<Snapshot | undefined>;
 }
 
 /** A node with no peers: nothing to spread to, nobody to ask. */
 export const standaloneReplicator: Replicator = {
-  async recordWrite() {},
-  async lookup() {
-    return undefined;
-  },
+  spread: (_collection, _uid, commit) => commit(),
+  lookup: async () => undefined,
 };

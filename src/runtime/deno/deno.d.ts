@@ -17,7 +17,7 @@ declare namespace Deno {
 
   function exit(code?: number): never;
 
-  function addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  function addSignalListener(signal: "SIGINT" | "SIGTERM" | "SIGHUP", handler: () => void): void;
   function removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
 
   namespace errors {

@@ -33,5 +33,8 @@ export const denoRuntime: Runtime = {
     };
     for (const { signal, listener } of listeners) Deno.addSignalListener(signal, listener);
   },
+  onReloadSignal(handler) {
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", handler);
+  },
   exit: (code) => Deno.exit(code),
 };

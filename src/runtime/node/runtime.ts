@@ -32,6 +32,9 @@ export const nodeRuntime: Runtime = {
     process.once("SIGINT", once);
     process.once("SIGTERM", once);
   },
+  onReloadSignal(handler) {
+    if (process.platform !== "win32") process.on("SIGHUP", () => handler());
+  },
   exit: (code) => process.exit(code),
 };
 

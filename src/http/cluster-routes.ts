@@ -1,0 +1,52 @@
+/**
+ * The node-to-node side of the HTTP API, kept out of app.ts: `GET /_status`, `POST /_replicate`,
+ * requests with `?cache=1`, and the proof check of peer lookups. Names starting with "_" can
+ * never be collections, so these paths cannot shadow a record.
+ */
+import type { Context } from "hono";
+import { invalidInput, recordMissing } from "../errors.ts";
+import { checkUid } from "../record.ts";
+import type { Cluster } from "../spread/cluster.ts";
+import { visitedOf } from "../spread/cluster.ts";
+import { parseReplicationBody } from "../spread/replication-wire.ts";
+import { readBodyBytes } from "./body.ts";
+
+/** What the HTTP layer needs of a node's cluster side. */
+export type ClusterApi = Pick<Cluster, "verify" | "receive" | "status" | "cache">;
+
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+/** `GET /_status`: the node, its peers' queues, what it received and its cache=1 memory. */
+export function statusResponse(c: Context, node: { nodeId: string; version: string }, cluster: ClusterApi): Response {
+  return c.json({ node: node.nodeId, version: node.version, ...cluster.status() });
+}
+
+/** `POST /_replicate?mirror=1[&bridge=1]`: a batch of entries from a peer. */
+export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLimit: number): Promise<Response> {
+  if (c.req.query("mirror") !== "1") throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
+  const body = await readBodyBytes(c.req.raw, bodyLimit);
+  await cluster.verify(c.req.raw, body);
+  const entries = parseReplicationBody(decoder.decode(body));
+  return c.json(await cluster.receive(entries, c.req.query("bridge") === "1"));
+}
+
+/** A record request with `?cache=1`: forwarded to the dependants, nothing stored here. */
+export async function cacheResponse(c: Context, collection: string, bodyLimit: number, cluster: ClusterApi): Promise<Response> {
+  const uid = checkUid(c.req.param("uid") ?? "");
+  const method = c.req.method as "GET" | "POST" | "PUT" | "DELETE";
+  const body = method === "POST" || method === "PUT" ? await readBodyBytes(c.req.raw, bodyLimit) : undefined;
+  return cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type") });
+}
+
+/**
+ * The visited list of a peer's lookup, proof checked; `undefined` for a client's request. A node
+ * already on the list answers 404 at once: the lookup has gone round a cycle.
+ */
+export async function lookupMarker(c: Context, nodeId: string, uid: string, cluster: ClusterApi): Promise<string[] | undefined> {
+  const visited = visitedOf(c.req.raw);
+  if (visited === undefined) return undefined;
+  await cluster.verify(c.req.raw, EMPTY);
+  if (visited.includes(nodeId)) throw recordMissing(uid);
+  return visited;
+}

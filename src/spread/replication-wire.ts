@@ -1,0 +1,108 @@
+/**
+ * The replication request between nodes: `POST /_replicate?mirror=1` (and `&bridge=1` when the
+ * receiver should spread the entries on, the original's flag names) with the body
+ * `{"entries": [{"collection", "hops", "entry"}]}`, where `entry` is a stored record or tombstone
+ * exactly as the emitter holds it. This file writes and reads that format; nothing else does.
+ */
+import * as v from "valibot";
+import { invalidInput } from "../errors.ts";
+import { checkCollection, checkUid, type Entry } from "../record.ts";
+import { isVersion, NODE_ID_PATTERN } from "../version.ts";
+import type { OutgoingEntry } from "./outbox.ts";
+import type { PeerClient } from "./peer-client.ts";
+
+export const REPLICATE_PATH = "/_replicate";
+
+/** Sends entries to one peer; resolves once the peer has applied (and, for bridges, noted) them all. */
+export type PeerSender = (peer: string, entries: readonly OutgoingEntry[], batchBytes: number) => Promise<void>;
+
+export function createPeerSender(client: PeerClient, timeoutMs: number): PeerSender {
+  return async (peer, entries, batchBytes) => {
+    for (const bridge of [false, true]) {
+      const group = entries.filter((item) => item.bridge === bridge);
+      for (const body of chunkBodies(group, batchBytes)) {
+        const path = `${REPLICATE_PATH}?mirror=1${bridge ? "&bridge=1" : ""}`;
+        const response = await client.request(peer, { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs });
+        if (!response.ok) {
+          const text = await response.text().catch(() => "");
+          throw new Error(`${peer}${path} answered ${response.status}: ${text.slice(0, 200)}`);
+        }
+        await response.body?.cancel();
+      }
+    }
+  };
+}
+
+export interface IncomingEntry {
+  collection: string;
+  hops: number;
+  entry: Entry;
+}
+
+/** Parses and checks a replication body; anything malformed is a 400 and nothing is applied. */
+export function parseReplicationBody(text: string): IncomingEntry[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw invalidInput("invalid_json", `The replication body is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = v.safeParse(BodySchema, data);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw invalidInput("invalid_replica", `Replicated entry ${v.getDotPath(issue) ?? ""}: ${issue.message}`);
+  }
+  // The checked input, not valibot's output: that one reorders a record's keys, and replicas
+  // should hold the emitter's record byte for byte.
+  return (data as { entries: IncomingEntry[] }).entries.map(({ collection, hops, entry }) => {
+    checkCollection(collection);
+    checkUid(entry.uid);
+    return { collection, hops, entry };
+  });
+}
+
+// --- Internal helpers ---
+
+const Common = {
+  uid: v.string(),
+  timestamp: v.pipe(v.number(), v.integer()),
+  version: v.pipe(v.string(), v.check((text: string) => isVersion(text), "version is not a minstore version")),
+  node: v.pipe(v.string(), v.regex(NODE_ID_PATTERN, "node is not a node id")),
+};
+
+const TombstoneSchema = v.strictObject({ ...Common, deleted: v.literal(true) });
+// Records keep their process fields (lang, mark…): unknown keys pass through.
+const RecordSchema = v.looseObject({
+  ...Common,
+  value: v.unknown(),
+  check_sum: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "check_sum is not a SHA-256")),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  deleted: v.optional(v.undefined()),
+});
+
+const BodySchema = v.object({
+  entries: v.array(
+    v.object({
+      collection: v.string(),
+      hops: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      entry: v.union([TombstoneSchema, RecordSchema], "entry is neither a record nor a tombstone"),
+    }),
+  ),
+});
+
+/** Bodies of about `batchBytes` each, built from the stored JSON without serializing entries again. */
+function* chunkBodies(entries: readonly OutgoingEntry[], batchBytes: number): Generator<string> {
+  let parts: string[] = [];
+  let bytes = 0;
+  for (const item of entries) {
+    const part = `{"collection":${JSON.stringify(item.collection)},"hops":${item.hops},"entry":${item.json}}`;
+    if (parts.length > 0 && bytes + part.length > batchBytes) {
+      yield `{"entries":[${parts.join(",")}]}`;
+      parts = [];
+      bytes = 0;
+    }
+    parts.push(part);
+    bytes += part.length;
+  }
+  if (parts.length > 0) yield `{"entries":[${parts.join(",")}]}`;
+}
