@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
 
 export type RuntimeName = "node" | "deno";
@@ -35,6 +36,8 @@ export interface StartOptions {
   runtime: RuntimeName;
   serversList: string;
   dataDir: string;
+  /** A fixed port (for nodes that others list in servers.list); default: one the OS picks. */
+  port?: number;
   args?: string[];
   env?: Record<string, string>;
 }
@@ -67,7 +70,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const [command, args] = commandFor(options.runtime, [
     options.serversList,
     options.dataDir,
-    "0",
+    String(options.port ?? 0),
     "--host",
     "127.0.0.1",
     ...(options.args ?? []),
@@ -99,6 +102,19 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       return exited;
     },
   };
+}
+
+/** Free ports, found by letting the OS pick and closing again: for nodes whose URLs must be known before they start. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<Server>((done) => {
+      const server = createServer();
+      server.listen(0, "127.0.0.1", () => done(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
 }
 
 /** A temp folder with an empty servers.list and a data dir inside; `remove` deletes it. */
