@@ -7,6 +7,7 @@
 import autocannon from "autocannon";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -437,4 +438,23 @@ export function minstoreEntry(options: { serverJs?: string; source: boolean }): 
   if (options.serverJs) return { args: [path.resolve(options.serverJs)], note: options.serverJs };
   if (options.source) return { args: ["--import", "tsx", path.join(ROOT, "src", "server.ts")], note: "src/ through tsx" };
   return { args: [path.join(DIST, "src", "server.js")], note: "compiled to bench/.dist" };
+}
+
+/**
+ * Puts `text` between the markers `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` of
+ * `file`, so that each suite keeps its own section of bench/results.md (and of bench/README.md).
+ * Without the markers the section is appended, unless `onlyIfPresent`; false when nothing was written.
+ */
+export async function writeSection(file: string, name: string, text: string, options: { onlyIfPresent?: boolean } = {}): Promise<boolean> {
+  const [start, end] = [`<!-- bench:${name}:start -->`, `<!-- bench:${name}:end -->`];
+  const content = await readFile(file, "utf8").catch(() => "");
+  const [from, to] = [content.indexOf(start), content.indexOf(end)];
+  if (from !== -1 && to > from) {
+    await writeFile(file, `${content.slice(0, from + start.length)}\n${text}\n${content.slice(to)}`);
+  } else if (options.onlyIfPresent) {
+    return false;
+  } else {
+    await writeFile(file, `${content.trimEnd()}${content ? "\n\n" : ""}${start}\n${text}\n${end}\n`);
+  }
+  return true;
 }

@@ -235,6 +235,9 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     }
   };
 
+  // What earlier runs left undelivered goes out now.
+  for (const queue of queues.values()) void pump(queue);
+
   return {
     async spread(collection, uid, mark, commit) {
       if (queues.size === 0) return commit();

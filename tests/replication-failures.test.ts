@@ -1,0 +1,174 @@
+/**
+ * Replication when things go wrong, with real nodes on Node: a receiver down while the emitter
+ * acknowledges writes and restarts, conflicting writes on two nodes, late writes meeting
+ * tombstones, the cache strategy, lookup cycles, and forged replicas.
+ */
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { after, describe, test } from "node:test";
+import { createProver, PROOF_HEADER } from "../src/spread/proof.ts";
+import { type Cluster, startCluster, type Topology, waitFor } from "./helpers/cluster.ts";
+
+const clusters: Cluster[] = [];
+const cluster = async (topology: Topology, args?: string[]) => {
+  const started = await startCluster("node", topology, args);
+  clusters.push(started);
+  return started;
+};
+after(() => Promise.all(clusters.map((started) => started.close())));
+
+const replicate = (url: string, entries: unknown[], headers: Record<string, string> = {}) =>
+  fetch(`${url}/_replicate?mirror=1`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ entries }) });
+
+describe("replication failures (node)", () => {
+  test("a receiver down while 500 writes are acknowledged, and the emitter restarted meanwhile, gets all 500", async () => {
+    const c = await cluster({ n1: ["n2"], n2: [] }, ["--retry-max", "500ms"]);
+    const { n1, n2 } = c.nodes;
+    await n2!.stop("SIGKILL");
+    const uids = Array.from({ length: 500 }, (_, index) => `down-${String(index).padStart(3, "0")}`);
+    for (let start = 0; start < uids.length; start += 25) {
+      const answers = await Promise.all(uids.slice(start, start + 25).map((uid) => n1!.request("POST", `/text/${uid}`, `value of ${uid}`)));
+      assert.ok(answers.every((answer) => answer.status === 200));
+    }
+    const [peer] = (await n1!.status()).peers;
+    assert.equal(peer!.queue + peer!.inFlight, 500);
+    assert.match(peer!.lastError ?? "", /ECONNREFUSED|fetch failed|no answer/);
+
+    await n1!.stop("SIGKILL");
+    await n1!.start();
+    await n2!.start();
+    await c.settle(30_000);
+    const listed = await n2!.request("GET", "/text?limit=1000");
+    assert.deepEqual(JSON.parse(listed.text).uids, uids);
+    for (const uid of [uids[0]!, uids[250]!, uids[499]!]) {
+      assert.equal(JSON.parse((await n2!.local("text", uid)).text).value, `value of ${uid} (Marked).`);
+    }
+  });
+
+  test("concurrent conflicting writes of one uid on two nodes end with the same record on both", async () => {
+    const c = await cluster({ n1: ["n2"], n2: ["n1"] });
+    const { n1, n2 } = c.nodes;
+    await n1!.request("POST", "/text/contested", "start");
+    await waitFor(async () => (await n2!.local("text", "contested")).status === 200, 10_000);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, index) => [
+        n1!.request("PUT", "/text/contested", `n1-${index}`),
+        n2!.request("PUT", "/text/contested", `n2-${index}`),
+      ]).flat(),
+    );
+    await c.settle();
+    const [one, two] = await Promise.all([n1!.local("text", "contested"), n2!.local("text", "contested")]);
+    assert.equal(one.status, 200);
+    assert.equal(one.text, two.text);
+  });
+
+  test("a tombstone beats an older write delivered after it; a newer write brings the record back", async () => {
+    const c = await cluster({ n1: [] });
+    const { n1 } = c.nodes;
+    const original = JSON.parse((await n1!.request("POST", "/text/gone", "soon deleted")).text);
+    await n1!.request("DELETE", "/text/gone");
+    const late = await replicate(n1!.url, [{ collection: "text", hops: 0, entry: original }]);
+    assert.deepEqual(await late.json(), { applied: 0, ignored: 1 });
+    assert.equal((await n1!.local("text", "gone")).status, 404);
+
+    const newer = { ...original, value: "back", version: `${String(Date.now() + 60_000).padStart(13, "0")}-0000-elsewhere` };
+    assert.deepEqual(await (await replicate(n1!.url, [{ collection: "text", hops: 0, entry: newer }])).json(), { applied: 1, ignored: 0 });
+    assert.equal(JSON.parse((await n1!.local("text", "gone")).text).value, "back");
+  });
+
+  test("the original's cache scenario: n1 bounces to n2 and n3, answers from memory, and stores nothing", async () => {
+    const c = await cluster({ n1: ["n2", "n3"], n2: [], n3: [] });
+    const { n1, n2, n3 } = c.nodes;
+    const created = await fetch(`${n1!.url}/text/cached?cache=1`, { method: "POST", body: new URLSearchParams({ value: "kept in n1's memory" }) });
+    assert.equal(created.status, 200);
+    assert.equal(created.headers.get("x-minstore-cache"), "forwarded 2/2");
+    for (const node of [n2!, n3!]) assert.equal(JSON.parse((await node.local("text", "cached")).text).value, "kept in n1's memory (Marked).");
+    assert.equal((await n1!.local("text", "cached")).status, 404);
+
+    const hit = await fetch(`${n1!.url}/text/cached?cache=1`);
+    assert.equal(hit.headers.get("x-minstore-cache"), "hit");
+    assert.equal((await hit.json()).value, "kept in n1's memory (Marked).");
+    // Without cache=1, n1 misses locally and finds it on a peer.
+    assert.equal((await n1!.request("GET", "/text/cached")).status, 200);
+
+    // PUT through n1 reaches both dependants and invalidates the cached copy.
+    assert.equal((await n1!.request("PUT", "/text/cached?cache=1", "changed")).status, 200);
+    const afterPut = await fetch(`${n1!.url}/text/cached?cache=1`);
+    assert.equal(afterPut.headers.get("x-minstore-cache"), "miss");
+    assert.equal((await afterPut.json()).value, "changed (Marked).");
+
+    assert.equal((await n1!.request("DELETE", "/text/cached?cache=1")).status, 200);
+    assert.equal((await fetch(`${n1!.url}/text/cached?cache=1`)).status, 404);
+    for (const node of [n2!, n3!]) assert.equal((await node.local("text", "cached")).status, 404);
+    // n1 wrote no record file at all.
+    assert.deepEqual((await readdir(n1!.dataDir)).filter((name) => !name.startsWith(".")), []);
+    // A client mistake forwarded is the dependants' 4xx, passed through.
+    assert.equal((await n1!.request("POST", "/text/x?cache=1")).status, 415);
+  });
+
+  test("lookups: a miss finds the record on a peer; a lookup cycle answers 404 at once", async () => {
+    const c = await cluster({ n1: ["n2"], n2: ["n3"], n3: ["n1"] }, ["--lookup-timeout", "10s"]);
+    const { n1, n3 } = c.nodes;
+    // Written on n3, which mirrors to n1 only: n2 does not hold it.
+    await n3!.request("POST", "/text/far", "on n3 and n1");
+    await c.settle();
+    assert.equal((await c.nodes.n2!.local("text", "far")).status, 404);
+    // n2 misses and asks n3.
+    assert.equal(JSON.parse((await c.nodes.n2!.request("GET", "/text/far")).text).value, "on n3 and n1 (Marked).");
+
+    const started = Date.now();
+    const missing = await n1!.request("GET", "/text/nowhere");
+    assert.equal(missing.status, 404);
+    assert.ok(Date.now() - started < 5000, `the lookup cycle took ${Date.now() - started} ms`);
+    // DELETE of a uid no node holds: 404 the same way.
+    assert.equal((await n1!.request("DELETE", "/text/nowhere")).status, 404);
+  });
+
+  test("with a cluster secret, a forged, replayed or unsigned replica is refused and changes nothing", async () => {
+    const secret = "correct horse battery staple";
+    const c = await cluster({ n1: ["n2"], n2: [] }, ["--cluster-secret", secret]);
+    const { n1, n2 } = c.nodes;
+    // Real replication carries the proof.
+    const real = await n1!.request("POST", "/text/signed", "travels with a proof");
+    await waitFor(async () => (await n2!.local("text", "signed")).text === real.text, 10_000);
+
+    const forged = { ...JSON.parse(real.text), uid: "forged", value: "forged" };
+    const entries = [{ collection: "text", hops: 0, entry: forged }];
+    const body = JSON.stringify({ entries });
+    const path = "/_replicate?mirror=1";
+    assert.equal((await replicate(n2!.url, entries)).status, 401);
+    const wrongSecret = await createProver("not the cluster's secret at all");
+    assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: await wrongSecret.sign("POST", path, new TextEncoder().encode(body)) })).status, 403);
+    const rightSecret = await createProver(secret);
+    const stolen = await rightSecret.sign("POST", path, new TextEncoder().encode(JSON.stringify({ entries: [] })));
+    assert.equal((await replicate(n2!.url, [], { [PROOF_HEADER]: stolen })).status, 200);
+    assert.equal((await replicate(n2!.url, [], { [PROOF_HEADER]: stolen })).status, 403, "a replayed proof was accepted");
+    assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: stolen })).status, 403, "a proof was accepted for another body");
+    assert.equal((await n2!.local("text", "forged")).status, 404);
+    // A lookup marker needs a proof too.
+    const lookup = await fetch(`${n2!.url}/text/signed`, { headers: { "x-minstore-visited": "n9" } });
+    assert.equal(lookup.status, 401);
+  });
+
+  test("bad replication requests are 4xx JSON errors and change nothing", async () => {
+    const c = await cluster({ n1: [] });
+    const { n1 } = c.nodes;
+    const post = (body: string, query = "?mirror=1") =>
+      fetch(`${n1!.url}/_replicate${query}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const cases: [string, string, number, RegExp][] = [
+      ["{", "?mirror=1", 400, /invalid_json/],
+      [JSON.stringify({ entries: [] }), "", 400, /invalid_replica/],
+      [JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: { uid: "x", value: 1 } }] }), "?mirror=1", 400, /invalid_replica/],
+      [JSON.stringify({ entries: [{ collection: "Bad!", hops: 0, entry: { uid: "x", deleted: true, timestamp: 1, version: "0000000000001-0000-a", node: "a" } }] }), "?mirror=1", 400, /invalid_collection/],
+      [JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: { uid: "../x", deleted: true, timestamp: 1, version: "0000000000001-0000-a", node: "a" } }] }), "?mirror=1", 400, /invalid_uid/],
+    ];
+    for (const [body, query, status, code] of cases) {
+      const response = await post(body, query);
+      assert.equal(response.status, status, body);
+      assert.match(await response.text(), code);
+    }
+    assert.equal((await n1!.request("PUT", "/text/x?mirror=1", "v")).status, 400);
+    assert.equal((await n1!.request("GET", "/text?limit=10")).text, JSON.stringify({ collection: "text", uids: [] }));
+    assert.equal((await n1!.request("GET", "/text/x?cache=1")).status, 400, "cache=1 without dependants");
+  });
+});
