@@ -69,6 +69,8 @@ const USAGE = `Usage: npm run bench -- --suite replication [options]
   --scenarios LIST     of PUT,POST (default both)
   --probe-every MS     how often the lag probe writes (default 50)
   --poll-every MS      pause between the probe's polls of n2 (default 1)
+  --durability D       strict (default) or relaxed, for base and n1
+  --mirror-durability D  the same for n2 and n3 (default: as --durability); to see what the mirrors' fsyncs cost
   --source             run minstore from src/ through tsx instead of the compiled build
   --server-js PATH     run this compiled minstore entry instead (another checkout's dist/server.js)
   --cpu-prof LIST      of base,n1,n2,n3: run those nodes with node --cpu-prof; profiles in bench/profiles/
@@ -79,8 +81,8 @@ const USAGE = `Usage: npm run bench -- --suite replication [options]
 type Scenario = "PUT" | "POST";
 type NodeName = "base" | "n1" | "n2" | "n3";
 const NODE_NAMES: NodeName[] = ["base", "n1", "n2", "n3"];
-/** Both minstore set-ups measured: the same flags as bench/run.ts's "minstore strict" target. */
-const NODE_ARGS = ["--durability", "strict", "--processes", "none"];
+/** Every node runs without processes, as bench/run.ts's "minstore strict" target; durability is an option. */
+const nodeArgs = (durability: string) => ["--durability", durability, "--processes", "none"];
 
 interface Settings {
   quick: boolean;
@@ -92,6 +94,8 @@ interface Settings {
   scenarios: Scenario[];
   probeEvery: number;
   pollEvery: number;
+  durability: "strict" | "relaxed";
+  mirrorDurability: "strict" | "relaxed";
   source: boolean;
   serverJs?: string;
   profiled: NodeName[];
@@ -113,6 +117,8 @@ function parseSettings(argv: string[]): Settings | undefined {
       scenarios: { type: "string" },
       "probe-every": { type: "string" },
       "poll-every": { type: "string" },
+      durability: { type: "string" },
+      "mirror-durability": { type: "string" },
       source: { type: "boolean", default: false },
       "server-js": { type: "string" },
       "cpu-prof": { type: "string" },
@@ -125,6 +131,8 @@ function parseSettings(argv: string[]): Settings | undefined {
     console.log(USAGE);
     return undefined;
   }
+  const [durability] = pick("durability", flags.durability ?? "strict", ["strict", "relaxed"] as const);
+  const [mirrorDurability] = pick("durability", flags["mirror-durability"] ?? durability, ["strict", "relaxed"] as const);
   return {
     quick: flags.quick,
     rounds: positiveInt("rounds", flags.rounds, flags.quick ? 1 : 3),
@@ -135,6 +143,8 @@ function parseSettings(argv: string[]): Settings | undefined {
     scenarios: pick("scenario", flags.scenarios, ["PUT", "POST"] as const),
     probeEvery: positiveInt("probe-every", flags["probe-every"], 50),
     pollEvery: positiveInt("poll-every", flags["poll-every"], 1),
+    durability: durability!,
+    mirrorDurability: mirrorDurability!,
     source: flags.source,
     serverJs: flags["server-js"],
     profiled: flags["cpu-prof"] === undefined ? [] : pick("node", flags["cpu-prof"], NODE_NAMES),
@@ -392,7 +402,8 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
       nodeFlags.push(...cpuProfFlags(file));
       profiles.set(name, { file, spawnedAt: performance.now(), windows: [] });
     }
-    const node = await spawnNode(name, [...nodeFlags, ...entry.args, list, path.join(tempRoot, name), "0", ...NODE_ARGS]);
+    const durability = name === "n2" || name === "n3" ? settings.mirrorDurability : settings.durability;
+    const node = await spawnNode(name, [...nodeFlags, ...entry.args, list, path.join(tempRoot, name), "0", ...nodeArgs(durability)]);
     nodes.set(name, node);
     console.log(`bench: ${name} on ${node.url} (pid ${node.pid})${peers.length > 0 ? `, mirroring to ${peers.join(" ")}` : ""}`);
     return node;
@@ -523,7 +534,7 @@ function report(runs: Run[], settings: Settings, machine: string[], command: str
   lines.push(...machine);
   lines.push(
     "- machine note: 2 cores shared by everything: base, n1, n2, n3 and the load generator (autocannon plus the probe thread)",
-    "- nodes: `--durability strict --processes none` each; n1's servers.list names n2 and n3 (mirror, no bridge); base and the mirrors list nobody",
+    `- nodes: \`--processes none\`, base and n1 \`--durability ${settings.durability}\`, n2 and n3 \`--durability ${settings.mirrorDurability}\`; n1's servers.list names n2 and n3 (mirror, no bridge); base and the mirrors list nobody`,
     `- load: autocannon, ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured per run, ` +
       `${settings.keys} keys, ${VALUE_BYTES}-byte values (form-encoded), ${settings.rounds} interleaved round(s)` + (settings.rounds > 1 ? " (median by req/s shown)" : ""),
     `- lag probe: a fresh uid POSTed every ${settings.probeEvery} ms to the loaded node (both set-ups); in mirrored runs n2 is then polled with ` +

@@ -315,7 +315,7 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
   }
   for (const message of problems) notes.push(`- ${message}`);
   for (const server of servers) {
-    const serious = server.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings/.test(line));
+    const serious = server.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings|no cluster secret/.test(line));
     if (serious.length > 0) notes.push(`- ${server.spec.label} wrote to stderr:\n\n\`\`\`\n${serious.slice(-10).join("\n")}\n\`\`\``);
   }
   if (notes.length > 0) lines.push("Notes and problems:", "", ...notes, "");

@@ -163,6 +163,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   let marksTimer: ReturnType<typeof setTimeout> | undefined;
   /** Marks are saved at most a few times a second: losing one only means resending a little. */
   const scheduleSaveMarks = () => {
+    if (closed) return;
     marksTimer ??= setTimeout(() => {
       marksTimer = undefined;
       void saveMarks();
