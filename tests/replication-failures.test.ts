@@ -145,9 +145,11 @@ describe("replication failures (node)", () => {
     assert.equal((await replicate(n2!.url, [], { [PROOF_HEADER]: stolen })).status, 403, "a replayed proof was accepted");
     assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: stolen })).status, 403, "a proof was accepted for another body");
     assert.equal((await n2!.local("text", "forged")).status, 404);
-    // A lookup marker needs a proof too.
+    // A lookup marker needs a proof too; n1's own lookups carry one.
     const lookup = await fetch(`${n2!.url}/text/signed`, { headers: { "x-minstore-visited": "n9" } });
     assert.equal(lookup.status, 401);
+    await n2!.request("POST", "/text/only-on-n2", "found through a signed lookup");
+    assert.equal(JSON.parse((await n1!.request("GET", "/text/only-on-n2")).text).value, "found through a signed lookup (Marked).");
   });
 
   test("bad replication requests are 4xx JSON errors and change nothing", async () => {
