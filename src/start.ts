@@ -10,10 +10,8 @@ import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { standaloneReplicator } from "./spread/replicator.ts";
 import { parseServersList, ServersListError } from "./spread/servers-list.ts";
-import { openFileStorage } from "./storage/file.ts";
 import type { FsModule } from "./storage/fs-module.ts";
-import { createMemoryStorage } from "./storage/memory.ts";
-import type { Storage } from "./storage/types.ts";
+import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
@@ -46,7 +44,7 @@ export async function startNode(runtime: Runtime): Promise<void> {
   }
   console.log(
     `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on http://${config.host}:${node.port} ` +
-      `(node ${node.nodeId}, ${config.storage === "file" ? `data in ${config.data}, durability ${config.durability}` : "memory storage"})`,
+      `(node ${node.nodeId}, ${describeStorage(config)})`,
   );
   runtime.onShutdownSignal(async (signal) => {
     console.log(`minstore: ${signal} received; finishing in-flight requests`);
@@ -70,7 +68,7 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
   const pipeline = createPipeline(resolveProcesses(config.processes));
   await runtime.fs.mkdirp(config.data);
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
-  const storage = await openStorage(config, runtime.fs);
+  const storage = await openStorage(config, runtime);
   const records = createRecordService({ storage, clock: createClock(nodeId), pipeline, replicator: standaloneReplicator });
   const app = createApp({
     records,
@@ -108,11 +106,6 @@ async function readServersList(fs: FsModule, path: string): Promise<string> {
   }
   if (text === undefined) throw new ConfigError(`Cannot read servers list "${path}": no such file`);
   return text;
-}
-
-function openStorage(config: Config, fs: FsModule): Promise<Storage> {
-  if (config.storage === "memory") return Promise.resolve(createMemoryStorage());
-  return openFileStorage({ fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes });
 }
 
 /** A node keeps its id across restarts, so its versions stay its own. */
