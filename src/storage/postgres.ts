@@ -45,6 +45,9 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
     // A dead database should become a 503 in seconds, not after the default 30 s.
     connect_timeout: 10,
+    // postgres.js waits up to 20 s between reconnections after repeated failures (its default backoff),
+    // and queries wait with it: after an outage the node would stay unavailable that long. Capped at 1 s.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     // CREATE TABLE IF NOT EXISTS sends a notice when the table exists; it is expected, not news.
     onnotice: () => {},
   });
