@@ -4,7 +4,9 @@
  * 1. Builds src/ and bench/*.ts into bench/.dist (compiled JS, as production runs; git-ignored).
  * 2. Starts each target as its own process on a fresh temp data dir: a bare Hono app
  *    (bench/bare-hono.ts), minstore --durability strict, minstore --durability relaxed (both
- *    --processes none) and minstore strict with the default `lang` process (POST only).
+ *    --processes none), minstore strict with the default `lang` process (POST only), and minstore
+ *    on the postgres engine: one node, and two nodes sharing one database with the load split
+ *    across them (each target its own database; a private cluster unless --pg-url names a server).
  * 3. Preloads 1000 records (uids k0000..k0999, ~100-byte values) into each, smoke-checks the API.
  * 4. For each scenario (GET, PUT, POST) and each target, interleaved so the runs being compared
  *    are close in time: waits until every server is idle, warms up, then measures with
@@ -19,8 +21,9 @@
  * Options: see USAGE below.
  */
 import autocannon from "autocannon";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import postgres from "postgres";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -35,7 +38,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections N      concurrent connections (default 32)
   --keys N             existing records used by GET and PUT (default 1000)
   --rounds N           repeat every run N times, interleaved; the median by req/s is reported (default 1)
-  --targets LIST       of bare,strict,relaxed,strict-lang (default all)
+  --targets LIST       of bare,strict,relaxed,strict-lang,pg,pg-2nodes (default all; the pg ones only
+                       when PostgreSQL is here: --pg-url, or initdb/pg_ctl for a private cluster)
+  --pg-url URL         a PostgreSQL server for the pg targets (also MINSTORE_BENCH_PG_URL); each
+                       target gets a fresh database in it, dropped at the end
   --scenarios LIST     of GET,PUT,POST (default all)
   --source             run minstore from src/ through tsx instead of the compiled build
   --server-js PATH     run this compiled minstore entry instead (another checkout's dist/server.js)
@@ -59,6 +65,7 @@ const { values: flags } = parseArgs({
     source: { type: "boolean", default: false },
     "server-js": { type: "string" },
     "cpu-prof": { type: "string" },
+    "pg-url": { type: "string", default: process.env.MINSTORE_BENCH_PG_URL },
     keep: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -112,6 +119,10 @@ interface TargetSpec {
   kind: "bare" | "minstore";
   args: string[];
   scenarios: Scenario[];
+  /** A database engine: the target gets a fresh database and `--storage postgres --storage-url` to it. */
+  storage?: "postgres";
+  /** Nodes sharing that database; the load's connections are split evenly across them. */
+  nodes?: number;
 }
 
 const ALL_TARGETS: TargetSpec[] = [
@@ -120,6 +131,8 @@ const ALL_TARGETS: TargetSpec[] = [
   { name: "relaxed", label: "minstore relaxed", kind: "minstore", args: ["--durability", "relaxed", "--processes", "none"], scenarios: SCENARIOS },
   // The default process (language detection) costs CPU per write: shown for creates only.
   { name: "strict-lang", label: "minstore strict + lang", kind: "minstore", args: ["--durability", "strict", "--processes", "lang"], scenarios: ["POST"] },
+  { name: "pg", label: "minstore postgres", kind: "minstore", args: ["--processes", "none"], scenarios: SCENARIOS, storage: "postgres" },
+  { name: "pg-2nodes", label: "minstore postgres, 2 nodes", kind: "minstore", args: ["--processes", "none"], scenarios: SCENARIOS, storage: "postgres", nodes: 2 },
 ];
 
 const pick = <T extends string>(what: string, text: string | undefined, known: readonly T[]): T[] => {
@@ -133,7 +146,14 @@ const pick = <T extends string>(what: string, text: string | undefined, known: r
   }
   return names as T[];
 };
-const targetNames = pick("target", flags.targets, ALL_TARGETS.map((target) => target.name));
+const PG_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", ".ci", "postgres.sh");
+/** PostgreSQL can be had: a server named by --pg-url, or the binaries for a private cluster. */
+const postgresAvailable = () => flags["pg-url"] !== undefined || spawnSync("bash", [PG_SCRIPT, "check"]).status === 0;
+const defaultTargets = ALL_TARGETS.filter((target) => target.storage === undefined || postgresAvailable()).map((target) => target.name);
+if (flags.targets === undefined && defaultTargets.length < ALL_TARGETS.length) {
+  console.warn("bench: no PostgreSQL here (no --pg-url, no initdb/pg_ctl): the pg targets are left out");
+}
+const targetNames = pick("target", flags.targets ?? defaultTargets.join(","), ALL_TARGETS.map((target) => target.name));
 const targets = ALL_TARGETS.filter((target) => targetNames.includes(target.name));
 const scenarios = pick("scenario", flags.scenarios, SCENARIOS);
 const profiled = flags["cpu-prof"] === undefined ? [] : pick("target", flags["cpu-prof"], targetNames);
@@ -200,13 +220,17 @@ interface Server {
   dead: boolean;
   /** With --cpu-prof: the profile's path, when the process was spawned, and the measured windows in it. */
   profile?: { file: string; spawnedAt: number; windows: { scenario: Scenario; from: number; to: number }[] };
+  /** The target's other nodes (same database): loaded together with this one, measured as one. */
+  partners: Server[];
 }
 
 const servers: Server[] = [];
+/** Every process started, partners included: what cleanup stops. */
+const processes: Server[] = [];
 let tempRoot = "";
 
-async function startServer(spec: TargetSpec, serversList: string): Promise<Server> {
-  const dataDir = path.join(tempRoot, spec.name);
+async function startServer(spec: TargetSpec, serversList: string, extraArgs: string[] = [], nodeIndex = 0): Promise<Server> {
+  const dataDir = path.join(tempRoot, nodeIndex === 0 ? spec.name : `${spec.name}-${nodeIndex + 1}`);
   const nodeFlags: string[] = [];
   let profileFile: string | undefined;
   if (profiled.includes(spec.name)) {
@@ -217,9 +241,9 @@ async function startServer(spec: TargetSpec, serversList: string): Promise<Serve
   const spawnedAt = performance.now();
   let args: string[];
   if (spec.kind === "bare") args = [...nodeFlags, path.join(DIST, "bench", "bare-hono.js"), "0"];
-  else if (flags["server-js"]) args = [...nodeFlags, path.resolve(flags["server-js"]), serversList, dataDir, "0", ...spec.args];
-  else if (flags.source) args = [...nodeFlags, "--import", "tsx", path.join(ROOT, "src", "server.ts"), serversList, dataDir, "0", ...spec.args];
-  else args = [...nodeFlags, path.join(DIST, "src", "server.js"), serversList, dataDir, "0", ...spec.args];
+  else if (flags["server-js"]) args = [...nodeFlags, path.resolve(flags["server-js"]), serversList, dataDir, "0", ...spec.args, ...extraArgs];
+  else if (flags.source) args = [...nodeFlags, "--import", "tsx", path.join(ROOT, "src", "server.ts"), serversList, dataDir, "0", ...spec.args, ...extraArgs];
+  else args = [...nodeFlags, path.join(DIST, "src", "server.js"), serversList, dataDir, "0", ...spec.args, ...extraArgs];
 
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const stderr: string[] = [];
@@ -247,7 +271,8 @@ async function startServer(spec: TargetSpec, serversList: string): Promise<Serve
       reject(new Error(`${spec.label} exited with code ${code} before listening:\n${stderr.join("\n")}`));
     });
   });
-  const server: Server = { spec, url, child, pid: child.pid!, dataDir, stderr, exited, dead: false };
+  const server: Server = { spec, url, child, pid: child.pid!, dataDir, stderr, exited, dead: false, partners: [] };
+  processes.push(server);
   if (profileFile) server.profile = { file: profileFile, spawnedAt, windows: [] };
   void exited.then(() => (server.dead = true));
   return server;
@@ -282,6 +307,20 @@ function cpuTicks(pid: number): number | undefined {
   return times && times.user + times.sys;
 }
 
+/** CPU ticks of every PostgreSQL process (postmaster, backends, checkpointer…) on this machine. */
+function postgresTicks(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuTicks(Number(entry)) ?? 0;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
 /** CPU ticks the whole machine spent busy (all cores), to tell how much other processes took. */
 function machineBusyTicks(): number | undefined {
   try {
@@ -304,13 +343,13 @@ async function settle(maxSeconds = 30): Promise<number> {
   const window = 400;
   const limit = Math.max(1, Math.floor((window / 1000) * CLK_TCK * 0.05)); // under 5% of a core
   while (performance.now() - started < maxSeconds * 1000) {
-    const before = servers.map((server) => cpuTicks(server.pid));
+    const before = processes.map((server) => cpuTicks(server.pid));
     if (before.some((ticks) => ticks === undefined)) {
       await sleep(1000);
       break;
     }
     await sleep(window);
-    const busy = servers.some((server, index) => (cpuTicks(server.pid) ?? 0) - before[index]! > limit);
+    const busy = processes.some((server, index) => (cpuTicks(server.pid) ?? 0) - before[index]! > limit);
     if (!busy) break;
   }
   return (performance.now() - started) / 1000;
@@ -385,6 +424,8 @@ interface Measurement {
   /** The kernel's part of serverCpu. */
   serverSys: number | undefined;
   clientCpu: number;
+  /** CPU of the PostgreSQL processes, for targets on the postgres engine. */
+  dbCpu: number | undefined;
   /** CPU taken by every other process meanwhile (other users of this machine, the kernel's own threads), % of one core. */
   otherCpu: number | undefined;
   idleAfter: number;
@@ -398,25 +439,9 @@ async function load(server: Server, generator: Generator, seconds: number, recor
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const firstSequence = sequence;
-  const instance = autocannon({
-    url: server.url,
-    connections: settings.connections,
-    duration: seconds,
-    timeout: 10,
-    headers: generator.method === "GET" ? {} : { "content-type": "application/x-www-form-urlencoded" },
-    requests: generator.fixed ?? [
-      {
-        method: generator.method,
-        setupRequest: (request) => {
-          const { path: requestPath, body } = generator.next();
-          request.path = requestPath;
-          if (body !== undefined) request.body = body;
-          return request;
-        },
-      },
-    ],
-  });
-  instance.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => {
+  // A target of several nodes gets one autocannon per node, the connections split evenly, one generator shared.
+  const nodes = [server, ...server.partners];
+  const onResponse = (_client: unknown, _status: number, _bytes: number, ms: number) => {
     if (!record) return;
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
@@ -424,16 +449,51 @@ async function load(server: Server, generator: Generator, seconds: number, recor
       latencies = grown;
     }
     latencies[count++] = ms;
+  };
+  const instances = nodes.map((node) => {
+    const instance = autocannon({
+      url: node.url,
+      connections: Math.ceil(settings.connections / nodes.length),
+      duration: seconds,
+      timeout: 10,
+      headers: generator.method === "GET" ? {} : { "content-type": "application/x-www-form-urlencoded" },
+      requests: generator.fixed ?? [
+        {
+          method: generator.method,
+          setupRequest: (request) => {
+            const { path: requestPath, body } = generator.next();
+            request.path = requestPath;
+            if (body !== undefined) request.body = body;
+            return request;
+          },
+        },
+      ],
+    });
+    instance.on("response", onResponse);
+    return instance;
   });
-  const ticksBefore = cpuTimes(server.pid);
+  const serverTicks = () => {
+    const sum = { user: 0, sys: 0 };
+    for (const node of nodes) {
+      const times = cpuTimes(node.pid);
+      if (!times) return undefined;
+      sum.user += times.user;
+      sum.sys += times.sys;
+    }
+    return sum;
+  };
+  const onDatabase = server.spec.storage !== undefined;
+  const ticksBefore = serverTicks();
+  const dbBefore = onDatabase ? postgresTicks() : 0;
   const busyBefore = machineBusyTicks();
   const clientBefore = process.cpuUsage();
   const started = performance.now();
-  const result = await instance;
+  const results = await Promise.all(instances);
   const ended = performance.now();
   const elapsed = (ended - started) / 1000;
   const clientUsed = process.cpuUsage(clientBefore);
-  const ticksAfter = cpuTimes(server.pid);
+  const ticksAfter = serverTicks();
+  const dbAfter = onDatabase ? postgresTicks() : 0;
   const busyAfter = machineBusyTicks();
   const percentOfCore = (ticks: number) => (ticks / CLK_TCK / elapsed) * 100;
   const serverCpu =
@@ -442,26 +502,36 @@ async function load(server: Server, generator: Generator, seconds: number, recor
       : percentOfCore(ticksAfter.user + ticksAfter.sys - ticksBefore.user - ticksBefore.sys);
   const serverSys = ticksBefore === undefined || ticksAfter === undefined ? undefined : percentOfCore(ticksAfter.sys - ticksBefore.sys);
   const clientCpu = ((clientUsed.user + clientUsed.system) / 1e6 / elapsed) * 100;
+  const dbCpu = onDatabase ? percentOfCore(dbAfter - dbBefore) : undefined;
   const otherCpu =
     busyBefore === undefined || busyAfter === undefined || serverCpu === undefined
       ? undefined
-      : Math.max(0, percentOfCore(busyAfter - busyBefore) - serverCpu - clientCpu);
+      : Math.max(0, percentOfCore(busyAfter - busyBefore) - serverCpu - clientCpu - (dbCpu ?? 0));
 
   const sorted = latencies.subarray(0, count).sort();
   const percentile = (p: number) => (count === 0 ? NaN : sorted[Math.min(count - 1, Math.ceil((p / 100) * count) - 1)]!);
   const statusCodes: Record<string, number> = {};
-  for (const [code, { count: n }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = n;
+  let total = 0;
+  let non2xx = 0;
+  let errors = 0;
+  for (const result of results) {
+    for (const [code, { count: n }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+    total += result.requests.total;
+    non2xx += result.non2xx;
+    errors += result.errors + result.resets;
+  }
   return {
-    rps: result.requests.total / elapsed,
-    requests: result.requests.total,
+    rps: total / elapsed,
+    requests: total,
     p50: percentile(50),
     p99: percentile(99),
-    non2xx: result.non2xx,
-    errors: result.errors + result.resets,
+    non2xx,
+    errors,
     statusCodes,
     serverCpu,
     serverSys,
     clientCpu,
+    dbCpu,
     otherCpu,
     idleAfter: 0,
     firstSequence,
@@ -509,8 +579,8 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
   const usPerRequest = (m: Measurement) => (m.serverCpu === undefined ? undefined : (m.serverCpu / 100 / m.rps) * 1e6);
   const percent = (n: number | undefined) => (n === undefined ? "n/a" : `${fmt(n)}%`);
   lines.push(
-    "| target | scenario | req/s | p50 ms | p99 ms | non-2xx | errors | server CPU (sys) | server µs/req | client CPU | other CPU | idle after |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| target | scenario | req/s | p50 ms | p99 ms | non-2xx | errors | server CPU (sys) | server µs/req | db CPU | client CPU | other CPU | idle after |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const scenario of scenarios) {
     for (const target of targets) {
@@ -519,7 +589,8 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
       const disturbed = (m.otherCpu ?? 0) > DISTURBED_PERCENT ? " ⚠" : "";
       lines.push(
         `| ${target.label} | ${scenario} | ${fmt(m.rps)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.non2xx} | ${m.errors} | ` +
-          `${percent(m.serverCpu)} (${percent(m.serverSys)}) | ${fmt(usPerRequest(m), 1)} | ${percent(m.clientCpu)} | ${percent(m.otherCpu)}${disturbed} | ${fmt(m.idleAfter, 1)} s |`,
+          `${percent(m.serverCpu)} (${percent(m.serverSys)}) | ${fmt(usPerRequest(m), 1)} | ${m.dbCpu === undefined ? "–" : percent(m.dbCpu)} | ` +
+          `${percent(m.clientCpu)} | ${percent(m.otherCpu)}${disturbed} | ${fmt(m.idleAfter, 1)} s |`,
       );
     }
   }
@@ -584,7 +655,7 @@ function report(results: Map<string, Measurement[]>, machine: string[], command:
     notes.push(`- ⚠ other processes took over ${DISTURBED_PERCENT}% of a core during: ${disturbed.join(", ")}; rerun to compare those.`);
   }
   for (const message of problems) notes.push(`- ${message}`);
-  for (const server of servers) {
+  for (const server of processes) {
     const serious = server.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings/.test(line));
     if (serious.length > 0) notes.push(`- ${server.spec.label} wrote to stderr:\n\n\`\`\`\n${serious.slice(-10).join("\n")}\n\`\`\``);
   }
@@ -615,7 +686,8 @@ let cleaning = false;
 async function cleanup(): Promise<void> {
   if (cleaning) return;
   cleaning = true;
-  await Promise.all(servers.map(stopServer));
+  await Promise.all(processes.map(stopServer));
+  await dropDatabases();
   if (tempRoot && !flags.keep) await rm(tempRoot, { recursive: true, force: true });
 }
 
@@ -638,9 +710,11 @@ async function main(): Promise<number> {
   const serversList = path.join(tempRoot, "servers.list");
   await writeFile(serversList, "# no peers: a single node\n");
   for (const spec of targets) {
-    const server = await startServer(spec, serversList);
+    const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databaseFor(spec)] : [];
+    const server = await startServer(spec, serversList, extraArgs);
+    for (let index = 1; index < (spec.nodes ?? 1); index++) server.partners.push(await startServer(spec, serversList, extraArgs, index));
     servers.push(server);
-    console.log(`bench: ${spec.label} on ${server.url} (pid ${server.pid})`);
+    console.log(`bench: ${spec.label} on ${[server, ...server.partners].map((node) => `${node.url} (pid ${node.pid})`).join(", ")}`);
   }
   for (const server of servers) {
     await preload(server);
@@ -681,7 +755,7 @@ async function main(): Promise<number> {
   }
 
   await cleanup();
-  for (const server of servers) {
+  for (const server of processes) {
     const code = await server.exited;
     if (code !== 0 && code !== null) check(false, `${server.spec.label} exited with code ${code} at shutdown`);
   }
@@ -715,6 +789,53 @@ async function afterRunCheck(server: Server, scenario: Scenario, measured: Measu
     const { status } = await request(`${server.url}/text/${uid}`, "GET");
     check(status === 200, `${name}: the run's first created uid ${uid} answered ${status}`);
   }
+}
+
+// --- PostgreSQL for the pg targets ---
+
+let pgBaseUrl: string | undefined;
+let pgClusterDir: string | undefined;
+const pgDatabases: string[] = [];
+
+/** A fresh database for one target, on --pg-url's server or on a private cluster started on first use. */
+async function databaseFor(spec: TargetSpec): Promise<string> {
+  if (!pgBaseUrl) {
+    if (flags["pg-url"]) pgBaseUrl = flags["pg-url"];
+    else {
+      // Its own temp dir, not under tempRoot: as root, the cluster runs as the postgres user, who must reach it.
+      pgClusterDir = await mkdtemp(path.join(os.tmpdir(), "minstore-bench-pg-"));
+      const started = spawnSync("bash", [PG_SCRIPT, "start", pgClusterDir], { encoding: "utf8" });
+      if (started.status !== 0) throw new Error(`could not start a PostgreSQL cluster: ${started.stderr}`);
+      pgBaseUrl = started.stdout.trim();
+      console.log(`bench: private PostgreSQL cluster in ${pgClusterDir}`);
+    }
+  }
+  const name = `minstore_bench_${spec.name.replaceAll("-", "_")}_${process.pid}`;
+  const admin = postgres(pgBaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin`DROP DATABASE IF EXISTS ${admin(name)}`;
+    await admin`CREATE DATABASE ${admin(name)}`;
+  } finally {
+    await admin.end();
+  }
+  pgDatabases.push(name);
+  const url = new URL(pgBaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabases(): Promise<void> {
+  if (pgBaseUrl && pgDatabases.length > 0 && !flags.keep) {
+    const admin = postgres(pgBaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      for (const name of pgDatabases.splice(0)) await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+    } catch (err) {
+      console.error(`bench: could not drop the bench databases: ${(err as Error).message}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  if (pgClusterDir && !flags.keep) spawnSync("bash", [PG_SCRIPT, "remove", pgClusterDir]);
 }
 
 const README_START = "<!-- bench:results:start -->";
