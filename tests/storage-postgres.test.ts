@@ -2,7 +2,8 @@
  * The storage conformance suite against a real PostgreSQL (MINSTORE_TEST_PG_URL): each test gets
  * its own table, dropped afterwards, so test files running in parallel never meet.
  */
-import { after } from "node:test";
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
 import postgres from "postgres";
 import { openPostgresStorage } from "../src/storage/postgres.ts";
 import { postgresUrlOrReport } from "./helpers/postgres.ts";
@@ -20,5 +21,24 @@ if (url) {
       () => openPostgresStorage({ url, table, poolSize: 4 }),
       async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}`),
     );
+  });
+}
+
+if (url) {
+  test("openPostgresStorage(): eight nodes starting at once on a new table all open it (CREATE TABLE IF NOT EXISTS races)", async () => {
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    const table = `race_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    try {
+      const opened = await Promise.allSettled(Array.from({ length: 8 }, () => openPostgresStorage({ url, table, poolSize: 1 })));
+      const storages = opened.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+      await Promise.all(storages.map((storage) => storage.close()));
+      assert.deepEqual(
+        opened.filter((result) => result.status === "rejected").map((result) => String((result as PromiseRejectedResult).reason)),
+        [],
+      );
+    } finally {
+      await admin`DROP TABLE IF EXISTS ${admin(table)}`;
+      await admin.end();
+    }
   });
 }

@@ -17,7 +17,7 @@
  */
 import postgres from "postgres";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
-import { isRetryableConflict, toStorageError } from "./postgres-errors.ts";
+import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
 import type { ListPage, Storage } from "./types.ts";
 
@@ -52,17 +52,25 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     onnotice: () => {},
   });
   const t = sql(table);
+  const createTable = () => sql`
+    CREATE TABLE IF NOT EXISTS ${t} (
+      collection text NOT NULL,
+      uid_key bytea NOT NULL,
+      uid text NOT NULL,
+      version bytea NOT NULL,
+      deleted boolean NOT NULL,
+      body text NOT NULL,
+      PRIMARY KEY (collection, uid_key)
+    )`;
   try {
-    await sql`
-      CREATE TABLE IF NOT EXISTS ${t} (
-        collection text NOT NULL,
-        uid_key bytea NOT NULL,
-        uid text NOT NULL,
-        version bytea NOT NULL,
-        deleted boolean NOT NULL,
-        body text NOT NULL,
-        PRIMARY KEY (collection, uid_key)
-      )`;
+    try {
+      await createTable();
+    } catch (err) {
+      // IF NOT EXISTS is not safe against itself: nodes starting together on a new database race, and
+      // the losers fail with a unique violation on the catalog. The table exists by then: once more is enough.
+      if (!isCreateRace(err)) throw err;
+      await createTable();
+    }
   } catch (err) {
     await sql.end({ timeout: 1 }).catch(() => {});
     throw err;
