@@ -60,7 +60,11 @@ cmd_start() {
     port=$(free_port)
     echo "$port" >"$dir/port"
     echo "$PG_PASSWORD" >"$dir/pwfile"
-    if [ "$(id -u)" = 0 ]; then chown -R postgres: "$dir"; fi
+    if [ "$(id -u)" = 0 ]; then
+      # Debian's package creates the user; binaries from elsewhere may not have.
+      id postgres >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin postgres
+      chown -R postgres: "$dir"
+    fi
     # Password authentication over TCP, as a real deployment has; trust on the private socket only.
     as_owner "$initdb" -D "$dir/data" -U "$PG_USER" --pwfile="$dir/pwfile" --auth-host=scram-sha-256 \
       --auth-local=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
