@@ -1,6 +1,8 @@
 /** The pure pieces behind the postgres and denokv engines: byte sort keys and storage URLs. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { StoreError } from "../src/errors.ts";
+import { isConnectionError, isCreateRace, toStorageError } from "../src/storage/postgres-errors.ts";
 import { compareBytes, keyAfter, listRange, prefixEnd, sortKeyOf } from "../src/storage/sort-key.ts";
 import { passwordOf, postgresTarget, redactUrl } from "../src/storage/storage-url.ts";
 
@@ -48,5 +50,29 @@ describe("storage URLs", () => {
     assert.equal(passwordOf("postgres://u:s3cr%40t@h/db"), "s3cr@t");
     assert.equal(passwordOf("postgres://h/db?password=pw"), "pw");
     assert.equal(passwordOf("postgres://u@h/db"), undefined);
+  });
+});
+
+describe("PostgreSQL errors", () => {
+  const withCode = (code: string, message = `failed: ${code}`) => Object.assign(new Error(message), { code });
+
+  test("toStorageError() makes lost connections a 503 storage_unavailable with a one-line cause, and leaves the rest", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "CONNECTION_CLOSED", "CONNECT_TIMEOUT", "57P01", "57P03", "08006", "53300"]) {
+      assert.ok(isConnectionError(withCode(code)), code);
+      const mapped = toStorageError(withCode(code, `connect ${code} 127.0.0.1:5432`));
+      assert.ok(mapped instanceof StoreError && mapped.status === 503 && mapped.code === "storage_unavailable", code);
+      assert.equal(mapped.cause, `connect ${code} 127.0.0.1:5432`);
+      assert.ok(!mapped.message.includes("127.0.0.1"), "the client is not told where the database is");
+    }
+    for (const err of [withCode("23505"), withCode("42601"), new Error("no code"), "text", null]) {
+      assert.equal(toStorageError(err), err);
+    }
+    const already = new StoreError(413, "payload_too_large", "big");
+    assert.equal(toStorageError(already), already);
+  });
+
+  test("isCreateRace() accepts what a concurrent CREATE TABLE IF NOT EXISTS raises, and only that", () => {
+    for (const code of ["23505", "42P07", "40001"]) assert.ok(isCreateRace(withCode(code)), code);
+    for (const code of ["42501", "ECONNREFUSED"]) assert.ok(!isCreateRace(withCode(code)), code);
   });
 });

@@ -50,6 +50,8 @@ export function isCreateRace(err: unknown): boolean {
 /** The error a request sees: 503 for a lost database, the original error (a 500) for anything else. */
 export function toStorageError(err: unknown): unknown {
   if (err instanceof StoreError || !isConnectionError(err)) return err;
-  // The client learns only that it may retry; the cause (host, port, code) goes to the node's log.
-  return storageUnavailable("The database is unavailable; retry later", err);
+  // The client learns only that it may retry; the cause goes to the node's log, as one line: during an
+  // outage every request fails the same way, and a stack trace each would bury everything else.
+  const { code, message } = err as { code: string; message?: string };
+  return storageUnavailable("The database is unavailable; retry later", message?.includes(code) ? message : `${code}: ${message ?? ""}`);
 }
