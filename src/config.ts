@@ -14,7 +14,11 @@ export interface Config {
   bodyLimit: number;
   cacheBytes: number;
   durability: "strict" | "relaxed";
-  storage: "file" | "memory";
+  storage: StorageEngine;
+  /** postgres: the connection URL; denokv: a path or a KV Connect URL (default BASE_PATH/minstore.kv). */
+  storageUrl?: string;
+  /** postgres: connections in the pool. */
+  poolSize: number;
   nodeId?: string;
   log: boolean;
   /** Shared by the nodes of a cluster; proves node-to-node requests. */
@@ -26,6 +30,9 @@ export interface Config {
   bounceCacheBytes: number;
   tombstoneRetentionMs: number;
 }
+
+export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
+export type StorageEngine = (typeof STORAGE_ENGINES)[number];
 
 export type ParsedCommand = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
 
@@ -50,7 +57,9 @@ const OPTIONS: Record<string, OptionSpec> = {
   "body-limit": { key: "bodyLimit", env: "MINSTORE_BODY_LIMIT", help: "largest request body (default 1mb; units b, kb, mb)" },
   "cache-size": { key: "cacheBytes", env: "MINSTORE_CACHE_SIZE", help: "read cache budget (default 64mb)" },
   durability: { key: "durability", env: "MINSTORE_DURABILITY", help: '"strict" (fsync before 200, default) or "relaxed"' },
-  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file" (default) or "memory" (nothing survives a restart)' },
+  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file" (default), "memory" (nothing survives a restart), "postgres" or "denokv"' },
+  "storage-url": { key: "storageUrl", env: "MINSTORE_STORAGE_URL", help: "postgres: postgres://user:pass@host:port/db; denokv: a path or https:// URL" },
+  "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool (default 10)" },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
@@ -111,6 +120,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (raw.clusterSecret !== undefined && raw.clusterSecret.length < 16) {
     throw new ConfigError("The cluster secret is too short: use at least 16 characters (e.g. openssl rand -hex 16)");
   }
+  const storage = parseChoice("storage", raw.storage ?? "file", STORAGE_ENGINES);
+  const storageUrl = parseStorageUrl(storage, raw.storageUrl, raw.data);
   const nodeId = raw.nodeId;
   if (nodeId !== undefined && !NODE_ID_PATTERN.test(nodeId)) {
     throw new ConfigError(`Invalid node id "${nodeId}": use 1-64 characters of A-Z, a-z, 0-9, "_" and "."`);
@@ -126,7 +137,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       bodyLimit: parseBytes("body-limit", raw.bodyLimit ?? "1mb"),
       cacheBytes: parseBytes("cache-size", raw.cacheBytes ?? "64mb"),
       durability: parseChoice("durability", raw.durability ?? "strict", ["strict", "relaxed"] as const),
-      storage: parseChoice("storage", raw.storage ?? "file", ["file", "memory"] as const),
+      storage,
+      storageUrl,
+      poolSize: parseWholeNumber("pool-size", raw.poolSize ?? "10", 1, 1000),
       nodeId,
       log: parseBoolean("log", raw.log ?? "false"),
       clusterSecret: raw.clusterSecret,
@@ -178,6 +191,22 @@ function parseWholeNumber(name: string, text: string, min: number, max: number):
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`Invalid --${name} "${text}": use a whole number from ${min} to ${max}`);
   return value;
+}
+
+/**
+ * postgres needs a postgres:// URL. denokv takes a path or a KV Connect URL and defaults to a file
+ * under BASE_PATH, like the file engine's data. The other engines take none: a URL given to them
+ * is a mistake worth stopping for, not something to ignore.
+ */
+function parseStorageUrl(storage: StorageEngine, url: string | undefined, data: string): string | undefined {
+  if (storage === "postgres") {
+    if (!url) throw new ConfigError('--storage postgres needs --storage-url postgres://user:password@host:port/database');
+    if (!/^postgres(ql)?:\/\/./.test(url)) throw new ConfigError("Invalid --storage-url for postgres: use postgres://user:password@host:port/database");
+    return url;
+  }
+  if (storage === "denokv") return url ?? `${data}/minstore.kv`;
+  if (url !== undefined) throw new ConfigError(`--storage-url is for --storage postgres or denokv, not "${storage}"`);
+  return undefined;
 }
 
 function parseList(text: string): string[] {

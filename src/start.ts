@@ -10,10 +10,8 @@ import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { openCluster } from "./spread/cluster.ts";
 import { parseServersList, type ServersList, ServersListError } from "./spread/servers-list.ts";
-import { openFileStorage } from "./storage/file.ts";
 import type { FsModule } from "./storage/fs-module.ts";
-import { createMemoryStorage } from "./storage/memory.ts";
-import type { Storage } from "./storage/types.ts";
+import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
@@ -50,8 +48,7 @@ export async function startNode(runtime: Runtime): Promise<void> {
   }
   console.log(
     `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on http://${config.host}:${node.port} ` +
-      `(node ${node.nodeId}, ${config.storage === "file" ? `data in ${config.data}, durability ${config.durability}` : "memory storage"}, ` +
-      `${describePeers(node.servers)})`,
+      `(node ${node.nodeId}, ${describeStorage(config)}, ${describePeers(node.servers)})`,
   );
   runtime.onReloadSignal(async () => {
     try {
@@ -79,7 +76,7 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
   const pipeline = createPipeline(resolveProcesses(config.processes));
   await runtime.fs.mkdirp(config.data);
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
-  const storage = await openStorage(config, runtime.fs);
+  const storage = await openStorage(config, runtime);
   const clock = createClock(nodeId);
   let cluster;
   try {
@@ -159,11 +156,6 @@ async function readServersList(fs: FsModule, path: string): Promise<string> {
   }
   if (text === undefined) throw new ConfigError(`Cannot read servers list "${path}": no such file`);
   return text;
-}
-
-function openStorage(config: Config, fs: FsModule): Promise<Storage> {
-  if (config.storage === "memory") return Promise.resolve(createMemoryStorage());
-  return openFileStorage({ fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes });
 }
 
 /** A node keeps its id across restarts, so its versions stay its own. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ROOT, runCli, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
@@ -33,6 +34,8 @@ describe("minstore CLI on node", () => {
     ["a missing servers.list", () => [join(dirs.root, "nope.list"), dirs.dataDir], /Cannot read servers list ".*nope\.list": no such file/],
     ["an unknown option", () => [dirs.serversList, dirs.dataDir, "--colour"], /Unknown option --colour/],
     ["an unknown process", () => [dirs.serversList, dirs.dataDir, "--processes", "lang,shout"], /Unknown process "shout"/],
+    ["--storage denokv on Node", () => [dirs.serversList, dirs.dataDir, "--storage", "denokv"], /^minstore: --storage denokv needs Deno \(Deno\.openKv\), not node/],
+    ["--storage postgres without a URL", () => [dirs.serversList, dirs.dataDir, "--storage", "postgres"], /--storage postgres needs --storage-url/],
   ];
   for (const [name, args, message] of failures) {
     test(`${name}: one line on stderr, exit 1`, async () => {
@@ -42,6 +45,17 @@ describe("minstore CLI on node", () => {
       assert.equal(stderr.trim().split("\n").length, 1, stderr);
     });
   }
+
+  test("an unreachable PostgreSQL at start: one line naming host and database, never the password, exit 1", async () => {
+    const port = await closedPort();
+    const { code, stdout, stderr } = await runCli("node", [dirs.serversList, dirs.dataDir, "--storage", "postgres"], {
+      MINSTORE_STORAGE_URL: `postgres://minstore:hunter2-secret@127.0.0.1:${port}/inventory`,
+    });
+    assert.equal(code, 1);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    assert.match(stderr, new RegExp(`^minstore: Cannot open PostgreSQL database "inventory" on 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    assert.ok(!`${stdout}${stderr}`.includes("hunter2"), "the password never shows");
+  });
 
   test("a bad servers.list line stops start-up and names the line", async () => {
     const list = join(dirs.root, "bad.list");
@@ -70,3 +84,13 @@ describe("minstore CLI on node", () => {
     }
   });
 });
+
+/** A 127.0.0.1 port nobody listens on: the OS hands out a free one, which is closed again at once. */
+function closedPort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}

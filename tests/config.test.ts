@@ -25,6 +25,8 @@ describe("parseConfig()", () => {
       cacheBytes: 64 * 1024 * 1024,
       durability: "strict",
       storage: "file",
+      storageUrl: undefined,
+      poolSize: 10,
       nodeId: undefined,
       log: false,
       clusterSecret: undefined,
@@ -98,6 +100,27 @@ describe("parseConfig()", () => {
     assert.equal(config.log, true);
   });
 
+  test("--storage postgres takes --storage-url and --pool-size, from flags or MINSTORE_* variables", () => {
+    const url = "postgres://minstore:secret@db.internal:5432/minstore";
+    const flags = run(["s", "d", "--storage", "postgres", "--storage-url", url, "--pool-size", "25"]);
+    assert.deepEqual([flags.storage, flags.storageUrl, flags.poolSize], ["postgres", url, 25]);
+    const fromEnv = run(["s", "d"], { MINSTORE_STORAGE: "postgres", MINSTORE_STORAGE_URL: `${url}x`, MINSTORE_POOL_SIZE: "3" });
+    assert.deepEqual([fromEnv.storage, fromEnv.storageUrl, fromEnv.poolSize], ["postgres", `${url}x`, 3]);
+    assert.equal(run(["s", "d", "--storage", "postgres", "--storage-url", "postgresql://h/db"]).storageUrl, "postgresql://h/db");
+  });
+
+  test("--storage denokv defaults to a Deno KV file under BASE_PATH, or takes a path or URL", () => {
+    assert.equal(run(["s", "/var/minstore", "--storage", "denokv"]).storageUrl, "/var/minstore/minstore.kv");
+    assert.equal(run(["s", "d", "--storage=denokv", "--storage-url", "/tmp/x.kv"]).storageUrl, "/tmp/x.kv");
+  });
+
+  test("a refused --storage-url is never echoed back (it may hold a password)", () => {
+    assert.throws(
+      () => parseConfig(["s", "d", "--storage", "postgres", "--storage-url", "mysql://u:hunter2@h/db"], {}),
+      (err) => err instanceof ConfigError && !err.message.includes("hunter2"),
+    );
+  });
+
   test("--help and --version win over everything else", () => {
     assert.deepEqual(parseConfig(["s", "--help"], {}), { kind: "help" });
     assert.deepEqual(parseConfig(["--version"], {}), { kind: "version" });
@@ -115,6 +138,14 @@ describe("parseConfig()", () => {
     [["s", "d", "--durability", "maybe"], /Invalid --durability "maybe": use "strict" or "relaxed"/],
     [["s", "d", "--node-id", "a/b"], /Invalid node id "a\/b"/],
     [["s", "d", "--log=perhaps"], /Invalid --log "perhaps"/],
+    [["s", "d", "--storage", "redis"], /Invalid --storage "redis": use "file" or "memory" or "postgres" or "denokv"/],
+    [["s", "d", "--storage", "postgres"], /--storage postgres needs --storage-url postgres:\/\//],
+    [["s", "d", "--storage", "postgres", "--storage-url", "mysql://u:secret@h/db"], /^Invalid --storage-url for postgres: use postgres:\/\/[^]*$/],
+    [["s", "d", "--storage-url", "postgres://h/db"], /--storage-url is for --storage postgres or denokv, not "file"/],
+    [["s", "d", "--storage", "memory", "--storage-url", "x"], /not "memory"/],
+    [["s", "d", "--pool-size", "0"], /Invalid --pool-size "0": use a whole number from 1 to 1000/],
+    [["s", "d", "--pool-size", "ten"], /Invalid --pool-size "ten"/],
+    [["s", "d", "--pool-size", "1001"], /Invalid --pool-size "1001"/],
   ];
   for (const [argv, message] of invalid) {
     test(`refuses ${JSON.stringify(argv)}`, () => assert.throws(() => parseConfig(argv, {}), (err) => err instanceof ConfigError && message.test(err.message)));

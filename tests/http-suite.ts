@@ -1,6 +1,7 @@
 /**
  * The HTTP contract (DESIGN.md §2), written once and run against a real node on Node and on Deno
- * (tests/http.node.test.ts, tests/http.deno.test.ts). Each case talks to the server over TCP.
+ * (tests/http.node.test.ts, tests/http.deno.test.ts), and on the other storage engines
+ * (tests/http.postgres.test.ts, tests/http.denokv.test.ts). Each case talks to the server over TCP.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,10 +13,22 @@ import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "
 
 const BODY_LIMIT = 64 * 1024;
 
-export function httpSuite(runtime: RuntimeName) {
-  describe(`HTTP API on ${runtime}`, () => {
+/** The storage engine a suite's node runs on. */
+export interface SuiteStorage {
+  label: string;
+  /** True for the file engine: records become files under the data folder, which the suite then checks. */
+  files: boolean;
+  /** Prepares the engine (a fresh database…): the node's extra arguments, and what must never appear in its output. */
+  open(): Promise<{ args: string[]; secret?: string; close(): Promise<void> }>;
+}
+
+export const FILE_STORAGE: SuiteStorage = { label: "file storage", files: true, open: async () => ({ args: [], close: async () => {} }) };
+
+export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STORAGE) {
+  describe(`HTTP API on ${runtime}${storage.files ? "" : `, ${storage.label}`}`, () => {
     let server: ServerProcess;
     let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
+    let engine: Awaited<ReturnType<SuiteStorage["open"]>>;
     const url = (path: string) => `${server.url}${path}`;
     const form = (value: string, extra: Record<string, string> = {}) => ({
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -27,17 +40,30 @@ export function httpSuite(runtime: RuntimeName) {
 
     before(async () => {
       dirs = await tempNodeDir();
+      engine = await storage.open();
       server = await startServer({
         runtime,
         serversList: dirs.serversList,
         dataDir: dirs.dataDir,
-        args: ["--processes", "lang,mark", "--body-limit", String(BODY_LIMIT)],
+        args: ["--processes", "lang,mark", "--body-limit", String(BODY_LIMIT), ...engine.args],
       });
     });
     after(async () => {
-      assert.equal(await server.stop("SIGTERM"), 0, "a SIGTERM shutdown exits 0");
-      await dirs.remove();
+      try {
+        assert.equal(await server.stop("SIGTERM"), 0, "a SIGTERM shutdown exits 0");
+      } finally {
+        await engine.close();
+        await dirs.remove();
+      }
     });
+
+    if (!storage.files) {
+      test("the start-up line names the storage engine and never its password", () => {
+        const started = server.output().split("\n").find((line) => line.includes("listening on"));
+        assert.match(started ?? "", /storage (postgres|denokv) at /);
+        if (engine.secret) assert.ok(!server.output().includes(engine.secret), "no password in the output");
+      });
+    }
 
     test("POST creates a record and answers it whole, as stored", async () => {
       const response = await post("/text/greeting", form("The weather is lovely today"));
@@ -55,9 +81,11 @@ export function httpSuite(runtime: RuntimeName) {
       assert.equal(response.headers.get("etag"), `"${record.version}"`);
       const stored = await (await fetch(url("/text/greeting"))).json();
       assert.deepEqual(stored, record);
-      // The record file is written behind the journal, a moment after the acknowledgment.
-      const file = await eventually(async () => JSON.parse(await readFile(entryPaths(dirs.dataDir, "text", "greeting").record, "utf8")));
-      assert.deepEqual(file, record);
+      if (storage.files) {
+        // The record file is written behind the journal, a moment after the acknowledgment.
+        const file = await eventually(async () => JSON.parse(await readFile(entryPaths(dirs.dataDir, "text", "greeting").record, "utf8")));
+        assert.deepEqual(file, record);
+      }
     });
 
     test("POST of an existing uid is 400 record_exists and changes nothing", async () => {
@@ -204,6 +232,7 @@ export function httpSuite(runtime: RuntimeName) {
       // Record files of earlier tests land behind the journal, up to ~1 s after their write (the
       // write-behind window): wait until the tree has not changed for longer than that.
       before(async () => {
+        if (!storage.files) return;
         let previous = JSON.stringify(await tree(dirs.root));
         for (let stableSince = Date.now(); Date.now() - stableSince < 1500; ) {
           await new Promise((resolve) => setTimeout(resolve, 300));
@@ -302,9 +331,12 @@ async function eventually<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Every file and folder under `root` (journal segments' sizes included), to prove a request changed nothing. */
+/**
+ * Every file and folder under `root` (journal segments' sizes included), to prove a request changed
+ * nothing. A Deno KV database (minstore.kv and its -wal/-shm) is left out: SQLite manages those files.
+ */
 async function tree(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const entries = (await readdir(root, { recursive: true, withFileTypes: true })).filter((entry) => !/\.kv(-wal|-shm)?$/.test(entry.name));
   const listed = await Promise.all(
     entries.map(async (entry) => {
       const path = relative(root, join(entry.parentPath, entry.name));

@@ -3,6 +3,7 @@
  * Implementations live in src/runtime/node/ and src/runtime/deno/; nothing else here is runtime-specific.
  */
 import type { FsModule } from "../storage/fs-module.ts";
+import type { KvStore } from "../storage/kv-types.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -19,6 +20,11 @@ export interface Runtime {
   /** Calls `handler` on every SIGHUP (where the platform has it): reload servers.list. */
   onReloadSignal(handler: () => void): void;
   exit(code: number): never;
+  /**
+   * Opens a Deno KV database (a local path, or a KV Connect URL whose access token Deno reads from
+   * DENO_KV_ACCESS_TOKEN). Only Deno has it; the denokv engine is refused where it is missing.
+   */
+  openKv?(pathOrUrl: string): Promise<KvStore>;
 }
 
 export interface RunningServer {

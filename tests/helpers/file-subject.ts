@@ -8,30 +8,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openFileStorage } from "../../src/storage/file.ts";
 import type { FsModule } from "../../src/storage/fs-module.ts";
-import type { Storage } from "../../src/storage/types.ts";
 import type { ConformanceSubject } from "../storage-conformance.ts";
+import { reopenableSubject } from "./reopenable-subject.ts";
 
 export async function fileSubject(fs: FsModule, extra: { segmentBytes?: number } = {}): Promise<ConformanceSubject> {
   const dir = await mkdtemp(join(tmpdir(), "minstore-storage-"));
   const logged: unknown[] = [];
   const open = () =>
     openFileStorage({ fs, dir: `${dir}/base`, durability: "strict", log: (message, err) => logged.push([message, err]), ...extra });
-  let storage: Storage = await open();
-  return {
-    storage,
-    async reopen() {
-      await storage.close();
-      storage = await open();
-      return storage;
-    },
-    async cleanup() {
-      try {
-        await storage.close();
-        // Nothing in the contract suite should make FileStorage complain.
-        if (logged.length > 0) throw new Error(`FileStorage logged: ${JSON.stringify(logged)}`);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  return reopenableSubject(open, async () => {
+    try {
+      // Nothing in the contract suite should make FileStorage complain.
+      if (logged.length > 0) throw new Error(`FileStorage logged: ${JSON.stringify(logged)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 }

@@ -44,7 +44,8 @@ export interface StartOptions {
 
 export function commandFor(runtime: RuntimeName, args: readonly string[]): [string, string[]] {
   if (runtime === "deno") {
-    return [DENO, ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "src/main.ts"), ...args]];
+    // --unstable-kv: the denokv engine needs Deno.openKv; it costs nothing to the other engines.
+    return [DENO, ["run", "--quiet", "--unstable-kv", "--allow-net", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "src/main.ts"), ...args]];
   }
   return [process.execPath, ["--import", "tsx", join(ROOT, "src/server.ts"), ...args]];
 }

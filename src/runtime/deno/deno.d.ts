@@ -84,5 +84,8 @@ declare namespace Deno {
     shutdown(): Promise<void>;
   }
 
+  /** Deno KV (--unstable-kv): declared as the portable KvStore subset that src/storage/denokv.ts uses. */
+  function openKv(path?: string): Promise<import("../../storage/kv-types.ts").KvStore>;
+
   function serve(options: ServeOptions, handler: (request: Request) => Response | Promise<Response>): HttpServer;
 }

@@ -1,4 +1,4 @@
-/** The Deno side of Runtime: Deno.serve, Deno signals, and denoFs. */
+/** The Deno side of Runtime: Deno.serve, Deno signals, denoFs, and Deno KV. */
 import type { Runtime } from "../types.ts";
 import { denoFs } from "./fs.ts";
 
@@ -37,4 +37,6 @@ export const denoRuntime: Runtime = {
     if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", handler);
   },
   exit: (code) => Deno.exit(code),
+  // Needs --unstable-kv (Deno 2); Deno.Kv is structurally a KvStore.
+  openKv: (pathOrUrl) => Deno.openKv(pathOrUrl),
 };

@@ -1,0 +1,35 @@
+/**
+ * Storage URLs as they may be shown: in the start-up line and in errors. Pure string work, no URL
+ * parser: postgres.js accepts multi-host URLs (`host1:5432,host2:5432`) that `new URL` refuses.
+ */
+
+/** The URL with its password (userinfo or `password=` parameter) replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:?#]*:)[^@/?#]*@/i, "$1***@")
+    .replace(/([?&]password=)[^&#]*/gi, "$1***");
+}
+
+/** Host(s) and database of a postgres:// URL, for "cannot connect" messages. */
+export function postgresTarget(url: string): { hosts: string; database: string } {
+  const match = /^[a-z]+:\/\/(?:[^@/?#]*@)?([^/?#]*)(?:\/([^?#]*))?/i.exec(url);
+  const hosts = match?.[1] || "localhost";
+  let database = match?.[2] ?? "";
+  try {
+    database = decodeURIComponent(database);
+  } catch {
+    // Leave a malformed escape as written: the message only has to name it.
+  }
+  return { hosts, database: database || "(default)" };
+}
+
+/** The password written in a URL, if any, so error texts can be scrubbed of it. */
+export function passwordOf(url: string): string | undefined {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/@:?#]*:([^@/?#]*)@/i.exec(url) ?? /[?&]password=([^&#]*)/i.exec(url);
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}
