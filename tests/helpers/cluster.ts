@@ -40,7 +40,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(runtime: RuntimeName, topology: Topology, args: string[] = []): Promise<Cluster> {
+/** `args` go to every node; `nodeArgs` to one node each (e.g. its storage engine). */
+export async function startCluster(runtime: RuntimeName, topology: Topology, args: string[] = [], nodeArgs: Record<string, string[]> = {}): Promise<Cluster> {
   const names = Object.keys(topology);
   const ports = await freePorts(names.length);
   const urlOf = (name: string) => `http://127.0.0.1:${ports[names.indexOf(name)]}`;
@@ -61,7 +62,7 @@ export async function startCluster(runtime: RuntimeName, topology: Topology, arg
         return server;
       },
       async start() {
-        server = await startServer({ runtime, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", ...args] });
+        server = await startServer({ runtime, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", ...args, ...(nodeArgs[name] ?? [])] });
       },
       async stop(signal = "SIGTERM") {
         await server?.stop(signal);
