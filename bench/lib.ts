@@ -6,7 +6,7 @@
  */
 import autocannon from "autocannon";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -185,20 +185,53 @@ export const CLK_TCK = (() => {
   }
 })();
 
-/** CPU ticks a process has used: user (JS, V8, libuv) and system (kernel: sockets, file system, fsync). */
-export function cpuTimes(pid: number): { user: number; sys: number } | undefined {
+/** From /proc/PID/stat: the parent's pid and the CPU ticks used, user (JS, V8, libuv) and system (kernel: sockets, file system, fsync). */
+function procStat(pid: number | string): { ppid: number; user: number; sys: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { user: Number(fields[11]), sys: Number(fields[12]) }; // utime, stime
+    return { ppid: Number(fields[1]), user: Number(fields[11]), sys: Number(fields[12]) }; // ppid, utime, stime
   } catch {
     return undefined;
   }
 }
 
+/** CPU ticks a process has used: user (JS, V8, libuv) and system (kernel: sockets, file system, fsync). */
+export function cpuTimes(pid: number): { user: number; sys: number } | undefined {
+  const stat = procStat(pid);
+  return stat && { user: stat.user, sys: stat.sys };
+}
+
 function cpuTicks(pid: number): number | undefined {
   const times = cpuTimes(pid);
   return times && times.user + times.sys;
+}
+
+/**
+ * Processes measured together, e.g. a database server: every process named `command` on this machine
+ * ("postgres": postmaster, backends, checkpointer…), or only `parent` and its children when known
+ * (so that another cluster on the same machine does not count).
+ */
+export interface ProcessGroup {
+  command: string;
+  parent?: number;
+}
+
+/** CPU ticks of every process of `group`. */
+export function groupTicks({ command, parent }: ProcessGroup): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let name: string;
+    try {
+      name = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+    } catch {
+      continue; // The process ended meanwhile.
+    }
+    const stat = name === command ? procStat(entry) : undefined;
+    if (stat && (parent === undefined || Number(entry) === parent || stat.ppid === parent)) total += stat.user + stat.sys;
+  }
+  return total;
 }
 
 /** CPU ticks the whole machine spent busy (all cores), to tell how much other processes took. */
@@ -237,13 +270,16 @@ export async function settle(pids: readonly number[], maxSeconds = 30): Promise<
 export interface CpuWindow {
   /** Per watched pid, in the order given: total and its kernel part. */
   processes: ({ cpu: number; sys: number } | undefined)[];
+  /** The process group (when one was given) together: a database server, say. */
+  group: number | undefined;
   client: number;
   other: number | undefined;
 }
 
-/** Starts measuring CPU; the returned function ends the window. */
-export function cpuWindow(pids: readonly number[]): () => CpuWindow {
+/** Starts measuring CPU of `pids` (and of `group`); the returned function ends the window. */
+export function cpuWindow(pids: readonly number[], group?: ProcessGroup): () => CpuWindow {
   const before = pids.map(cpuTimes);
+  const groupBefore = group === undefined ? 0 : groupTicks(group);
   const busyBefore = machineBusyTicks();
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -251,6 +287,7 @@ export function cpuWindow(pids: readonly number[]): () => CpuWindow {
     const elapsed = (performance.now() - started) / 1000;
     const clientUsed = process.cpuUsage(clientBefore);
     const after = pids.map(cpuTimes);
+    const groupAfter = group === undefined ? 0 : groupTicks(group);
     const busyAfter = machineBusyTicks();
     const percentOfCore = (ticks: number) => (ticks / CLK_TCK / elapsed) * 100;
     const processes = pids.map((_, index) => {
@@ -259,12 +296,13 @@ export function cpuWindow(pids: readonly number[]): () => CpuWindow {
       return { cpu: percentOfCore(to.user + to.sys - from.user - from.sys), sys: percentOfCore(to.sys - from.sys) };
     });
     const client = ((clientUsed.user + clientUsed.system) / 1e6 / elapsed) * 100;
+    const groupCpu = group === undefined ? undefined : percentOfCore(groupAfter - groupBefore);
     const known = processes.every((entry) => entry !== undefined);
     const other =
       busyBefore === undefined || busyAfter === undefined || !known
         ? undefined
-        : Math.max(0, percentOfCore(busyAfter - busyBefore) - processes.reduce((sum, entry) => sum + entry!.cpu, 0) - client);
-    return { processes, client, other };
+        : Math.max(0, percentOfCore(busyAfter - busyBefore) - processes.reduce((sum, entry) => sum + entry!.cpu, 0) - client - (groupCpu ?? 0));
+    return { processes, group: groupCpu, client, other };
   };
 }
 
@@ -313,13 +351,15 @@ export interface Measurement {
   non2xx: number;
   errors: number;
   statusCodes: Record<string, number>;
-  /** CPU of the loaded server (the first pid watched), % of one core. */
+  /** CPU of the loaded server (the first pid watched; every loaded node's together), % of one core. */
   serverCpu: number | undefined;
   /** The kernel's part of serverCpu. */
   serverSys: number | undefined;
   /** CPU of every watched pid (the loaded server first), % of one core. */
   cpu: CpuWindow;
   clientCpu: number;
+  /** CPU of the database processes (LoadOptions.database), % of one core; undefined without one. */
+  dbCpu: number | undefined;
   /** CPU taken by every other process meanwhile (other users of this machine, the kernel's own threads), % of one core. */
   otherCpu: number | undefined;
   idleAfter: number;
@@ -330,40 +370,29 @@ export interface Measurement {
 }
 
 export interface LoadOptions {
-  url: string;
+  /**
+   * The loaded node, or the nodes of one target (sharing one database): then one autocannon per
+   * node, the connections split evenly across them, one generator shared, the results summed.
+   */
+  url: string | readonly string[];
   connections: number;
   seconds: number;
   generator: Generator;
   /** Keep every latency (the measured run) or not (warm-up). */
   record: boolean;
-  /** Processes whose CPU is measured: the loaded server first, then any others of interest. */
+  /** Processes whose CPU is measured: the loaded node(s) first, in the order of `url`, then any others of interest. */
   pids: readonly number[];
+  /** A database server's processes, measured together as dbCpu. */
+  database?: ProcessGroup;
 }
 
 /** Drives `url` with autocannon; latencies come from every response, at the runner's µs resolution. */
-export async function load({ url, connections, seconds, generator, record, pids }: LoadOptions): Promise<Measurement> {
+export async function load({ url, connections, seconds, generator, record, pids, database }: LoadOptions): Promise<Measurement> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const firstSequence = currentSequence();
-  const instance = autocannon({
-    url,
-    connections,
-    duration: seconds,
-    timeout: 10,
-    headers: generator.method === "GET" ? {} : { "content-type": "application/x-www-form-urlencoded" },
-    requests: generator.fixed ?? [
-      {
-        method: generator.method,
-        setupRequest: (request) => {
-          const { path: requestPath, body } = generator.next();
-          request.path = requestPath;
-          if (body !== undefined) request.body = body;
-          return request;
-        },
-      },
-    ],
-  });
-  instance.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => {
+  const urls: readonly string[] = typeof url === "string" ? [url] : url;
+  const onResponse = (_client: unknown, _status: number, _bytes: number, ms: number) => {
     if (!record) return;
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
@@ -371,29 +400,62 @@ export async function load({ url, connections, seconds, generator, record, pids 
       latencies = grown;
     }
     latencies[count++] = ms;
+  };
+  const instances = urls.map((nodeUrl) => {
+    const instance = autocannon({
+      url: nodeUrl,
+      connections: Math.ceil(connections / urls.length),
+      duration: seconds,
+      timeout: 10,
+      headers: generator.method === "GET" ? {} : { "content-type": "application/x-www-form-urlencoded" },
+      requests: generator.fixed ?? [
+        {
+          method: generator.method,
+          setupRequest: (request) => {
+            const { path: requestPath, body } = generator.next();
+            request.path = requestPath;
+            if (body !== undefined) request.body = body;
+            return request;
+          },
+        },
+      ],
+    });
+    instance.on("response", onResponse);
+    return instance;
   });
-  const endCpu = cpuWindow(pids);
+  const endCpu = cpuWindow(pids, database);
   const started = performance.now();
-  const result = await instance;
+  const results = await Promise.all(instances);
   const ended = performance.now();
   const cpu = endCpu();
   const elapsed = (ended - started) / 1000;
 
   const sorted = latencies.subarray(0, count).sort();
   const statusCodes: Record<string, number> = {};
-  for (const [code, { count: n }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = n;
+  let [requests, non2xx, errors] = [0, 0, 0];
+  for (const result of results) {
+    for (const [code, { count: n }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+    requests += result.requests.total;
+    non2xx += result.non2xx;
+    errors += result.errors + result.resets;
+  }
+  // The loaded server is the first pid, or the first pid per node of a target of several nodes.
+  const server = cpu.processes.slice(0, urls.length);
+  const known = server.length === urls.length && server.every((entry) => entry !== undefined);
+  const sum = (part: "cpu" | "sys") => (known ? server.reduce((total, entry) => total + entry![part], 0) : undefined);
   return {
-    rps: result.requests.total / elapsed,
-    requests: result.requests.total,
+    rps: requests / elapsed,
+    requests,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
-    non2xx: result.non2xx,
-    errors: result.errors + result.resets,
+    non2xx,
+    errors,
     statusCodes,
-    serverCpu: cpu.processes[0]?.cpu,
-    serverSys: cpu.processes[0]?.sys,
+    serverCpu: sum("cpu"),
+    serverSys: sum("sys"),
     cpu,
     clientCpu: cpu.client,
+    dbCpu: cpu.group,
     otherCpu: cpu.other,
     idleAfter: 0,
     firstSequence,
