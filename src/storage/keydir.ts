@@ -18,6 +18,8 @@ export const TOMBSTONES = ".tombstones";
 
 export interface EntryPaths {
   name: string;
+  /** The file name spells the uid (false for long uids, hashed: their uid is only inside the file). */
+  uidInName: boolean;
   /** Folders a checkpoint must sync after this uid's files changed: parents first. */
   folders: string[];
   record: string;
@@ -32,6 +34,7 @@ export function entryPaths(dir: string, collection: string, uid: string): EntryP
   const tombstoneRoot = `${collectionDir}/${TOMBSTONES}`;
   return {
     name,
+    uidInName: uidOfFileName(name) === uid,
     folders: [dir, collectionDir, `${collectionDir}/${bucket}`, tombstoneRoot, `${tombstoneRoot}/${bucket}`],
     record: `${collectionDir}/${bucket}/${name}.json`,
     tombstone: `${tombstoneRoot}/${bucket}/${name}.json`,
@@ -107,8 +110,9 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
       }
       // Both files: a crash between writing one and removing the other. Keep the newer one.
       const where = entryPaths(dir, collection, uid);
-      const record = await readEntry(where.record);
-      const tombstone = await readEntry(where.tombstone);
+      // A file the crash tore counts as the older one (the journal rewrites whatever it owes).
+      const record = await readEntry(where.record).catch(() => undefined);
+      const tombstone = await readEntry(where.tombstone).catch(() => undefined);
       const keepRecord = (record?.version ?? "") >= (tombstone?.version ?? "");
       await fs.remove(keepRecord ? where.tombstone : where.record);
       files.set(uid, keepRecord ? "record" : "tombstone");

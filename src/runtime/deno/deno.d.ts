@@ -35,6 +35,8 @@ declare namespace Deno {
   interface FsFile {
     /** Writes some of `p`; resolves with the number of bytes written. */
     write(p: Uint8Array): Promise<number>;
+    /** Cuts (or extends) the file to `length` bytes. */
+    truncate(length?: number): Promise<void>;
     /** fdatasync */
     syncData(): Promise<void>;
     /** fsync */

@@ -22,6 +22,23 @@ export const denoFs: FsModule = {
       file.close();
     }
   },
+  async overwrite(path, data) {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    try {
+      const bytes = encoder.encode(data);
+      await writeAll(file, bytes);
+      await file.truncate(bytes.length);
+      return true;
+    } finally {
+      file.close();
+    }
+  },
   rename: (from, to) => Deno.rename(from, to),
   async remove(path) {
     try {

@@ -22,6 +22,23 @@ export const nodeFs: FsModule = {
       await file.close();
     }
   },
+  async overwrite(path, data) {
+    let file;
+    try {
+      file = await open(path, "r+");
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    try {
+      const bytes = Buffer.from(data);
+      await file.write(bytes, 0, bytes.length, 0);
+      await file.truncate(bytes.length);
+      return true;
+    } finally {
+      await file.close();
+    }
+  },
   rename,
   async remove(path) {
     await rm(path, { force: true });
