@@ -42,10 +42,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
   const forwardAll = (request: ForwardedRequest, targets: readonly string[]) => {
     const path = `/${request.collection}/${encodeURIComponent(request.uid)}`;
     const headers: Record<string, string> = request.contentType ? { "content-type": request.contentType } : {};
-    return targets.map(async (peer) => {
-      const response = await client.request(peer, { method: request.method, path, body: request.body, headers, timeoutMs });
-      return { status: response.status, text: await response.text() };
-    });
+    return targets.map((peer) => client.request(peer, { method: request.method, path, body: request.body, headers, timeoutMs }));
   };
 
   return {

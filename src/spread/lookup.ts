@@ -23,12 +23,8 @@ export type Lookup = (collection: string, uid: string, visited: readonly string[
 
 export function createLookup({ client, peers, nodeId, timeoutMs, maxHops }: LookupDeps): Lookup {
   const askOne = async (peer: string, path: string, headers: Record<string, string>, uid: string): Promise<Snapshot> => {
-    const response = await client.request(peer, { method: "GET", path, headers, timeoutMs });
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new Error(`${peer} answered ${response.status}`);
-    }
-    const json = await response.text();
+    const { status, text: json } = await client.request(peer, { method: "GET", path, headers, timeoutMs });
+    if (status !== 200) throw new Error(`${peer} answered ${status}`);
     const entry = JSON.parse(json) as Snapshot["entry"];
     if (entry?.uid !== uid || !isLive(entry) || !isVersion(entry.version)) throw new Error(`${peer} answered something else than record "${uid}"`);
     return { entry, json };

@@ -23,11 +23,7 @@ export function createPeerSender(client: PeerClient, timeoutMs: number): PeerSen
       for (const body of chunkBodies(group, batchBytes)) {
         const path = `${REPLICATE_PATH}?mirror=1${bridge ? "&bridge=1" : ""}`;
         const response = await client.request(peer, { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs });
-        if (!response.ok) {
-          const text = await response.text().catch(() => "");
-          throw new Error(`${peer}${path} answered ${response.status}: ${text.slice(0, 200)}`);
-        }
-        await response.body?.cancel();
+        if (response.status !== 200) throw new Error(`${peer}${path} answered ${response.status}: ${response.text.slice(0, 200)}`);
       }
     }
   };

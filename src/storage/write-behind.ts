@@ -43,8 +43,12 @@ export interface WriteBehind {
   flushAll(): Promise<void>;
 }
 
-/** Record files written at once: enough to keep the thread pool busy, few enough not to queue on folder locks. */
-const WRITERS = 8;
+/**
+ * Record files written at once. Node runs file IO on libuv's 4 pool threads: 3 writers keep one free
+ * for the journal and outbox appends that clients wait on (8 queued those behind file writes and
+ * cost a mirroring node a third of its write rate).
+ */
+const WRITERS = 3;
 const RETRY_MS = 1000;
 
 export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
