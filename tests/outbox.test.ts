@@ -91,6 +91,24 @@ describe("openOutbox()", () => {
     await outbox.close();
   });
 
+  test("a storage read that fails while sending (a database gone) is retried like a failed send", async () => {
+    const memory = createMemoryStorage();
+    let failures = 2;
+    const storage: Storage = {
+      ...memory,
+      get: async (collection, uid) => {
+        if (failures-- > 0) throw new Error("storage unavailable (fake)");
+        return memory.get(collection, uid);
+      },
+    };
+    const peers = fakePeers();
+    const outbox = await outboxFor(await tempDir(), storage, [PEER], peers.send);
+    await write(outbox, memory, "read-later", "v", 1000);
+    await waitFor(() => peers.delivered(PEER).length === 1, 5000);
+    assert.match(outbox.status()[0]!.lastError ?? "", /storage unavailable/);
+    await outbox.close();
+  });
+
   test("undelivered writes survive restarts, a torn last line is skipped, and delivered segments are deleted", async () => {
     const dir = await tempDir();
     const storage = createMemoryStorage();

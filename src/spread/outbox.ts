@@ -181,8 +181,10 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     try {
       while (queue.pending.size > 0 && !closed && queues.has(queue.url)) {
         const batch = takeBatch(queue);
-        const entries = await readEntries(storage, batch);
+        let entries: OutgoingEntry[];
         try {
+          // Storage can fail too (a database gone): that is a failed send, retried like one.
+          entries = await readEntries(storage, batch);
           await send(queue.url, entries, settings.batchBytes);
         } catch (err) {
           requeue(queue, batch);
