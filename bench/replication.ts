@@ -56,6 +56,7 @@ import {
   VALUE_BYTES,
   writeSection,
 } from "./lib.ts";
+import type { PeerStatus } from "../src/spread/outbox.ts";
 
 const USAGE = `Usage: npm run bench -- --suite replication [options]
    or: node --import tsx bench/replication.ts [options]
@@ -233,15 +234,6 @@ function startProbe(options: { writeUrl: string; readUrl?: string; tag: string; 
 
 // --- Replication state from GET /_status ---
 
-interface PeerStatus {
-  url: string;
-  queue: number;
-  inFlight: number;
-  oldestPendingMs: number | null;
-  sentEntries: number;
-  sentRequests: number;
-  lastError: string | null;
-}
 
 async function peerStatus(node: NodeProcess): Promise<PeerStatus[]> {
   const { status, json } = await request(`${node.url}/_status`, "GET");

@@ -79,7 +79,9 @@ export function createApp(deps: AppDeps): Hono {
     const collection = collectionParam(c);
     if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
     const uid = checkUid(c.req.param("uid"));
-    const visited = c.req.header(VISITED_HEADER) === undefined ? undefined : await lookupMarker(c, deps.nodeId, uid, cluster);
+    // Only a peer's lookup carries the header: a client's GET stays synchronous up to storage.
+    const marker = c.req.header(VISITED_HEADER);
+    const visited = marker === undefined ? undefined : await lookupMarker(c, marker, deps.nodeId, uid, cluster);
     const snapshot = await records.get(collection, uid, { local: c.req.query("local") === "1", visited });
     const ifNoneMatch = parseEtagList(c.req.header("if-none-match"));
     if (ifNoneMatch && (ifNoneMatch.includes("*") || ifNoneMatch.includes(snapshot.entry.version))) {

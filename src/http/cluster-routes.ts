@@ -6,8 +6,7 @@
 import type { Context } from "hono";
 import { invalidInput, recordMissing } from "../errors.ts";
 import { checkUid } from "../record.ts";
-import type { Cluster } from "../spread/cluster.ts";
-import { visitedOf } from "../spread/cluster.ts";
+import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
 import { readBodyBytes } from "./body.ts";
 
@@ -40,12 +39,11 @@ export async function cacheResponse(c: Context, collection: string, bodyLimit: n
 }
 
 /**
- * The visited list of a peer's lookup, proof checked; `undefined` for a client's request. A node
+ * The visited list of a peer's lookup (the `x-minstore-visited` header), proof checked. A node
  * already on the list answers 404 at once: the lookup has gone round a cycle.
  */
-export async function lookupMarker(c: Context, nodeId: string, uid: string, cluster: ClusterApi): Promise<string[] | undefined> {
-  const visited = visitedOf(c.req.raw);
-  if (visited === undefined) return undefined;
+export async function lookupMarker(c: Context, header: string, nodeId: string, uid: string, cluster: ClusterApi): Promise<string[]> {
+  const visited = parseVisited(header);
   await cluster.verify(c.req.raw, EMPTY);
   if (visited.includes(nodeId)) throw recordMissing(uid);
   return visited;

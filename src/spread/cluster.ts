@@ -109,10 +109,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   };
 }
 
-/** The visited list of a lookup request, or `undefined` for a client's own request. */
-export function visitedOf(request: Request): string[] | undefined {
-  const header = request.headers.get(VISITED_HEADER);
-  if (header === null) return undefined;
+/** The node ids in a lookup's `x-minstore-visited` header; 400 when it holds anything else. */
+export function parseVisited(header: string): string[] {
   const visited = header.split(",").map((id) => id.trim());
   if (visited.some((id) => !NODE_ID_PATTERN.test(id)) || visited.length > 64) {
     throw invalidInput("invalid_visited", `${VISITED_HEADER} must list node ids separated by commas`);

@@ -15,9 +15,3 @@ export interface Replicator {
   /** Asks the peers for a uid this node does not hold; `visited` lists nodes the lookup already passed. */
   lookup(collection: string, uid: string, visited?: readonly string[]): Promise<Snapshot | undefined>;
 }
-
-/** A node with no peers: nothing to spread to, nobody to ask. */
-export const standaloneReplicator: Replicator = {
-  spread: (_collection, _uid, commit) => commit(),
-  lookup: async () => undefined,
-};

@@ -4,6 +4,7 @@
  * stopped, killed and started again on the same port and data, and their lists rewritten (SIGHUP).
  */
 import { writeFile } from "node:fs/promises";
+import type { ClusterStatus } from "../../src/spread/cluster.ts";
 import { freePorts, type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./server-process.ts";
 
 /** Per node, its servers.list entries: other nodes' names, with "*" first for a bridge. */
@@ -25,11 +26,8 @@ export interface ClusterNode {
   request(method: string, path: string, value?: string): Promise<{ status: number; text: string }>;
 }
 
-export interface NodeStatus {
-  node: string;
-  peers: { url: string; queue: number; inFlight: number; sentRequests: number; lastError: string | null }[];
-  received: { requests: number; applied: number; ignored: number };
-}
+/** What GET /_status answers. */
+export type NodeStatus = ClusterStatus & { node: string; version: string };
 
 export interface Cluster {
   nodes: Record<string, ClusterNode>;
