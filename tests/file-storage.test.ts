@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { describe, test } from "node:test";
@@ -443,16 +443,15 @@ describe("FileStorage updates in place", () => {
       const first = await open({ writeBehindMs: 1 });
       assert.ok(await first.create("text", { ...record("torn", v(1)), value: "the original, long enough to leave a tail" }));
       await first.close();
-      // The "crash": the in-place write gets half its bytes out and this storage goes no further
-      // (until the test ends, so that it can be closed).
-      let unfreeze!: () => void;
-      const frozen = new Promise<void>((resolve) => (unfreeze = resolve));
+      // The "crash": the in-place write gets half its bytes out and this storage's file writes go
+      // no further, as a killed process's would (later attempts fail without touching the file).
+      let crashed = false;
       const crashing: FsModule = {
         ...nodeFs,
-        async overwrite(path, data) {
-          await writeFile(path, data.slice(0, data.length / 2), { flag: "r+" });
-          await frozen;
-          return nodeFs.overwrite(path, data);
+        overwriteNow(path, data) {
+          if (!crashed) writeFileSync(path, data.slice(0, data.length / 2), { flag: "r+" });
+          crashed = true;
+          throw new Error("simulated crash");
         },
       };
       const second = await open({ fs: crashing, writeBehindMs: 1 });
@@ -467,7 +466,7 @@ describe("FileStorage updates in place", () => {
       assert.equal(((await recovered.get("text", "torn"))!.entry as StoredRecord).value, "new");
       await recovered.close();
       assert.equal(JSON.parse(await readFile(path, "utf8")).value, "new");
-      unfreeze();
+      await second.close();
     }));
 });
 

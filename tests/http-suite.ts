@@ -340,7 +340,10 @@ async function tree(root: string): Promise<string[]> {
   const listed = await Promise.all(
     entries.map(async (entry) => {
       const path = relative(root, join(entry.parentPath, entry.name));
-      return entry.isFile() ? `${path} ${(await readFile(join(entry.parentPath, entry.name))).length}` : `${path}/`;
+      if (!entry.isFile()) return `${path}/`;
+      // A temp file can be renamed away between the listing and the read: the tree is still changing.
+      const bytes = await readFile(join(entry.parentPath, entry.name)).catch((err) => (err.code === "ENOENT" ? undefined : Promise.reject(err)));
+      return `${path} ${bytes?.length ?? "gone"}`;
     }),
   );
   return listed.sort();

@@ -96,7 +96,7 @@ export async function openOutboxLog(options: OutboxLogOptions, replay: (seq: num
       try {
         const file = current.file;
         if (!file) throw new Error("The outbox has no open segment");
-        await file.write(data);
+        file.appendNow(data);
         if (sync) await file.sync();
       } catch (err) {
         batch.forEach((item) => item.reject(err));

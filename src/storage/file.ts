@@ -7,7 +7,8 @@
  *
  * (keydir.ts says how uids become paths.) A write is serialized per uid, checked against the
  * current entry, appended to the journal (group commit: acknowledged once synced), then kept in
- * memory until its record file is written, by temp file + rename, within `writeBehindMs`. Hot
+ * memory until its record file is written within `writeBehindMs` (a new file by temp file + rename,
+ * an update in place, synchronously: see writeEntryFiles). Hot
  * reads come from a byte-bounded LRU of ready-made JSON; the keydir knows which uids have files,
  * so absent uids cost no disk access.
  */
@@ -116,7 +117,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     // to allocate and free). A crash can tear it, but never for good: this write's journal line is
     // kept until the file is synced, and replay writes it again. New files, and long names (whose
     // uid is only inside the file), still go through a temp file and a rename.
-    const inPlace = had === kind && where.uidInName && (await fs.overwrite(target, text));
+    const inPlace = had === kind && where.uidInName && fs.overwriteNow(target, text);
     if (!inPlace) {
       const temp = `${folder}/.${where.name}.tmp`;
       await fs.writeFile(temp, text);

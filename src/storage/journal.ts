@@ -9,7 +9,7 @@
  * crash are replayed in order; each stops at its first torn or unparsable line, which can only
  * belong to a batch that was never acknowledged.
  */
-import type { FsModule } from "./fs-module.ts";
+import type { AppendFile, FsModule } from "./fs-module.ts";
 import { createLimiter } from "./limiter.ts";
 
 export interface JournalOptions {
@@ -44,7 +44,7 @@ export interface Journal {
 
 interface SegmentState extends Segment {
   path: string;
-  file: { write(data: Uint8Array): Promise<void>; sync(): Promise<void>; close(): Promise<void> };
+  file: AppendFile;
   bytes: number;
   /** Lines acknowledged but not yet materialized into record files. */
   outstanding: number;
@@ -136,7 +136,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
       const segment = current;
       const data = encoder.encode(batch.map((item) => item.line).join(""));
       try {
-        await segment.file.write(data);
+        segment.file.appendNow(data);
         if (sync) await segment.file.sync();
       } catch (err) {
         batch.forEach((item) => item.reject(err));

@@ -50,12 +50,29 @@ export interface WriteBehind {
  */
 const WRITERS = 3;
 const RETRY_MS = 1000;
+/**
+ * In-place updates are written synchronously (FsModule.overwriteNow): a pass of a thousand of them
+ * would hold the event loop for ~15 ms, so the writers let it run between slices of this length.
+ */
+const SLICE_MS = 2;
 
 export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
   const pending = new Map<string, PendingWrite>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let pass: Promise<void> | undefined;
   let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  let sliceStarted = 0;
+  let breather: Promise<void> | undefined;
+
+  /** Once this slice of synchronous work is used up, every writer waits for one event-loop turn. */
+  const breathe = async () => {
+    if (performance.now() - sliceStarted < SLICE_MS) return;
+    breather ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+      breather = undefined;
+      sliceStarted = performance.now();
+    });
+    await breather;
+  };
 
   /** Writes the key's latest pending entry; false if that failed (it stays pending). */
   const writeOne = async (key: string): Promise<boolean> => {
@@ -88,11 +105,13 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
       const keys = [...pending.keys()];
       let next = 0;
       let failed = false;
+      sliceStarted = performance.now();
       const writer = async () => {
         while (next < keys.length) {
           if (!(await writeOne(keys[next++]!))) failed = true;
           drained?.resolve();
           drained = undefined;
+          await breathe();
         }
       };
       await Promise.all(Array.from({ length: WRITERS }, writer));

@@ -37,6 +37,9 @@ declare namespace Deno {
     write(p: Uint8Array): Promise<number>;
     /** Cuts (or extends) the file to `length` bytes. */
     truncate(length?: number): Promise<void>;
+    /** Writes some of `p` synchronously; returns the number of bytes written. */
+    writeSync(p: Uint8Array): number;
+    truncateSync(length?: number): void;
     /** fdatasync */
     syncData(): Promise<void>;
     /** fsync */
@@ -51,6 +54,7 @@ declare namespace Deno {
   }
 
   function open(path: string, options?: OpenOptions): Promise<FsFile>;
+  function openSync(path: string, options?: OpenOptions): FsFile;
   function readTextFile(path: string): Promise<string>;
   function rename(oldpath: string, newpath: string): Promise<void>;
   function remove(path: string, options?: { recursive?: boolean }): Promise<void>;

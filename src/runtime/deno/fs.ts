@@ -22,18 +22,18 @@ export const denoFs: FsModule = {
       file.close();
     }
   },
-  async overwrite(path, data) {
+  overwriteNow(path, data) {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, write: true });
+      file = Deno.openSync(path, { read: true, write: true });
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;
     }
     try {
       const bytes = encoder.encode(data);
-      await writeAll(file, bytes);
-      await file.truncate(bytes.length);
+      for (let offset = 0; offset < bytes.length; ) offset += file.writeSync(bytes.subarray(offset));
+      file.truncateSync(bytes.length);
       return true;
     } finally {
       file.close();
@@ -83,7 +83,9 @@ export const denoFs: FsModule = {
   async openAppend(path) {
     const file = await Deno.open(path, { append: true, create: true });
     return {
-      write: (data) => writeAll(file, data),
+      appendNow(data) {
+        for (let offset = 0; offset < data.length; ) offset += file.writeSync(data.subarray(offset));
+      },
       sync: () => file.syncData(),
       async close() {
         file.close();

@@ -1,4 +1,5 @@
 /** FsModule over node:fs/promises; ENOENT is translated here and nowhere else. */
+import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import type { FsModule } from "../../storage/fs-module.ts";
 
@@ -22,21 +23,21 @@ export const nodeFs: FsModule = {
       await file.close();
     }
   },
-  async overwrite(path, data) {
-    let file;
+  overwriteNow(path, data) {
+    let fd;
     try {
-      file = await open(path, "r+");
+      fd = openSync(path, "r+");
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;
     }
     try {
       const bytes = Buffer.from(data);
-      await file.write(bytes, 0, bytes.length, 0);
-      await file.truncate(bytes.length);
+      for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
+      ftruncateSync(fd, bytes.length);
       return true;
     } finally {
-      await file.close();
+      closeSync(fd);
     }
   },
   rename,
@@ -74,9 +75,8 @@ export const nodeFs: FsModule = {
   async openAppend(path) {
     const file = await open(path, "a");
     return {
-      async write(data) {
-        let offset = 0;
-        while (offset < data.length) offset += (await file.write(data, offset)).bytesWritten;
+      appendNow(data) {
+        for (let offset = 0; offset < data.length; ) offset += writeSync(file.fd, data, offset);
       },
       sync: () => file.datasync(),
       close: () => file.close(),
