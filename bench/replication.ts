@@ -155,6 +155,18 @@ function parseSettings(argv: string[]): Settings | undefined {
   };
 }
 
+/**
+ * Waits until every node is idle: after a POST run, each node creates its backlog of record files
+ * (~0.75 ms of kernel time per new file on this VM), which with three nodes takes a minute or more.
+ * A run that started earlier would share the cores with that backlog and measure it, not itself.
+ */
+const SETTLE_MAX_SECONDS = 300;
+async function settleFully(pids: readonly number[]): Promise<number> {
+  const seconds = await settle(pids, SETTLE_MAX_SECONDS);
+  if (seconds >= SETTLE_MAX_SECONDS) console.error(`bench: the nodes were still busy after ${SETTLE_MAX_SECONDS} s; the next run shares the cores with them`);
+  return seconds;
+}
+
 // --- The lag probe: a worker thread, so that autocannon's event loop does not delay its clock ---
 
 interface ProbeResult {
@@ -425,7 +437,7 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
           const dead = [...nodes.values()].find((node) => node.dead);
           if (dead) throw new Error(`${dead.label} died (exit code ${await dead.exited}); stderr:\n${dead.stderr.join("\n")}`);
           runIndex++;
-          await settle(allPids());
+          await settleFully(allPids());
           const pids = setup === "baseline" ? [base.pid] : [n1.pid, n2.pid, n3.pid];
           const options = { url: target.url, connections: settings.connections, pids };
           await load({ ...options, seconds: settings.warmup, generator: generatorFor(scenario, `${runIndex}w`, settings.keys), record: false });
@@ -447,7 +459,7 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
               profile.windows.push({ scenario: `${scenario}-${setup}-${round}`, from: (m.startedAt - profile.spawnedAt) / 1000, to: (m.endedAt - profile.spawnedAt) / 1000 });
             }
           }
-          m.idleAfter = await settle(allPids());
+          m.idleAfter = await settleFully(allPids());
           runs.push(run);
           console.log(describeRun(run));
         }
@@ -503,7 +515,8 @@ function describeRun(run: Run): string {
   const cpu = m.cpu.processes.map((entry) => percent(entry?.cpu)).join("/");
   let line =
     `bench: round ${run.round} ${run.scenario.padEnd(4)} ${run.setup.padEnd(8)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 2)} ms  p99 ${fmt(m.p99, 2)} ms  ` +
-    `non-2xx ${m.non2xx}  errors ${m.errors}  CPU ${run.setup === "baseline" ? "base" : "n1/n2/n3"} ${cpu} client ${percent(m.clientCpu)} other ${percent(m.otherCpu)}`;
+    `non-2xx ${m.non2xx}  errors ${m.errors}  CPU ${run.setup === "baseline" ? "base" : "n1/n2/n3"} ${cpu} client ${percent(m.clientCpu)} other ${percent(m.otherCpu)}  ` +
+    `idle after ${fmt(m.idleAfter, 1)} s`;
   if (run.setup === "mirrored") {
     const lag = lagStats(run.probes);
     line +=
