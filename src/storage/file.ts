@@ -7,10 +7,10 @@
  *
  * (keydir.ts says how uids become paths.) A write is serialized per uid, checked against the
  * current entry, appended to the journal (group commit: acknowledged once synced), then kept in
- * memory until its record file is written within `writeBehindMs` (a new file by temp file + rename,
- * an update in place, synchronously: see writeEntryFiles). Hot
- * reads come from a byte-bounded LRU of ready-made JSON; the keydir knows which uids have files,
- * so absent uids cost no disk access.
+ * memory until its record file is written within `writeBehindMs` (a new file by temp file +
+ * rename, an update in place and synchronously: see writeEntryFiles). Hot reads come from a
+ * byte-bounded LRU of ready-made JSON; the keydir knows which uids have files, so absent uids cost
+ * no disk access.
  */
 import { invalidInput, StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";

@@ -32,7 +32,7 @@ export const denoFs: FsModule = {
     }
     try {
       const bytes = encoder.encode(data);
-      for (let offset = 0; offset < bytes.length; ) offset += file.writeSync(bytes.subarray(offset));
+      writeAllNow(file, bytes);
       file.truncateSync(bytes.length);
       return true;
     } finally {
@@ -83,9 +83,7 @@ export const denoFs: FsModule = {
   async openAppend(path) {
     const file = await Deno.open(path, { append: true, create: true });
     return {
-      appendNow(data) {
-        for (let offset = 0; offset < data.length; ) offset += file.writeSync(data.subarray(offset));
-      },
+      appendNow: (data) => writeAllNow(file, data),
       sync: () => file.syncData(),
       async close() {
         file.close();
@@ -100,4 +98,9 @@ export const denoFs: FsModule = {
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < data.length) offset += await file.write(data.subarray(offset));
+}
+
+/** The same, synchronously: FsFile.writeSync may also write fewer bytes than asked. */
+function writeAllNow(file: Deno.FsFile, data: Uint8Array): void {
+  for (let offset = 0; offset < data.length; ) offset += file.writeSync(data.subarray(offset));
 }
