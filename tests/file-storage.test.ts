@@ -524,6 +524,92 @@ describe("FileStorage write-behind", () => {
     }));
 });
 
+describe("FileStorage deferred syncs (what replicas use)", () => {
+  /** nodeFs, logging journal writes, syncs and closes, and record file writes, in order. */
+  const loggingFs = () => {
+    const events: string[] = [];
+    const name = (path: string) => (path.includes("/.journal/") ? `journal ${basename(path)}` : `record ${basename(path)}`);
+    const fs: FsModule = {
+      ...nodeFs,
+      async openAppend(path) {
+        const file = await nodeFs.openAppend(path);
+        const logged: AppendFile = {
+          appendNow: (data) => (events.push(`write ${name(path)}`), file.appendNow(data)),
+          sync: () => (events.push(`sync ${name(path)}`), file.sync()),
+          close: () => (events.push(`close ${name(path)}`), file.close()),
+        };
+        return logged;
+      },
+      async sync(path) {
+        events.push(`sync ${name(path)}`);
+        await nodeFs.sync(path);
+      },
+      overwriteNow(path, data) {
+        events.push(`write ${name(path)}`);
+        return nodeFs.overwriteNow(path, data);
+      },
+      async rename(from, to) {
+        events.push(`write ${name(to)}`);
+        await nodeFs.rename(from, to);
+      },
+    };
+    return { fs, events, syncs: () => events.filter((event) => event.startsWith("sync journal")).length };
+  };
+
+  test("a deferred apply is visible at once without a sync; flush() syncs it once; a synced write covers it too", () =>
+    withBase(async ({ open }) => {
+      const { fs, syncs } = loggingFs();
+      const storage = await open({ fs, writeBehindMs: 60_000 });
+      const before = syncs();
+      assert.equal(await storage.applyIfNewer("text", record("replica", v(1)), { deferSync: true }), true);
+      assert.equal(syncs(), before, "the deferred apply waited for a sync");
+      assert.deepEqual((await storage.get("text", "replica"))?.entry, record("replica", v(1)));
+      await storage.flush();
+      assert.equal(syncs(), before + 1);
+      await storage.flush();
+      assert.equal(syncs(), before + 1, "nothing new to sync");
+      // A client write syncs its batch, and with it the deferred line written before.
+      assert.ok(await storage.applyIfNewer("text", record("replica", v(2)), { deferSync: true }));
+      assert.ok(await storage.create("text", record("client", v(3))));
+      assert.equal(syncs(), before + 2);
+      await storage.flush();
+      assert.equal(syncs(), before + 2, "the client write's sync covered the deferred line");
+      await storage.close();
+    }));
+
+  test("a record file is written only once its deferred journal line is synced", () =>
+    withBase(async ({ base, open }) => {
+      const { fs, events } = loggingFs();
+      const storage = await open({ fs, writeBehindMs: 1 });
+      events.length = 0;
+      assert.ok(await storage.applyIfNewer("text", record("replica", v(1)), { deferSync: true }));
+      const path = entryPaths(base, "text", "replica").record;
+      for (let waited = 0; !(await exists(path)); waited += 20) {
+        assert.ok(waited < 5000, "the record file never landed");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const sync = events.findIndex((event) => event.startsWith("sync journal"));
+      const file = events.indexOf("write record replica.json");
+      assert.ok(sync !== -1 && sync < file, `the record file came before the journal sync: ${events.join(", ")}`);
+      await storage.close();
+    }));
+
+  test("a segment sealed with deferred lines in it is synced before it is closed", () =>
+    withBase(async ({ open }) => {
+      const { fs, events } = loggingFs();
+      const storage = await open({ fs, segmentBytes: 200, writeBehindMs: 60_000 });
+      for (let n = 1; n <= 5; n++) assert.ok(await storage.applyIfNewer("text", record(`r${n}`, v(n)), { deferSync: true }));
+      const closed = events.filter((event) => event.startsWith("close journal")).map((event) => event.slice("close journal ".length));
+      assert.ok(closed.length >= 2, "200-byte segments should have been sealed");
+      for (const segment of closed) {
+        const written = events.lastIndexOf(`write journal ${segment}`);
+        const synced = events.lastIndexOf(`sync journal ${segment}`);
+        assert.ok(synced > written && synced < events.indexOf(`close journal ${segment}`), `${segment} was closed unsynced: ${events.join(", ")}`);
+      }
+      await storage.close();
+    }));
+});
+
 describe("FileStorage cache", () => {
   test("createLruCache() stays within its byte budget and evicts the least recently used", () => {
     const cache = createLruCache<string>(100);

@@ -10,6 +10,7 @@ import { after, describe, test } from "node:test";
 import type { StoredRecord, Tombstone } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type OutgoingEntry, openOutbox, type OutboxOptions } from "../src/spread/outbox.ts";
+import type { PeerSender } from "../src/spread/replication-wire.ts";
 import { createProver } from "../src/spread/proof.ts";
 import { startTombstoneSweeper } from "../src/spread/tombstone-sweeper.ts";
 import { createMemoryStorage } from "../src/storage/memory.ts";
@@ -31,24 +32,28 @@ const record = (uid: string, value: string, ms: number): StoredRecord => ({
   uid, value, timestamp: ms, check_sum: "0".repeat(64), size: value.length, version: `${String(ms).padStart(13, "0")}-0000-t`, node: "t",
 });
 
-/** A fake peer: records what it was sent; `fail` makes the next sends throw. */
+/**
+ * A fake peer: records what it was sent; `fail` makes the next sends throw. It answers as the
+ * process `boot` (change it to play a restart), durable when asked to be.
+ */
 function fakePeers() {
-  const sent: { peer: string; uids: string[]; values: unknown[] }[] = [];
-  const state = { fail: 0, hold: undefined as Promise<void> | undefined };
-  const send = async (peer: string, entries: readonly OutgoingEntry[]) => {
+  const sent: { peer: string; uids: string[]; values: unknown[]; durable: boolean }[] = [];
+  const state = { fail: 0, hold: undefined as Promise<void> | undefined, boot: "boot-1" };
+  const send: PeerSender = async (peer, entries, { durable }) => {
     await state.hold;
     if (state.fail > 0) {
       state.fail -= 1;
       throw new Error("connection refused (fake)");
     }
-    sent.push({ peer, uids: entries.map((item) => item.entry.uid), values: entries.map((item) => (item.entry as StoredRecord).value) });
+    sent.push({ peer, uids: entries.map((item) => item.entry.uid), values: entries.map((item) => (item.entry as StoredRecord).value), durable });
+    return { boot: state.boot, durable };
   };
   const delivered = (peer: string) => sent.filter((call) => call.peer === peer).flatMap((call) => call.uids);
   return { sent, state, send, delivered };
 }
 
-async function outboxFor(dir: string, storage: Storage, peers: string[], send: OutboxOptions["send"]) {
-  return openOutbox({ fs: nodeFs, dir, sync: true, storage, peers, send, log: () => {}, retryBaseMs: 10, retryMaxMs: 40, segmentBytes: 200 });
+async function outboxFor(dir: string, storage: Storage, peers: string[], send: OutboxOptions["send"], options: Partial<OutboxOptions> = {}) {
+  return openOutbox({ fs: nodeFs, dir, sync: true, storage, peers, send, log: () => {}, retryBaseMs: 10, retryMaxMs: 40, segmentBytes: 200, ...options });
 }
 
 const write = (outbox: Awaited<ReturnType<typeof openOutbox>>, storage: Storage, uid: string, value: string, ms: number) =>
@@ -71,7 +76,8 @@ describe("openOutbox()", () => {
     assert.deepEqual(peers.delivered(PEER), ["first", "hot"]);
     // The current entry travels: the last value, once.
     assert.deepEqual(peers.sent.find((call) => call.peer === PEER && call.uids[0] === "hot")!.values, ["c"]);
-    assert.equal(outbox.isPending("text", "hot"), false);
+    // Sent right after another batch, so with ack=applied: pending until a durable answer confirms it.
+    await waitFor(() => !outbox.isPending("text", "hot"), 5000);
     await outbox.close();
   });
 
@@ -150,6 +156,52 @@ describe("openOutbox()", () => {
     assert.deepEqual(peers.delivered(OTHER), ["after"]);
     assert.deepEqual(outbox.status().map((status) => status.url), [OTHER]);
     assert.equal(outbox.isPending("text", "before"), false);
+    await outbox.close();
+  });
+
+  test("under load, batches go with ack=applied and stay owed until a durable answer from the same peer process", async () => {
+    const dir = await tempDir();
+    const storage = createMemoryStorage();
+    const peers = fakePeers();
+    let release!: () => void;
+    peers.state.hold = new Promise((done) => (release = done));
+    // No confirmation within the test unless a batch asks for one.
+    let outbox = await outboxFor(dir, storage, [PEER], peers.send, { confirmMs: 60_000, lingerMs: 1 });
+    await write(outbox, storage, "quiet", "v", 1000);
+    await write(outbox, storage, "busy-1", "v", 2000);
+    await write(outbox, storage, "busy-2", "v", 3000);
+    release();
+    await waitFor(() => peers.delivered(PEER).length === 3, 5000);
+    // The first batch after a quiet spell asks for durability; the one sent right after it does not.
+    assert.deepEqual(peers.sent.map((call) => [call.uids, call.durable]), [[["quiet"], true], [["busy-1", "busy-2"], false]]);
+    assert.equal(outbox.status()[0]!.unconfirmed, 2);
+    assert.ok(outbox.isPending("text", "busy-1"), "an unconfirmed entry must keep its tombstone from being purged");
+    // Owed entries survive a restart of the emitter: the marks never passed them.
+    await outbox.close();
+    const again = fakePeers();
+    outbox = await outboxFor(dir, storage, [PEER], again.send);
+    await waitFor(() => again.delivered(PEER).length === 2, 5000);
+    assert.deepEqual(again.delivered(PEER).sort(), ["busy-1", "busy-2"]);
+    await outbox.close();
+  });
+
+  test("a durable answer confirms what was applied before it; a peer that restarted meanwhile is sent it again", async () => {
+    const storage = createMemoryStorage();
+    const peers = fakePeers();
+    let release!: () => void;
+    peers.state.hold = new Promise((done) => (release = done));
+    const outbox = await outboxFor(await tempDir(), storage, [PEER], peers.send, { confirmMs: 300, lingerMs: 1 });
+    await write(outbox, storage, "quiet", "v", 1000);
+    await write(outbox, storage, "lost", "v", 2000);
+    release();
+    await waitFor(() => outbox.status()[0]!.unconfirmed === 1, 5000);
+    // The peer restarts before it confirms "lost": the confirmation comes from another process.
+    peers.state.boot = "boot-2";
+    await waitFor(() => peers.delivered(PEER).filter((uid) => uid === "lost").length === 2 && outbox.status()[0]!.unconfirmed === 0, 5000);
+    const calls = peers.sent.map((call) => [call.uids, call.durable]);
+    // quiet (durable), lost (applied), an empty durable request answered by boot-2, lost again, then its confirmation.
+    assert.deepEqual(calls, [[["quiet"], true], [["lost"], false], [[], true], [["lost"], false], [[], true]]);
+    assert.equal(outbox.isPending("text", "lost"), false);
     await outbox.close();
   });
 

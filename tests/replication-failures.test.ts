@@ -17,6 +17,11 @@ const cluster = async (topology: Topology, args?: string[]) => {
 };
 after(() => Promise.all(clusters.map((started) => started.close())));
 
+/** A valid replicated record, as an emitter would send it. */
+const replica = (uid: string) => ({ uid, value: uid, timestamp: 1, check_sum: "0".repeat(64), size: uid.length, version: "0000000000001-0000-a", node: "a" });
+
+const counts = ({ applied, ignored }: { applied: number; ignored: number }) => ({ applied, ignored });
+
 const replicate = (url: string, entries: unknown[], headers: Record<string, string> = {}) =>
   fetch(`${url}/_replicate?mirror=1`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ entries }) });
 
@@ -68,11 +73,11 @@ describe("replication failures (node)", () => {
     const original = JSON.parse((await n1!.request("POST", "/text/gone", "soon deleted")).text);
     await n1!.request("DELETE", "/text/gone");
     const late = await replicate(n1!.url, [{ collection: "text", hops: 0, entry: original }]);
-    assert.deepEqual(await late.json(), { applied: 0, ignored: 1 });
+    assert.deepEqual(counts(await late.json()), { applied: 0, ignored: 1 });
     assert.equal((await n1!.local("text", "gone")).status, 404);
 
     const newer = { ...original, value: "back", version: `${String(Date.now() + 60_000).padStart(13, "0")}-0000-elsewhere` };
-    assert.deepEqual(await (await replicate(n1!.url, [{ collection: "text", hops: 0, entry: newer }])).json(), { applied: 1, ignored: 0 });
+    assert.deepEqual(counts(await (await replicate(n1!.url, [{ collection: "text", hops: 0, entry: newer }])).json()), { applied: 1, ignored: 0 });
     assert.equal(JSON.parse((await n1!.local("text", "gone")).text).value, "back");
   });
 
@@ -152,6 +157,37 @@ describe("replication failures (node)", () => {
     assert.equal(JSON.parse((await n1!.request("GET", "/text/only-on-n2")).text).value, "found through a signed lookup (Marked).");
   });
 
+  test("a replica batch is answered with the receiver's boot id: after its disk sync, or before it with ack=applied", async () => {
+    const c = await cluster({ n1: [] });
+    const { n1 } = c.nodes;
+    const send = async (uid: string, query: string) => {
+      const response = await fetch(`${n1!.url}/_replicate?mirror=1${query}`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: replica(uid) }] }),
+      });
+      assert.equal(response.status, 200);
+      return (await response.json()) as { applied: number; ignored: number; durable: boolean; boot: string };
+    };
+    const early = await send("early", "&ack=applied");
+    assert.deepEqual({ ...early, boot: typeof early.boot }, { applied: 1, ignored: 0, durable: false, boot: "string" });
+    assert.equal((await n1!.local("text", "early")).status, 200, "applied means readable at once");
+    const synced = await send("synced", "");
+    assert.deepEqual(synced, { applied: 1, ignored: 0, durable: true, boot: early.boot });
+    // Another process answers with another boot id: the emitter then sends again what it had not confirmed.
+    await n1!.stop("SIGKILL");
+    await n1!.start();
+    const again = await send("early", "&ack=applied");
+    assert.equal(again.ignored, 1, "the record survived the restart");
+    assert.notEqual(again.boot, early.boot);
+  });
+
+  test("with relaxed durability, a node with peers answers every write and mirrors it", async () => {
+    const c = await cluster({ n1: ["n2"], n2: [] }, ["--durability", "relaxed"]);
+    const { n1, n2 } = c.nodes;
+    for (const uid of ["r1", "r2", "r3"]) assert.equal((await n1!.request("POST", `/text/${uid}`, uid)).status, 200);
+    await c.settle();
+    for (const uid of ["r1", "r2", "r3"]) assert.equal((await n2!.local("text", uid)).status, 200);
+  });
+
   test("bad replication requests are 4xx JSON errors and change nothing", async () => {
     const c = await cluster({ n1: [] });
     const { n1 } = c.nodes;
@@ -163,6 +199,7 @@ describe("replication failures (node)", () => {
       [JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: { uid: "x", value: 1 } }] }), "?mirror=1", 400, /invalid_replica/],
       [JSON.stringify({ entries: [{ collection: "Bad!", hops: 0, entry: { uid: "x", deleted: true, timestamp: 1, version: "0000000000001-0000-a", node: "a" } }] }), "?mirror=1", 400, /invalid_collection/],
       [JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: { uid: "../x", deleted: true, timestamp: 1, version: "0000000000001-0000-a", node: "a" } }] }), "?mirror=1", 400, /invalid_uid/],
+      [JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: replica("x") }] }), "?mirror=1&ack=later", 400, /invalid_flag/],
     ];
     for (const [body, query, status, code] of cases) {
       const response = await post(body, query);

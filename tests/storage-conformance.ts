@@ -186,6 +186,18 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           await Promise.all(versions.map((n) => storage.applyIfNewer("text", record("doc", v(n), `v${n}`))));
           await assertEntry(storage, "text", record("doc", v(19), "v19"));
         }));
+
+      test("applyIfNewer() with deferSync applies by the same rule, is readable at once, and flush() resolves", () =>
+        withStorage(async ({ storage }) => {
+          await storage.flush();
+          const applied = [];
+          for (const n of [1, 3, 2]) applied.push(await storage.applyIfNewer("text", record("deferred", v(n), `v${n}`), { deferSync: true }));
+          assert.deepEqual(applied, [true, true, false]);
+          await assertEntry(storage, "text", record("deferred", v(3), "v3"));
+          assert.equal(await storage.applyIfNewer("text", record("deferred", v(3), "again"), { deferSync: true }), false);
+          await storage.flush();
+          await assertEntry(storage, "text", record("deferred", v(3), "v3"));
+        }));
     });
 
     describe("purge()", () => {
@@ -409,15 +421,19 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.ok(await storage.create("json", record("alpha", v(5), 5)));
           assert.ok(await storage.put("json", tombstone("purged", v(6)), undefined));
           assert.ok(await storage.purge("json", "purged", v(6)));
+          // A replica's deferred write, made durable by flush().
+          assert.ok(await storage.applyIfNewer("json", record("replica", v(7), 7), { deferSync: true }));
+          await storage.flush();
           const before = await collectEntries(storage);
 
           storage = await subject.reopen();
           for (const entry of kept) await assertEntry(storage, "text", entry);
           await assertEntry(storage, "text", tombstone("gamma", v(4)));
           await assertEntry(storage, "json", record("alpha", v(5), 5));
+          await assertEntry(storage, "json", record("replica", v(7), 7));
           assert.equal(await storage.get("json", "purged"), undefined);
           assert.deepEqual(await listAll(storage, "text"), kept.map((entry) => entry.uid).sort());
-          assert.deepEqual(await listAll(storage, "json"), ["alpha"]);
+          assert.deepEqual(await listAll(storage, "json"), ["alpha", "replica"]);
           assert.deepEqual(await collectEntries(storage), before);
 
           // Conditional writes see the reopened state.

@@ -21,13 +21,18 @@ export function statusResponse(c: Context, node: { nodeId: string; version: stri
   return c.json({ node: node.nodeId, version: node.version, ...cluster.status() });
 }
 
-/** `POST /_replicate?mirror=1[&bridge=1]`: a batch of entries from a peer. */
+/**
+ * `POST /_replicate?mirror=1[&bridge=1][&ack=applied]`: a batch of entries from a peer, answered
+ * once durable, or with `ack=applied` once applied (see replication-wire.ts).
+ */
 export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLimit: number): Promise<Response> {
   if (c.req.query("mirror") !== "1") throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
+  const ack = c.req.query("ack") ?? "durable";
+  if (ack !== "durable" && ack !== "applied") throw invalidInput("invalid_flag", "ack is durable (the default) or applied");
   const body = await readBodyBytes(c.req.raw, bodyLimit);
   await cluster.verify(c.req.raw, body);
   const entries = parseReplicationBody(decoder.decode(body));
-  return c.json(await cluster.receive(entries, c.req.query("bridge") === "1"));
+  return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
 }
 
 /** A record request with `?cache=1`: forwarded to the dependants, nothing stored here. */

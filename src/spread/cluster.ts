@@ -41,7 +41,7 @@ export interface Cluster {
   readonly cache: CacheStrategy;
   /** Throws 401/403 unless a node-to-node request carries a valid proof (always passes without a secret). */
   verify(request: Request, body: Uint8Array): Promise<void>;
-  receive(entries: readonly IncomingEntry[], bridge: boolean): Promise<ReceiveResult>;
+  receive(entries: readonly IncomingEntry[], bridge: boolean, durable: boolean): Promise<ReceiveResult>;
   status(): ClusterStatus;
   /** servers.list was read again. */
   setServers(servers: ServersList): void;
@@ -71,7 +71,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     retryMaxMs: options.retryMaxMs,
     log,
   });
-  const receiver = createReplicationReceiver({ storage, clock, outbox, maxHops: options.maxHops });
+  const receiver = createReplicationReceiver({ storage, clock, outbox, maxHops: options.maxHops, boot: crypto.randomUUID() });
   const peers = () => servers.peers;
   const lookup = createLookup({ client, peers, nodeId: clock.nodeId, timeoutMs: options.lookupTimeoutMs, maxHops: options.maxHops });
   const cache = createCacheStrategy({ client, peers, cacheBytes: options.bounceCacheBytes, timeoutMs: options.peerTimeoutMs });
@@ -90,8 +90,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       const url = new URL(request.url);
       await prover.verify(request.method, url.pathname + url.search, body, request.headers.get(PROOF_HEADER));
     },
-    async receive(entries, bridge) {
-      const result = await receiver(entries, bridge);
+    async receive(entries, bridge, durable) {
+      const result = await receiver(entries, bridge, durable);
       received.requests += 1;
       received.applied += result.applied;
       received.ignored += result.ignored;

@@ -90,6 +90,9 @@ export async function openOutboxLog(options: OutboxLogOptions, replay: (seq: num
   const queue: { line: string; seq: number; resolve: (seq: number) => void; reject: (err: unknown) => void }[] = [];
   let draining: Promise<void> | undefined;
   const drain = async () => {
+    // Never finish synchronously (without sync, a batch has no await): `draining ??= drain()` would
+    // then keep the finished promise, and no later append would start a drain.
+    await Promise.resolve();
     while (queue.length > 0) {
       const batch = queue.splice(0);
       const data = encoder.encode(batch.map((item) => `${item.line}\n`).join(""));

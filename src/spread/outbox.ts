@@ -12,7 +12,7 @@ import type { Entry } from "../record.ts";
 import type { FsModule } from "../storage/fs-module.ts";
 import type { Storage } from "../storage/types.ts";
 import { openOutboxLog } from "./outbox-log.ts";
-import type { PeerSender } from "./replication-wire.ts";
+import type { PeerSender, SendReceipt } from "./replication-wire.ts";
 
 export interface OutboxOptions {
   fs: FsModule;
@@ -32,6 +32,11 @@ export interface OutboxOptions {
   segmentBytes?: number;
   /** After a send under load, wait this long for more entries before the next one. */
   lingerMs?: number;
+  /**
+   * Under load, batches are sent with `ack=applied` (the peer answers before its disk sync); at
+   * least this often one asks for a durable answer, which confirms them all.
+   */
+  confirmMs?: number;
 }
 
 /** How a spread travels on: `hops` so far, and whether receivers spread it on (bridge). */
@@ -47,6 +52,8 @@ export interface PeerStatus {
   oldestPendingMs: number | null;
   sentEntries: number;
   sentRequests: number;
+  /** Entries the peer has applied whose durability it has not confirmed yet (kept here until then). */
+  unconfirmed: number;
   lastSuccessAt: string | null;
   lastError: string | null;
   lastErrorAt: string | null;
@@ -68,7 +75,7 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
-export const OUTBOX_DEFAULTS = { batchEntries: 1000, batchBytes: 4 * 1024 * 1024, retryBaseMs: 100, retryMaxMs: 10_000, segmentBytes: 8 * 1024 * 1024, lingerMs: 10 };
+export const OUTBOX_DEFAULTS = { batchEntries: 1000, batchBytes: 4 * 1024 * 1024, retryBaseMs: 100, retryMaxMs: 10_000, segmentBytes: 8 * 1024 * 1024, lingerMs: 10, confirmMs: 50 };
 
 interface Item extends SpreadMark {
   collection: string;
@@ -84,6 +91,8 @@ interface PeerQueue {
   /** Insertion order is seq order, so the first item holds the queue's smallest firstSeq. */
   pending: Map<string, Item>;
   inFlight: Item[];
+  /** Sent and applied, not yet durable at the peer: batches by the peer process (boot) that took them. */
+  unconfirmed: { boot: string; items: Item[]; since: number }[];
   sending: boolean;
   failures: number;
   retryTimer?: ReturnType<typeof setTimeout>;
@@ -112,7 +121,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   let closed = false;
 
   const newQueue = (url: string): PeerQueue => ({
-    url, pending: new Map(), inFlight: [], sending: false, failures: 0, sentEntries: 0, sentRequests: 0,
+    url, pending: new Map(), inFlight: [], unconfirmed: [], sending: false, failures: 0, sentEntries: 0, sentRequests: 0,
   });
   // A peer without a saved mark is new and gets writes from now on; but with no marks at all while
   // the log holds lines (a crash before the first save, or a damaged file), every peer gets them all.
@@ -132,6 +141,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     const firstPending = queue.pending.values().next().value;
     if (firstPending) mark = Math.min(mark, firstPending.firstSeq - 1);
     for (const item of queue.inFlight) mark = Math.min(mark, item.firstSeq - 1);
+    for (const { items } of queue.unconfirmed) for (const item of items) mark = Math.min(mark, item.firstSeq - 1);
     const firstPreparing = preparing.values().next().value;
     if (firstPreparing !== undefined) mark = Math.min(mark, firstPreparing - 1);
     return mark;
@@ -178,19 +188,35 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   const pump = async (queue: PeerQueue): Promise<void> => {
     if (queue.sending || queue.retryTimer || closed || !queues.has(queue.url)) return;
     queue.sending = true;
+    // The first batch after a quiet spell asks for a durable answer at once: no more may follow.
+    let quiet = true;
     try {
-      while (queue.pending.size > 0 && !closed && queues.has(queue.url)) {
+      while (!closed && queues.has(queue.url)) {
+        if (queue.pending.size === 0) {
+          if (queue.unconfirmed.length === 0) break;
+          // All sent, not all confirmed: once no write has come for a moment, ask for a durable answer.
+          const wait = queue.unconfirmed[0]!.since + settings.confirmMs - Date.now();
+          if (wait > 0) {
+            await sleep(Math.min(wait, settings.lingerMs));
+            continue;
+          }
+        }
         const batch = takeBatch(queue);
+        const oldest = queue.unconfirmed[0];
+        const durable = batch.length === 0 || (quiet && !oldest) || (oldest !== undefined && Date.now() - oldest.since >= settings.confirmMs);
+        quiet = false;
         let entries: OutgoingEntry[];
+        let receipt: SendReceipt;
         try {
           // Storage can fail too (a database gone): that is a failed send, retried like one.
           entries = await readEntries(storage, batch);
-          await send(queue.url, entries, settings.batchBytes);
+          receipt = await send(queue.url, entries, { batchBytes: settings.batchBytes, durable });
         } catch (err) {
           requeue(queue, batch);
           fail(queue, err);
           return;
         }
+        confirm(queue, batch, receipt);
         queue.inFlight = [];
         queue.failures = 0;
         queue.sentEntries += entries.length;
@@ -205,6 +231,14 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     } finally {
       queue.sending = false;
     }
+  };
+
+  /** Files a sent batch under the receipt; a peer that restarted gets what it had not confirmed again. */
+  const confirm = (queue: PeerQueue, batch: Item[], receipt: SendReceipt) => {
+    const lost = queue.unconfirmed.filter((sent) => sent.boot !== receipt.boot).flatMap((sent) => sent.items);
+    queue.unconfirmed = receipt.durable ? [] : queue.unconfirmed.filter((sent) => sent.boot === receipt.boot);
+    if (!receipt.durable && batch.length > 0) queue.unconfirmed.push({ boot: receipt.boot, items: batch, since: Date.now() });
+    if (lost.length > 0) requeue(queue, lost);
   };
 
   const takeBatch = (queue: PeerQueue): Item[] => {
@@ -280,8 +314,9 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     },
     isPending(collection, uid) {
       const key = keyOf(collection, uid);
+      const isIt = (item: Item) => item.collection === collection && item.uid === uid;
       for (const queue of queues.values()) {
-        if (queue.pending.has(key) || queue.inFlight.some((item) => item.collection === collection && item.uid === uid)) return true;
+        if (queue.pending.has(key) || queue.inFlight.some(isIt) || queue.unconfirmed.some((sent) => sent.items.some(isIt))) return true;
       }
       return false;
     },
@@ -296,6 +331,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
           oldestPendingMs: Number.isFinite(oldest) ? now - oldest : null,
           sentEntries: queue.sentEntries,
           sentRequests: queue.sentRequests,
+          unconfirmed: queue.unconfirmed.reduce((sum, sent) => sum + sent.items.length, 0),
           lastSuccessAt: isoOrNull(queue.lastSuccessAt),
           lastError: queue.lastError ?? null,
           lastErrorAt: isoOrNull(queue.lastErrorAt),

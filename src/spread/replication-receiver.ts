@@ -3,6 +3,10 @@
  * holds (last writer wins by version), and spreads a bridged entry on only when it was applied
  * and its hop count allows. That rule is what makes bridge cycles settle: the second time an
  * entry comes round, it is not newer, so it stops.
+ *
+ * Entries are applied without waiting for the disk; a request that asks for a durable answer
+ * flushes storage before it is answered, which covers every batch this process applied before.
+ * The answer names this process (`boot`), so that the emitter can tell a restart in between.
  */
 import type { Storage } from "../storage/types.ts";
 import type { Clock } from "../version.ts";
@@ -14,32 +18,39 @@ export interface ReceiverDeps {
   clock: Clock;
   outbox: Outbox;
   maxHops: number;
+  /** This process's id: a flush confirms only what this same process applied. */
+  boot: string;
 }
 
 export interface ReceiveResult {
   applied: number;
   ignored: number;
+  /** Everything this process applied before answering is durable. */
+  durable: boolean;
+  boot: string;
 }
 
-export type ReplicationReceiver = (entries: readonly IncomingEntry[], bridge: boolean) => Promise<ReceiveResult>;
+export type ReplicationReceiver = (entries: readonly IncomingEntry[], bridge: boolean, durable: boolean) => Promise<ReceiveResult>;
 
-export function createReplicationReceiver({ storage, clock, outbox, maxHops }: ReceiverDeps): ReplicationReceiver {
+export function createReplicationReceiver({ storage, clock, outbox, maxHops, boot }: ReceiverDeps): ReplicationReceiver {
+  const apply = (collection: string, entry: IncomingEntry["entry"]) => storage.applyIfNewer(collection, entry, { deferSync: true });
   const applyOne = async ({ collection, hops, entry }: IncomingEntry, bridge: boolean): Promise<boolean> => {
     // Later local writes must outrank what peers wrote before them.
     clock.observe(entry.version);
     const onward = bridge && hops + 1 <= maxHops;
-    if (!onward) return storage.applyIfNewer(collection, entry);
+    if (!onward) return apply(collection, entry);
     // Noted in the outbox before it is applied, so that a crash in between cannot leave an applied
     // entry that never travels on; the look first keeps already-known entries (a cycle coming
     // round) out of the outbox.
     const current = await storage.get(collection, entry.uid);
     if (current && current.entry.version >= entry.version) return false;
-    return outbox.spread(collection, entry.uid, { hops: hops + 1, bridge: true }, () => storage.applyIfNewer(collection, entry));
+    return outbox.spread(collection, entry.uid, { hops: hops + 1, bridge: true }, () => apply(collection, entry));
   };
 
-  return async (entries, bridge) => {
+  return async (entries, bridge, durable) => {
     const results = await Promise.all(entries.map((item) => applyOne(item, bridge)));
+    if (durable) await storage.flush();
     const applied = results.filter(Boolean).length;
-    return { applied, ignored: results.length - applied };
+    return { applied, ignored: results.length - applied, durable, boot };
   };
 }

@@ -3,6 +3,12 @@
  * receiver should spread the entries on, the original's flag names) with the body
  * `{"entries": [{"collection", "hops", "entry"}]}`, where `entry` is a stored record or tombstone
  * exactly as the emitter holds it. This file writes and reads that format; nothing else does.
+ *
+ * The receiver answers `{"applied", "ignored", "durable", "boot"}`. By default it answers once what
+ * it applied is durable; with `&ack=applied` as soon as it is applied (and visible), which spares
+ * it a disk sync per batch. A later durable answer from the same `boot` (process) confirms those
+ * batches too; until then the emitter keeps them in its outbox, and sends them again if the boot
+ * changes (the receiver restarted and may have lost them).
  */
 import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
@@ -13,20 +19,54 @@ import type { PeerClient } from "./peer-client.ts";
 
 export const REPLICATE_PATH = "/_replicate";
 
-/** Sends entries to one peer; resolves once the peer has applied (and, for bridges, noted) them all. */
-export type PeerSender = (peer: string, entries: readonly OutgoingEntry[], batchBytes: number) => Promise<void>;
+/** What a peer said of a send: which process took it, and whether all it holds is durable. */
+export interface SendReceipt {
+  boot: string;
+  durable: boolean;
+}
+
+/**
+ * Sends entries to one peer; resolves once the peer has applied (and, for bridges, noted) them all,
+ * and with `durable` once everything that peer process applied is durable. With no entries and
+ * `durable`, it only asks for that.
+ */
+export type PeerSender = (peer: string, entries: readonly OutgoingEntry[], options: { batchBytes: number; durable: boolean }) => Promise<SendReceipt>;
 
 export function createPeerSender(client: PeerClient, timeoutMs: number): PeerSender {
-  return async (peer, entries, batchBytes) => {
+  return async (peer, entries, { batchBytes, durable }) => {
+    const requests: { bridge: boolean; body: string }[] = [];
     for (const bridge of [false, true]) {
-      const group = entries.filter((item) => item.bridge === bridge);
-      for (const body of chunkBodies(group, batchBytes)) {
-        const path = `${REPLICATE_PATH}?mirror=1${bridge ? "&bridge=1" : ""}`;
-        const response = await client.request(peer, { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs });
-        if (response.status !== 200) throw new Error(`${peer}${path} answered ${response.status}: ${response.text.slice(0, 200)}`);
-      }
+      for (const body of chunkBodies(entries.filter((item) => item.bridge === bridge), batchBytes)) requests.push({ bridge, body });
     }
+    if (requests.length === 0) requests.push({ bridge: false, body: `{"entries":[]}` });
+    let receipt: SendReceipt | undefined;
+    for (const [index, { bridge, body }] of requests.entries()) {
+      // Only the last request waits for the disk: its flush covers the ones before it.
+      const ack = durable && index === requests.length - 1 ? "" : "&ack=applied";
+      const path = `${REPLICATE_PATH}?mirror=1${bridge ? "&bridge=1" : ""}${ack}`;
+      const response = await client.request(peer, { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs });
+      if (response.status !== 200) throw new Error(`${peer}${path} answered ${response.status}: ${response.text.slice(0, 200)}`);
+      const answer = parseAnswer(peer, response.text);
+      // A restart between two requests of one send: what the first one applied may be lost.
+      if (receipt && receipt.boot !== answer.boot) throw new Error(`${peer} restarted during a send; it is sent again`);
+      receipt = answer;
+    }
+    return receipt!;
   };
+}
+
+const AnswerSchema = v.object({ boot: v.pipe(v.string(), v.minLength(1)), durable: v.boolean() });
+
+function parseAnswer(peer: string, text: string): SendReceipt {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  const parsed = v.safeParse(AnswerSchema, data);
+  if (!parsed.success) throw new Error(`${peer}${REPLICATE_PATH} answered 200 without a receipt: ${text.slice(0, 200)}`);
+  return { boot: parsed.output.boot, durable: parsed.output.durable };
 }
 
 export interface IncomingEntry {

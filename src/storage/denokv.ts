@@ -84,6 +84,8 @@ export function openDenoKvStorage(options: DenoKvStorageOptions): Storage {
         yield { collection: key[1] as string, entry: JSON.parse(value) as Entry };
       }
     },
+    // Every atomic commit is durable before it resolves.
+    async flush() {},
     async close() {
       kv.close();
     },

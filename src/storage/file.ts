@@ -6,7 +6,8 @@
  *   BASE/.journal/NNNNNNNN.log                                writes not yet checkpointed
  *
  * (keydir.ts says how uids become paths.) A write is serialized per uid, checked against the
- * current entry, appended to the journal (group commit: acknowledged once synced), then kept in
+ * current entry, appended to the journal (group commit: acknowledged once synced; a replica's write
+ * may be acknowledged before, see Storage.applyIfNewer), then kept in
  * memory until its record file is written within `writeBehindMs` (a new file by temp file +
  * rename, an update in place and synchronously: see writeEntryFiles). Hot reads come from a
  * byte-bounded LRU of ready-made JSON; the keydir knows which uids have files, so absent uids cost
@@ -132,11 +133,13 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     delayMs: options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs,
     limit: options.pendingLimit ?? FILE_STORAGE_DEFAULTS.pendingLimit,
     write: writeEntryFiles,
+    // A record file may be torn by a crash only if its journal line is durable (replay repairs it).
+    beforePass: () => journal.flush(),
     release: (segment, touched) => journal.release(segment, touched),
     log,
   });
 
-  const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined) => {
+  const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined, deferSync = false) => {
     const key = `${collection}/${uid}`;
     return locks.run(key, async () => {
       // The collection becomes a folder name: a bad one ("..", "a/b") would write outside BASE, and
@@ -151,7 +154,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       const line = snapshot
         ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}\n`
         : `${JSON.stringify({ c: collection, purge: uid })}\n`;
-      pending.add(key, collection, uid, snapshot, await journal.append(line));
+      pending.add(key, collection, uid, snapshot, await journal.append(line, { deferSync }));
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
@@ -199,8 +202,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     put(collection, entry, expectedVersion) {
       return commit(collection, entry.uid, (before) => (before?.version === expectedVersion ? entry : undefined));
     },
-    applyIfNewer(collection, entry) {
-      return commit(collection, entry.uid, (before) => (!before || before.version < entry.version ? entry : undefined));
+    applyIfNewer(collection, entry, options) {
+      return commit(collection, entry.uid, (before) => (!before || before.version < entry.version ? entry : undefined), options?.deferSync);
     },
     purge(collection, uid, version) {
       return commit(collection, uid, (before) => (before && !isLive(before) && before.version === version ? null : undefined));
@@ -239,6 +242,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
         if (item.snapshot) yield { collection: item.collection, entry: item.snapshot.entry };
       }
     },
+    flush: () => journal.flush(),
     async close() {
       await locks.idle();
       await pending.flushAll();

@@ -8,6 +8,9 @@
  * Layout: BASE/.journal/00000001.log, one JSON line per write. At start, the segments left by a
  * crash are replayed in order; each stops at its first torn or unparsable line, which can only
  * belong to a batch that was never acknowledged.
+ *
+ * A line appended with `deferSync` (a replica's write) is acknowledged once written, before it is
+ * synced: `flush()` syncs it, and so does the next synced batch or the sealing of its segment.
  */
 import type { AppendFile, FsModule } from "./fs-module.ts";
 import { createLimiter } from "./limiter.ts";
@@ -34,8 +37,13 @@ export interface Segment {
 }
 
 export interface Journal {
-  /** Appends one line (ending in "\n"); resolves once it is durable, with the segment holding it. */
-  append(line: string): Promise<Segment>;
+  /**
+   * Appends one line (ending in "\n"); resolves once it is durable (with `deferSync`: once it is
+   * written), with the segment holding it.
+   */
+  append(line: string, options?: { deferSync?: boolean }): Promise<Segment>;
+  /** Resolves once every line appended before this call is durable. */
+  flush(): Promise<void>;
   /** One line of `segment` is now materialized: what it touched is synced at that segment's checkpoint. */
   release(segment: Segment, touched: Touched): void;
   /** Writes what is queued, checkpoints what can be, and closes the open segment. */
@@ -49,6 +57,8 @@ interface SegmentState extends Segment {
   /** Lines acknowledged but not yet materialized into record files. */
   outstanding: number;
   sealed: boolean;
+  /** Holds lines written with `deferSync` that no sync has covered yet. */
+  unsynced: boolean;
   files: Set<string>;
   dirs: Set<string>;
 }
@@ -98,7 +108,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
     const file = await fs.openAppend(path);
     // The new name must be durable before any line synced into it is acknowledged.
     if (sync) await fs.sync(dir);
-    const segment: SegmentState = { id, path, file, bytes: 0, outstanding: 0, sealed: false, files: new Set(), dirs: new Set() };
+    const segment: SegmentState = { id, path, file, bytes: 0, outstanding: 0, sealed: false, unsynced: false, files: new Set(), dirs: new Set() };
     segments.push(segment);
     return segment;
   };
@@ -124,20 +134,43 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
     const sealed = current;
     current = await openSegment();
     sealed.sealed = true;
+    if (sealed.unsynced) {
+      // If this fails, the next flush tries again (by path) and fails too: nothing is confirmed.
+      await sealed.file.sync().then(() => (sealed.unsynced = false), (err) => log("Journal could not sync a sealed segment", err));
+    }
     await sealed.file.close();
     void checkpoint();
   };
 
-  const queue: { line: string; resolve: (segment: Segment) => void; reject: (err: unknown) => void }[] = [];
+  /** Syncs every segment holding deferred lines; a sealed one is closed, so it is synced by path. */
+  const syncUnsynced = async () => {
+    for (const segment of segments) {
+      if (!segment.unsynced) continue;
+      await (segment === current ? segment.file.sync() : fs.sync(segment.path));
+      segment.unsynced = false;
+    }
+  };
+
+  /** `line: ""` is a flush: it writes nothing, but its batch is synced if anything is unsynced. */
+  const queue: { line: string; deferSync: boolean; resolve: (segment: Segment) => void; reject: (err: unknown) => void }[] = [];
   let draining: Promise<void> | undefined;
   const drain = async () => {
+    // Never finish synchronously (a batch of deferred lines has no await): `draining ??= drain()`
+    // would then keep the finished promise, and no later append would start a drain. The yield
+    // also lets appends made in the same turn join the first batch.
+    await Promise.resolve();
     while (queue.length > 0) {
       const batch = queue.splice(0);
       const segment = current;
       const data = encoder.encode(batch.map((item) => item.line).join(""));
+      const lines = batch.filter((item) => item.line !== "").length;
       try {
-        segment.file.appendNow(data);
-        if (sync) await segment.file.sync();
+        if (data.length > 0) {
+          segment.file.appendNow(data);
+          if (sync) segment.unsynced = true;
+        }
+        // One line that may not wait syncs the whole batch, and what was deferred before it.
+        if (!batch.every((item) => item.deferSync)) await syncUnsynced();
       } catch (err) {
         batch.forEach((item) => item.reject(err));
         // The segment may now end in part of this batch; replay stops there, so later
@@ -146,7 +179,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
         continue;
       }
       segment.bytes += data.length;
-      segment.outstanding += batch.length;
+      segment.outstanding += lines;
       batch.forEach((item) => item.resolve(segment));
       if (segment.bytes >= options.segmentBytes) await seal().catch((err) => log("Journal could not open a new segment", err));
     }
@@ -154,9 +187,16 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
   };
 
   return {
-    append(line) {
+    append(line, options) {
       return new Promise((resolve, reject) => {
-        queue.push({ line, resolve, reject });
+        queue.push({ line, deferSync: options?.deferSync === true, resolve, reject });
+        draining ??= drain();
+      });
+    },
+    async flush() {
+      if (!segments.some((segment) => segment.unsynced) && !queue.some((item) => item.deferSync)) return;
+      await new Promise<Segment>((resolve, reject) => {
+        queue.push({ line: "", deferSync: false, resolve, reject });
         draining ??= drain();
       });
     },

@@ -64,6 +64,8 @@ export function createMemoryStorage(): Storage {
         for (const snapshot of [...entries.values()]) yield { collection, entry: snapshot.entry };
       }
     },
+    // Nothing here is durable to begin with.
+    async flush() {},
     async close() {},
   };
 }

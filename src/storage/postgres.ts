@@ -172,6 +172,8 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       }
     },
 
+    // Every write is committed (durable) before it resolves.
+    async flush() {},
     async close() {
       await sql.end({ timeout: 5 });
     },

@@ -15,16 +15,27 @@ export interface Storage {
    * is `expectedVersion` (`undefined`: no entry at all). True if stored.
    */
   put(collection: string, entry: Entry, expectedVersion: string | undefined): Promise<boolean>;
-  /** Stores `entry` only if it is newer than the current entry (by version). True if stored. */
-  applyIfNewer(collection: string, entry: Entry): Promise<boolean>;
+  /**
+   * Stores `entry` only if it is newer than the current entry (by version). True if stored. With
+   * `deferSync`, it may resolve before the write is durable (still visible at once): `flush()` then
+   * makes it durable. Replicas use this; the emitter keeps its copy until a flush is confirmed.
+   */
+  applyIfNewer(collection: string, entry: Entry, options?: ApplyOptions): Promise<boolean>;
   /** Forgets a tombstone for good, if it is still the current entry at `version`. True if removed. */
   purge(collection: string, uid: string, version: string): Promise<boolean>;
   /** Live uids of a collection in code-unit order, after `cursor` (exclusive), starting with `prefix`. */
   list(collection: string, options: ListOptions): Promise<ListPage>;
   /** Every entry, tombstones included, in no particular order: for sync and tombstone sweeps. */
   entries(): AsyncIterable<{ collection: string; entry: Entry }>;
+  /** Resolves once every write acknowledged so far, deferred ones included, is durable. */
+  flush(): Promise<void>;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
+}
+
+export interface ApplyOptions {
+  /** Resolve once the write is applied, before it is durable (engines that cannot defer ignore it). */
+  deferSync?: boolean;
 }
 
 export interface ListOptions {

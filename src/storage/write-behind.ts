@@ -16,6 +16,8 @@ export interface PendingWrite {
   covers: Segment[];
   /** A pass has picked it up. */
   taken: boolean;
+  /** Order of arrival: a pass writes only what arrived before its journal flush. */
+  seq: number;
 }
 
 export interface WriteBehindOptions {
@@ -25,6 +27,8 @@ export interface WriteBehindOptions {
   limit: number;
   /** Writes (or for a purge, removes) one entry's files. */
   write(collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched>;
+  /** Runs before each pass: what the pass writes must be durable in the journal first. */
+  beforePass(): Promise<void>;
   /** Tells the journal that one of its lines is now in a file. */
   release(segment: Segment, touched: Touched): void;
   log(message: string, err?: unknown): void;
@@ -63,6 +67,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
   let drained: { promise: Promise<void>; resolve: () => void } | undefined;
   let sliceStarted = 0;
   let breather: Promise<void> | undefined;
+  let added = 0;
 
   /** Once this slice of synchronous work is used up, every writer waits for one event-loop turn. */
   const breathe = async () => {
@@ -75,9 +80,10 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
   };
 
   /** Writes the key's latest pending entry; false if that failed (it stays pending). */
-  const writeOne = async (key: string): Promise<boolean> => {
+  const writeOne = async (key: string, upTo: number): Promise<boolean> => {
     const item = pending.get(key);
-    if (!item || item.taken) return true;
+    // Newer than the pass's journal flush: its line may not be durable yet; the next pass takes it.
+    if (!item || item.taken || item.seq > upTo) return true;
     item.taken = true;
     try {
       const touched = await options.write(item.collection, item.uid, item.snapshot);
@@ -103,12 +109,21 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
     pass ??= (async () => {
       const started = Date.now();
       const keys = [...pending.keys()];
+      const upTo = added;
+      try {
+        await options.beforePass();
+      } catch (err) {
+        options.log("Could not sync the journal before writing record files; retrying", err);
+        pass = undefined;
+        schedule(RETRY_MS);
+        return;
+      }
       let next = 0;
       let failed = false;
       sliceStarted = performance.now();
       const writer = async () => {
         while (next < keys.length) {
-          if (!(await writeOne(keys[next++]!))) failed = true;
+          if (!(await writeOne(keys[next++]!, upTo))) failed = true;
           drained?.resolve();
           drained = undefined;
           await breathe();
@@ -140,7 +155,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
       const previous = pending.get(key);
       // Not yet picked up: the new file will make the older line redundant too.
       const covers = previous && !previous.taken ? [...previous.covers, segment] : [segment];
-      pending.set(key, { collection, uid, snapshot, covers, taken: false });
+      pending.set(key, { collection, uid, snapshot, covers, taken: false, seq: ++added });
       schedule();
     },
     async flushAll() {

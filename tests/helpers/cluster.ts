@@ -95,7 +95,7 @@ export async function startCluster(runtime: RuntimeName, topology: Topology, arg
     async settle(timeoutMs = 15_000) {
       await waitFor(async () => {
         const statuses = await Promise.all(running().map((node) => node.status()));
-        return statuses.every((status) => status.peers.every((peer) => peer.queue === 0 && peer.inFlight === 0));
+        return statuses.every((status) => status.peers.every((peer) => peer.queue === 0 && peer.inFlight === 0 && peer.unconfirmed === 0));
       }, timeoutMs);
     },
     async receivedRequests() {
