@@ -1,8 +1,9 @@
 /**
- * FileStorage's write-behind: writes the journal has made durable whose record file is not written
+ * FileStorage's write-behind: writes the journal has acknowledged whose record file is not written
  * yet. They are served from here until then, and written in passes at most every `delayMs`, so
  * that writes of a hot uid in between coalesce into one file. One pass runs at a time and holds
- * each key once, so an older file can never be renamed over a newer one.
+ * each key once, so an older file can never be renamed over a newer one. A pass starts by making
+ * the journal durable (a replica's line may not be yet) and writes only what arrived before that.
  */
 import type { Snapshot } from "../record.ts";
 import type { Segment, Touched } from "./journal.ts";
