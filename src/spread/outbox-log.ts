@@ -9,6 +9,7 @@
  * start and after a failed write, so line numbers inside a segment always match their seqs.
  */
 import type { AppendFile, FsModule } from "../storage/fs-module.ts";
+import { createBatchQueue } from "../storage/batch-queue.ts";
 
 export interface OutboxLogOptions {
   fs: FsModule;
@@ -87,40 +88,30 @@ export async function openOutboxLog(options: OutboxLogOptions, replay: (seq: num
     currentBytes = 0;
   };
 
-  const queue: { line: string; seq: number; resolve: (seq: number) => void; reject: (err: unknown) => void }[] = [];
-  let draining: Promise<void> | undefined;
-  const drain = async () => {
-    // Never finish synchronously (without sync, a batch has no await): `draining ??= drain()` would
-    // then keep the finished promise, and no later append would start a drain.
-    await Promise.resolve();
-    while (queue.length > 0) {
-      const batch = queue.splice(0);
-      const data = encoder.encode(batch.map((item) => `${item.line}\n`).join(""));
-      try {
-        const file = current.file;
-        if (!file) throw new Error("The outbox has no open segment");
-        file.appendNow(data);
-        if (sync) await file.sync();
-      } catch (err) {
-        batch.forEach((item) => item.reject(err));
-        // The segment may end in part of this batch: continue in a new one so numbering stays true.
-        await rotate(batch.at(-1)!.seq + 1).catch((rotateErr) => log("Outbox could not open a new segment", rotateErr));
-        continue;
-      }
-      current.lastSeq = batch.at(-1)!.seq;
-      currentBytes += data.length;
-      batch.forEach((item) => item.resolve(item.seq));
-      if (currentBytes >= options.segmentBytes) await rotate(current.lastSeq + 1).catch((err) => log("Outbox could not open a new segment", err));
+  const queue = createBatchQueue<{ line: string; seq: number; resolve: (seq: number) => void; reject: (err: unknown) => void }>(async (batch) => {
+    const data = encoder.encode(batch.map((item) => `${item.line}\n`).join(""));
+    try {
+      const file = current.file;
+      if (!file) throw new Error("The outbox has no open segment");
+      file.appendNow(data);
+      if (sync) await file.sync();
+    } catch (err) {
+      batch.forEach((item) => item.reject(err));
+      // The segment may end in part of this batch: continue in a new one so numbering stays true.
+      await rotate(batch.at(-1)!.seq + 1).catch((rotateErr) => log("Outbox could not open a new segment", rotateErr));
+      return;
     }
-    draining = undefined;
-  };
+    current.lastSeq = batch.at(-1)!.seq;
+    currentBytes += data.length;
+    batch.forEach((item) => item.resolve(item.seq));
+    if (currentBytes >= options.segmentBytes) await rotate(current.lastSeq + 1).catch((err) => log("Outbox could not open a new segment", err));
+  });
 
   return {
     append(line) {
       return new Promise((resolve, reject) => {
         // Seqs are given out here, in call order; a batch that fails leaves a gap, never a reuse.
         queue.push({ line, seq: ++lastSeq, resolve, reject });
-        draining ??= drain();
       });
     },
     get lastSeq() {
@@ -134,7 +125,7 @@ export async function openOutboxLog(options: OutboxLogOptions, replay: (seq: num
       }
     },
     async close() {
-      await draining;
+      await queue.idle();
       await current.file?.close();
       current.file = undefined;
       // An empty last segment says nothing: leave no clutter behind.

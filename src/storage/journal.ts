@@ -13,6 +13,7 @@
  * synced: `flush()` syncs it, and so does the next synced batch or the sealing of its segment.
  */
 import type { AppendFile, FsModule } from "./fs-module.ts";
+import { createBatchQueue } from "./batch-queue.ts";
 import { createLimiter } from "./limiter.ts";
 
 export interface JournalOptions {
@@ -152,53 +153,39 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
   };
 
   /** `line: ""` is a flush: it writes nothing, but its batch is synced if anything is unsynced. */
-  const queue: { line: string; deferSync: boolean; resolve: (segment: Segment) => void; reject: (err: unknown) => void }[] = [];
-  let draining: Promise<void> | undefined;
-  const drain = async () => {
-    // Never finish synchronously (a batch of deferred lines has no await): `draining ??= drain()`
-    // would then keep the finished promise, and no later append would start a drain. The yield
-    // also lets appends made in the same turn join the first batch.
-    await Promise.resolve();
-    while (queue.length > 0) {
-      const batch = queue.splice(0);
-      const segment = current;
-      const data = encoder.encode(batch.map((item) => item.line).join(""));
-      const lines = batch.filter((item) => item.line !== "").length;
-      try {
-        if (data.length > 0) {
-          segment.file.appendNow(data);
-          if (sync) segment.unsynced = true;
-        }
-        // One line that may not wait syncs the whole batch, and what was deferred before it.
-        if (!batch.every((item) => item.deferSync)) await syncUnsynced();
-      } catch (err) {
-        batch.forEach((item) => item.reject(err));
-        // The segment may now end in part of this batch; replay stops there, so later
-        // batches go to a fresh segment where they can be replayed.
-        await seal().catch((sealErr) => log("Journal could not open a new segment", sealErr));
-        continue;
+  const queue = createBatchQueue<{ line: string; deferSync: boolean; resolve: (segment: Segment) => void; reject: (err: unknown) => void }>(async (batch) => {
+    const segment = current;
+    const data = encoder.encode(batch.map((item) => item.line).join(""));
+    const lines = batch.filter((item) => item.line !== "").length;
+    try {
+      if (data.length > 0) {
+        segment.file.appendNow(data);
+        if (sync) segment.unsynced = true;
       }
-      segment.bytes += data.length;
-      segment.outstanding += lines;
-      batch.forEach((item) => item.resolve(segment));
-      if (segment.bytes >= options.segmentBytes) await seal().catch((err) => log("Journal could not open a new segment", err));
+      // One line that may not wait syncs the whole batch, and what was deferred before it.
+      if (!batch.every((item) => item.deferSync)) await syncUnsynced();
+    } catch (err) {
+      batch.forEach((item) => item.reject(err));
+      // The segment may now end in part of this batch; replay stops there, so later
+      // batches go to a fresh segment where they can be replayed.
+      await seal().catch((sealErr) => log("Journal could not open a new segment", sealErr));
+      return;
     }
-    draining = undefined;
-  };
+    segment.bytes += data.length;
+    segment.outstanding += lines;
+    batch.forEach((item) => item.resolve(segment));
+    if (segment.bytes >= options.segmentBytes) await seal().catch((err) => log("Journal could not open a new segment", err));
+  });
 
   return {
     append(line, options) {
       return new Promise((resolve, reject) => {
         queue.push({ line, deferSync: options?.deferSync === true, resolve, reject });
-        draining ??= drain();
       });
     },
     async flush() {
-      if (!segments.some((segment) => segment.unsynced) && !queue.some((item) => item.deferSync)) return;
-      await new Promise<Segment>((resolve, reject) => {
-        queue.push({ line: "", deferSync: false, resolve, reject });
-        draining ??= drain();
-      });
+      if (!segments.some((segment) => segment.unsynced) && !queue.waiting().some((item) => item.deferSync)) return;
+      await new Promise<Segment>((resolve, reject) => queue.push({ line: "", deferSync: false, resolve, reject }));
     },
     release(segment, touched) {
       const state = segment as SegmentState;
@@ -208,7 +195,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
       if (state.sealed && state.outstanding === 0) void checkpoint();
     },
     async close() {
-      await draining;
+      await queue.idle();
       current.sealed = true;
       await current.file.close();
       await checkpoint();
