@@ -9,7 +9,10 @@
  *    outbox has drained, and checks that n2 and n3 hold them.
  * 3. Rounds, interleaved: for each scenario (PUT over the 1000 keys with a new value each time;
  *    POST of fresh uids) the baseline run on base, then the mirrored run on n1, with autocannon at
- *    32 connections. Meanwhile a probe (a worker thread of this process) writes a fresh uid every
+ *    32 connections; then (unless --no-ceiling) the ceiling run: base again, beside two burner
+ *    processes that take as much CPU as n2 and n3 took in that mirrored run. On a machine whose
+ *    cores the mirrors share, that is the most a mirrored node could reach if replication cost it
+ *    nothing: it tells the machine's limit from the code's. Meanwhile a probe (a worker thread of this process) writes a fresh uid every
  *    50 ms to the loaded node; in the mirrored run it then polls n2 (`GET …?local=1`, every 1 ms)
  *    until the record is there: the lag from n1's 200 to visibility on n2.
  * 4. After each mirrored run: the drain time (until n1's /_status shows no queued or in-flight
@@ -22,6 +25,7 @@
  * Exit code 1 when a request failed, a probe never became visible, a replica differs or a node
  * died: those are bugs. Missed speed targets are reported as FAIL but exit 0.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -75,6 +79,7 @@ const USAGE = `Usage: npm run bench -- --suite replication [options]
   --source             run minstore from src/ through tsx instead of the compiled build
   --server-js PATH     run this compiled minstore entry instead (another checkout's dist/server.js)
   --cpu-prof LIST      of base,n1,n2,n3: run those nodes with node --cpu-prof; profiles in bench/profiles/
+  --no-ceiling         skip the ceiling runs (base beside burners sized as the mirrors' CPU)
   --keep               keep the temp data directories
   --no-write           print only; do not write bench/results.md or bench/README.md
   --help`;
@@ -100,6 +105,7 @@ interface Settings {
   source: boolean;
   serverJs?: string;
   profiled: NodeName[];
+  ceiling: boolean;
   keep: boolean;
   write: boolean;
   isDefaultRun: boolean;
@@ -123,6 +129,7 @@ function parseSettings(argv: string[]): Settings | undefined {
       source: { type: "boolean", default: false },
       "server-js": { type: "string" },
       "cpu-prof": { type: "string" },
+      "no-ceiling": { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       "no-write": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -149,6 +156,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     source: flags.source,
     serverJs: flags["server-js"],
     profiled: flags["cpu-prof"] === undefined ? [] : pick("node", flags["cpu-prof"], NODE_NAMES),
+    ceiling: !flags["no-ceiling"],
     keep: flags.keep,
     write: !flags["no-write"],
     isDefaultRun: !flags.quick && argv.every((arg) => arg === "--keep"),
@@ -242,6 +250,38 @@ function startProbe(options: { writeUrl: string; readUrl?: string; tag: string; 
       return results;
     },
   };
+}
+
+// --- Burners for the ceiling run: stand-ins for the mirrors' CPU, doing nothing useful ---
+
+/**
+ * Plain JS for \`node -e CODE DUTY\`: uses DUTY (a share of one core) in bursts of 2 ms of CPU time,
+ * about as a mirror spends it on each batch. Counted in CPU time, not wall time, so that being
+ * descheduled does not make it burn less than asked; behind schedule, it catches up at most 20 ms.
+ */
+const BURNER_CODE = `
+const duty = Math.min(1, Math.max(0.01, Number(process.argv[1])));
+const burstUs = 2000, periodMs = burstUs / 1000 / duty;
+const cpu = () => { const used = process.cpuUsage(); return used.user + used.system; };
+let next = performance.now();
+const tick = () => {
+  const end = cpu() + burstUs;
+  while (cpu() < end);
+  next = Math.max(next + periodMs, performance.now() - 20);
+  setTimeout(tick, Math.max(0, next - performance.now()));
+};
+tick();
+`;
+
+function startBurner(duty: number): ChildProcess {
+  return spawn(process.execPath, ["-e", BURNER_CODE, String(duty)], { stdio: "ignore" });
+}
+
+async function stopBurner(burner: ChildProcess): Promise<void> {
+  if (burner.exitCode !== null || burner.signalCode !== null) return;
+  const exited = new Promise((resolve) => burner.once("exit", resolve));
+  burner.kill("SIGKILL");
+  await exited;
 }
 
 // --- Replication state from GET /_status ---
@@ -349,9 +389,12 @@ async function checkReplicas(n1: NodeProcess, mirrors: NodeProcess[], scenario: 
 
 // --- A run ---
 
+/** baseline: base alone; mirrored: n1 with n2 and n3; ceiling: base beside burners sized as that round's mirrors. */
+type Setup = "baseline" | "mirrored" | "ceiling";
+
 interface Run {
   scenario: Scenario;
-  setup: "baseline" | "mirrored";
+  setup: Setup;
   round: number;
   m: Measurement;
   probes: ProbeResult[];
@@ -377,6 +420,7 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
   const tempRoot = await mkdtemp(path.join(os.tmpdir(), "minstore-bench-replication-"));
   const nodes = new Map<NodeName, NodeProcess>();
   const profiles = new Map<NodeName, { file: string; spawnedAt: number; windows: { scenario: string; from: number; to: number }[] }>();
+  const burners = new Set<ChildProcess>();
   const problems: string[] = [];
   const check = (ok: boolean, message: string) => {
     if (!ok) {
@@ -387,6 +431,7 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
+      await Promise.all([...burners].map(stopBurner));
       await Promise.all([...nodes.values()].map(stopNode));
       if (!settings.keep) await rm(tempRoot, { recursive: true, force: true });
     })());
@@ -432,19 +477,32 @@ export async function runReplicationSuite(argv: string[]): Promise<number> {
     let runIndex = 0;
     for (let round = 1; round <= settings.rounds; round++) {
       for (const scenario of settings.scenarios) {
-        for (const setup of ["baseline", "mirrored"] as const) {
-          const target = setup === "baseline" ? base : n1;
+        const setups: Setup[] = settings.ceiling ? ["baseline", "mirrored", "ceiling"] : ["baseline", "mirrored"];
+        for (const setup of setups) {
+          const target = setup === "mirrored" ? n1 : base;
           const dead = [...nodes.values()].find((node) => node.dead);
           if (dead) throw new Error(`${dead.label} died (exit code ${await dead.exited}); stderr:\n${dead.stderr.join("\n")}`);
           runIndex++;
           await settleFully(allPids());
-          const pids = setup === "baseline" ? [base.pid] : [n1.pid, n2.pid, n3.pid];
+          let pids = setup === "mirrored" ? [n1.pid, n2.pid, n3.pid] : [base.pid];
+          const running: ChildProcess[] = [];
+          if (setup === "ceiling") {
+            // As much CPU as this round's mirrors took, each as one process beside base.
+            const mirrored = runs.find((run) => run.round === round && run.scenario === scenario && run.setup === "mirrored")!;
+            for (const share of mirrored.m.cpu.processes.slice(1)) running.push(startBurner((share?.cpu ?? 0) / 100));
+            running.forEach((burner) => burners.add(burner));
+            pids = [base.pid, ...running.map((burner) => burner.pid!)];
+          }
           const options = { url: target.url, connections: settings.connections, pids };
           await load({ ...options, seconds: settings.warmup, generator: generatorFor(scenario, `${runIndex}w`, settings.keys), record: false });
           if (setup === "mirrored") await drain(n1);
           const probe = startProbe({ writeUrl: target.url, readUrl: setup === "mirrored" ? n2.url : undefined, tag: `r${runIndex}`, every: settings.probeEvery, pollEvery: settings.pollEvery });
           const queues = setup === "mirrored" ? watchQueues(n1) : undefined;
           const m = await load({ ...options, seconds: settings.duration, generator: generatorFor(scenario, `${runIndex}m`, settings.keys), record: true });
+          for (const burner of running) {
+            await stopBurner(burner);
+            burners.delete(burner);
+          }
           // Timed from the end of the load, while the last probes still wait for n2.
           const draining = setup === "mirrored" ? drain(n1) : undefined;
           const run: Run = { scenario, setup, round, m, probes: await probe.stop() };
@@ -510,12 +568,15 @@ function lagStats(probes: ProbeResult[]): LagStats {
   return { count: lags.length, failed: probes.filter((probe) => probe.failed).length, p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1) ?? NaN };
 }
 
+const PROCESS_LABELS: Record<Setup, string> = { baseline: "base", mirrored: "n1/n2/n3", ceiling: "base/burner/burner" };
+const SETUP_LABELS: Record<Setup, string> = { baseline: "base (no peers)", mirrored: "n1 → n2, n3", ceiling: "base beside 2 burners (ceiling)" };
+
 function describeRun(run: Run): string {
   const { m } = run;
   const cpu = m.cpu.processes.map((entry) => percent(entry?.cpu)).join("/");
   let line =
     `bench: round ${run.round} ${run.scenario.padEnd(4)} ${run.setup.padEnd(8)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 2)} ms  p99 ${fmt(m.p99, 2)} ms  ` +
-    `non-2xx ${m.non2xx}  errors ${m.errors}  CPU ${run.setup === "baseline" ? "base" : "n1/n2/n3"} ${cpu} client ${percent(m.clientCpu)} other ${percent(m.otherCpu)}  ` +
+    `non-2xx ${m.non2xx}  errors ${m.errors}  CPU ${PROCESS_LABELS[run.setup]} ${cpu} client ${percent(m.clientCpu)} other ${percent(m.otherCpu)}  ` +
     `idle after ${fmt(m.idleAfter, 1)} s`;
   if (run.setup === "mirrored") {
     const lag = lagStats(run.probes);
@@ -529,8 +590,8 @@ function describeRun(run: Run): string {
 
 function report(runs: Run[], settings: Settings, machine: string[], command: string, elapsed: number, problems: string[], nodes: NodeProcess[]): { text: string; ok: boolean } {
   const lines: string[] = [];
-  const of = (scenario: Scenario, setup: Run["setup"]) => runs.filter((run) => run.scenario === scenario && run.setup === setup);
-  const medianRun = (scenario: Scenario, setup: Run["setup"]) => {
+  const of = (scenario: Scenario, setup: Setup) => runs.filter((run) => run.scenario === scenario && run.setup === setup);
+  const medianRun = (scenario: Scenario, setup: Setup) => {
     const chosen = of(scenario, setup);
     return chosen.length === 0 ? undefined : median(chosen.map((run) => ({ rps: run.m.rps, run }))).run;
   };
@@ -549,20 +610,22 @@ function report(runs: Run[], settings: Settings, machine: string[], command: str
   );
 
   lines.push(
-    "| scenario | set-up | req/s | p50 ms | p99 ms | non-2xx | errors | CPU base or n1 (sys) | CPU n2 | CPU n3 | µs CPU / write, all nodes | client CPU | other CPU |",
+    "| scenario | set-up | req/s | p50 ms | p99 ms | non-2xx | errors | CPU base or n1 (sys) | CPU n2 or burner | CPU n3 or burner | µs CPU / write, all nodes | client CPU | other CPU |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const scenario of settings.scenarios) {
-    for (const setup of ["baseline", "mirrored"] as const) {
+    for (const setup of ["baseline", "mirrored", "ceiling"] as const) {
       const run = medianRun(scenario, setup);
       if (!run) continue;
       const { m } = run;
       const [first, second, third] = m.cpu.processes;
-      const total = m.cpu.processes.reduce((sum, entry) => sum + (entry?.cpu ?? NaN), 0);
+      // Burners are not nodes: a ceiling write costs what base spent on it.
+      const nodesCpu = setup === "ceiling" ? m.cpu.processes.slice(0, 1) : m.cpu.processes;
+      const total = nodesCpu.reduce((sum, entry) => sum + (entry?.cpu ?? NaN), 0);
       const disturbed = (m.otherCpu ?? 0) > DISTURBED_PERCENT ? " ⚠" : "";
       lines.push(
-        `| ${scenario} | ${setup === "baseline" ? "base (no peers)" : "n1 → n2, n3"} | ${fmt(m.rps)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.non2xx} | ${m.errors} | ` +
-          `${percent(first?.cpu)} (${percent(first?.sys)}) | ${setup === "mirrored" ? percent(second?.cpu) : "–"} | ${setup === "mirrored" ? percent(third?.cpu) : "–"} | ` +
+        `| ${scenario} | ${SETUP_LABELS[setup]} | ${fmt(m.rps)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.non2xx} | ${m.errors} | ` +
+          `${percent(first?.cpu)} (${percent(first?.sys)}) | ${setup === "baseline" ? "–" : percent(second?.cpu)} | ${setup === "baseline" ? "–" : percent(third?.cpu)} | ` +
           `${fmt((total / 100 / m.rps) * 1e6, 1)} | ${percent(m.clientCpu)} | ${percent(m.otherCpu)}${disturbed} |`,
       );
     }
@@ -599,6 +662,30 @@ function report(runs: Run[], settings: Settings, machine: string[], command: str
     checks.push({ name: `${scenario}: n2 and n3 hold what n1 holds after the drain`, value: replicasOk ? "yes" : "no", goal: "yes", pass: replicasOk });
   }
   lines.push("");
+
+  if (settings.ceiling) {
+    lines.push(
+      "The machine's ceiling: base again, beside two burner processes taking the CPU n2 and n3 took in that round's mirrored run. " +
+        "It is the ratio a mirrored node would reach if replication cost it nothing (and the mirrors no more than they did); " +
+        "the last column is how much of that the mirrored run reached:",
+      "",
+      "| scenario | baseline req/s | ceiling req/s | burners' CPU | ceiling ÷ baseline (per round) | mirrored ÷ ceiling (per round) |",
+      "|---|--:|--:|--:|--:|--:|",
+    );
+    for (const scenario of settings.scenarios) {
+      const [baseline, mirrored, ceiling] = (["baseline", "mirrored", "ceiling"] as const).map((setup) => medianRun(scenario, setup));
+      if (!baseline || !mirrored || !ceiling) continue;
+      const inRound = (setup: Setup, round: number) => runs.find((run) => run.scenario === scenario && run.setup === setup && run.round === round)?.m.rps ?? NaN;
+      const rounds = of(scenario, "ceiling").map((run) => run.round);
+      const perRound = (top: Setup, bottom: Setup) => rounds.map((round) => fmt(inRound(top, round) / inRound(bottom, round), 2)).join(", ");
+      const burnersCpu = ceiling.m.cpu.processes.slice(1).map((entry) => percent(entry?.cpu)).join(" + ");
+      lines.push(
+        `| ${scenario} | ${fmt(baseline.m.rps)} | ${fmt(ceiling.m.rps)} | ${burnersCpu} | ${fmt(ceiling.m.rps / baseline.m.rps, 2)} (${perRound("ceiling", "baseline")}) | ` +
+          `${fmt(mirrored.m.rps / ceiling.m.rps, 2)} (${perRound("mirrored", "ceiling")}) |`,
+      );
+    }
+    lines.push("");
+  }
 
   let failures = 0;
   for (const run of runs) failures += run.m.non2xx + run.m.errors + run.probes.filter((probe) => probe.failed).length;

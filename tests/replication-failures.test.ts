@@ -180,6 +180,17 @@ describe("replication failures (node)", () => {
     assert.notEqual(again.boot, early.boot);
   });
 
+  test("a receiver with nothing to defer (memory storage, relaxed durability) answers ack=applied batches as durable", async () => {
+    for (const args of [["--storage", "memory"], ["--durability", "relaxed"]]) {
+      const c = await cluster({ n1: [] }, args);
+      const response = await fetch(`${c.nodes.n1!.url}/_replicate?mirror=1&ack=applied`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries: [{ collection: "text", hops: 0, entry: replica("nothing-deferred") }] }),
+      });
+      assert.equal(response.status, 200);
+      assert.deepEqual({ ...(await response.json()), boot: "?" }, { applied: 1, ignored: 0, durable: true, boot: "?" }, args.join(" "));
+    }
+  });
+
   test("with relaxed durability, a node with peers answers every write and mirrors it", async () => {
     const c = await cluster({ n1: ["n2"], n2: [] }, ["--durability", "relaxed"]);
     const { n1, n2 } = c.nodes;

@@ -6,6 +6,8 @@
  *
  * Entries are applied without waiting for the disk; a request that asks for a durable answer
  * flushes storage before it is answered, which covers every batch this process applied before.
+ * An engine with nothing to defer (durable on every commit) always answers durable, which spares
+ * the emitter a confirmation request.
  * The answer names this process (`boot`), so that the emitter can tell a restart in between.
  */
 import type { Storage } from "../storage/types.ts";
@@ -51,6 +53,6 @@ export function createReplicationReceiver({ storage, clock, outbox, maxHops, boo
     const results = await Promise.all(entries.map((item) => applyOne(item, bridge)));
     if (durable) await storage.flush();
     const applied = results.filter(Boolean).length;
-    return { applied, ignored: results.length - applied, durable, boot };
+    return { applied, ignored: results.length - applied, durable: durable || !storage.defersSync, boot };
   };
 }

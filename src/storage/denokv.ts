@@ -86,6 +86,7 @@ export function openDenoKvStorage(options: DenoKvStorageOptions): Storage {
     },
     // Every atomic commit is durable before it resolves.
     async flush() {},
+    defersSync: false,
     async close() {
       kv.close();
     },

@@ -243,6 +243,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       }
     },
     flush: () => journal.flush(),
+    // Relaxed durability never syncs: there is nothing to defer.
+    defersSync: durability === "strict",
     async close() {
       await locks.idle();
       await pending.flushAll();

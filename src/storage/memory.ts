@@ -66,6 +66,7 @@ export function createMemoryStorage(): Storage {
     },
     // Nothing here is durable to begin with.
     async flush() {},
+    defersSync: false,
     async close() {},
   };
 }

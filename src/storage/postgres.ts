@@ -174,6 +174,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
 
     // Every write is committed (durable) before it resolves.
     async flush() {},
+    defersSync: false,
     async close() {
       await sql.end({ timeout: 5 });
     },

@@ -29,6 +29,11 @@ export interface Storage {
   entries(): AsyncIterable<{ collection: string; entry: Entry }>;
   /** Resolves once every write acknowledged so far, deferred ones included, is durable. */
   flush(): Promise<void>;
+  /**
+   * True when `deferSync` can make `applyIfNewer` resolve before its write is durable, so that
+   * `flush()` has work to do. Engines durable on every commit (or never durable: memory) say false.
+   */
+  readonly defersSync: boolean;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }
