@@ -248,6 +248,21 @@ function machineBusyTicks(): number | undefined {
 /** A run during which other processes took more than this share of a core is marked ⚠. */
 export const DISTURBED_PERCENT = 25;
 
+/**
+ * Writes every dirty page of the machine to disk (`sync`); seconds it took. The kernel writes dirty
+ * pages back ~30 s after they were made: the files a POST run created would otherwise be written
+ * back, allocating their blocks, during a later run, whose nodes use no CPU while they wait.
+ */
+export function writeBackDirtyPages(): number {
+  const started = performance.now();
+  try {
+    execFileSync("sync", { stdio: "ignore", timeout: 300_000 });
+  } catch {
+    // No `sync` here (not Linux): the settling below is all there is.
+  }
+  return (performance.now() - started) / 1000;
+}
+
 /** Waits until none of `pids` burns CPU (background writes of a previous run); returns seconds waited. */
 export async function settle(pids: readonly number[], maxSeconds = 30): Promise<number> {
   const started = performance.now();

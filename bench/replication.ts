@@ -58,6 +58,7 @@ import {
   spawnNode,
   stopNode,
   VALUE_BYTES,
+  writeBackDirtyPages,
   writeSection,
 } from "./lib.ts";
 import type { PeerStatus } from "../src/spread/outbox.ts";
@@ -167,12 +168,14 @@ function parseSettings(argv: string[]): Settings | undefined {
  * Waits until every node is idle: after a POST run, each node creates its backlog of record files
  * (~0.75 ms of kernel time per new file on this VM), which with three nodes takes a minute or more.
  * A run that started earlier would share the cores with that backlog and measure it, not itself.
+ * Then the kernel writes back what they left dirty (`sync`), or that lands in a later run too.
  */
 const SETTLE_MAX_SECONDS = 300;
 async function settleFully(pids: readonly number[]): Promise<number> {
   const seconds = await settle(pids, SETTLE_MAX_SECONDS);
   if (seconds >= SETTLE_MAX_SECONDS) console.error(`bench: the nodes were still busy after ${SETTLE_MAX_SECONDS} s; the next run shares the cores with them`);
-  return seconds;
+  // Idle nodes can still have left the kernel tens of thousands of files to write back.
+  return seconds + writeBackDirtyPages();
 }
 
 // --- The lag probe: a worker thread, so that autocannon's event loop does not delay its clock ---

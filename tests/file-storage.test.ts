@@ -293,6 +293,32 @@ describe("FileStorage journal", () => {
       await Promise.all(journalFiles.map((file) => file.close()));
     }));
 
+  test("once writes stop and their record files are written, the journal is checkpointed without waiting for its segment to fill", () =>
+    withBase(async ({ base, open }) => {
+      const storage = await open({ writeBehindMs: 20, idleCheckpointMs: 100 });
+      const uids = Array.from({ length: 50 }, (_, index) => `burst-${index}`);
+      await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index)))));
+      const journal = `${base}/.journal`;
+      assert.ok((await stat(`${journal}/00000001.log`)).size > 0, "the burst is in the first segment");
+      // The checkpoint syncs every record file of the burst, then removes the segment: only an empty one is left.
+      const deadline = Date.now() + 10_000;
+      let names = await readdir(journal);
+      while (names.includes("00000001.log") && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        names = await readdir(journal);
+      }
+      assert.deepEqual(names, ["00000002.log"]);
+      assert.equal((await stat(`${journal}/00000002.log`)).size, 0);
+      for (const [index, uid] of uids.entries()) assert.deepEqual(JSON.parse(await readFile(entryPaths(base, "text", uid).record, "utf8")), record(uid, v(index)));
+      // Writing goes on in the new segment, and survives a reopen.
+      assert.ok(await storage.create("text", record("after", v(100))));
+      await storage.close();
+      const reopened = await open();
+      assert.equal((await reopened.get("text", "after"))?.entry.version, v(100));
+      assert.equal((await reopened.get("text", "burst-7"))?.entry.version, v(7));
+      await reopened.close();
+    }));
+
   test("close() checkpoints every segment and leaves only parsable record files", () =>
     withBase(async ({ base, open }) => {
       // 256-byte segments: nearly every batch seals a segment and starts a checkpoint.

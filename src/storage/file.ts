@@ -34,6 +34,8 @@ export interface FileStorageOptions {
   cacheBytes?: number;
   /** Journal segment size at which a checkpoint is taken. */
   segmentBytes?: number;
+  /** Once writes stop for this long (and record files are written), the journal is checkpointed anyway. */
+  idleCheckpointMs?: number;
   /** Record files are written this long after a write at most, coalescing writes of one uid meanwhile. */
   writeBehindMs?: number;
   /** Writers wait while this many writes have no record file yet. */
@@ -44,6 +46,7 @@ export interface FileStorageOptions {
 export const FILE_STORAGE_DEFAULTS = {
   cacheBytes: 64 * 1024 * 1024,
   segmentBytes: 16 * 1024 * 1024,
+  idleCheckpointMs: 2000,
   writeBehindMs: 1000,
   pendingLimit: 50_000,
 };
@@ -181,6 +184,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       dir: `${dir}/.journal`,
       sync: durability === "strict",
       segmentBytes: options.segmentBytes ?? FILE_STORAGE_DEFAULTS.segmentBytes,
+      idleSealMs: options.idleCheckpointMs ?? FILE_STORAGE_DEFAULTS.idleCheckpointMs,
       log,
     },
     recover,

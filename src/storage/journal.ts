@@ -11,6 +11,10 @@
  *
  * A line appended with `deferSync` (a replica's write) is acknowledged once written, before it is
  * synced: `flush()` syncs it, and so does the next synced batch or the sealing of its segment.
+ *
+ * A segment is sealed when it is full, and also once writes stop (`idleSealMs`) with every line in
+ * it materialized: otherwise a burst of creates leaves a checkpoint of tens of thousands of file
+ * syncs that the next burst pays for, in the middle of its own writes, when it fills the segment.
  */
 import type { AppendFile, FsModule } from "./fs-module.ts";
 import { createBatchQueue } from "./batch-queue.ts";
@@ -24,6 +28,8 @@ export interface JournalOptions {
   sync: boolean;
   /** A segment is sealed, and can be checkpointed, once it holds this many bytes. */
   segmentBytes: number;
+  /** Seal and checkpoint the segment once no line was appended for this long and all are materialized (none: only when full). */
+  idleSealMs?: number;
   log: (message: string, err?: unknown) => void;
 }
 
@@ -152,8 +158,25 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
     }
   };
 
-  /** `line: ""` is a flush: it writes nothing, but its batch is synced if anything is unsynced. */
-  const queue = createBatchQueue<{ line: string; deferSync: boolean; resolve: (segment: Segment) => void; reject: (err: unknown) => void }>(async (batch) => {
+  let appended = 0;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let closing = false;
+  /** Once all of the current segment is materialized: if no line comes meanwhile, seal it (in the queue, so no batch races it). */
+  const sealWhenIdle = () => {
+    if (options.idleSealMs === undefined || idleTimer || closing) return;
+    const seen = appended;
+    idleTimer = setTimeout(() => {
+      idleTimer = undefined;
+      if (appended === seen && current.outstanding === 0 && current.bytes > 0) {
+        queue.push({ line: "", deferSync: false, seal: true, resolve: () => {}, reject: () => {} });
+      }
+    }, options.idleSealMs);
+    // It must never keep a process alive that is otherwise done.
+    (idleTimer as { unref?: () => void }).unref?.();
+  };
+
+  /** `line: ""` is a flush: it writes nothing, but its batch is synced if anything is unsynced. `seal` seals an idle segment. */
+  const queue = createBatchQueue<{ line: string; deferSync: boolean; seal?: boolean; resolve: (segment: Segment) => void; reject: (err: unknown) => void }>(async (batch) => {
     const segment = current;
     const data = encoder.encode(batch.map((item) => item.line).join(""));
     const lines = batch.filter((item) => item.line !== "").length;
@@ -174,11 +197,14 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
     segment.bytes += data.length;
     segment.outstanding += lines;
     batch.forEach((item) => item.resolve(segment));
-    if (segment.bytes >= options.segmentBytes) await seal().catch((err) => log("Journal could not open a new segment", err));
+    // An idle seal is dropped if lines came after it was asked for: the segment is in use again.
+    const idle = batch.some((item) => item.seal) && segment.outstanding === 0 && segment.bytes > 0;
+    if (segment.bytes >= options.segmentBytes || idle) await seal().catch((err) => log("Journal could not open a new segment", err));
   });
 
   return {
     append(line, options) {
+      appended += 1;
       return new Promise((resolve, reject) => {
         queue.push({ line, deferSync: options?.deferSync === true, resolve, reject });
       });
@@ -193,8 +219,11 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
       touched.files.forEach((file) => state.files.add(file));
       touched.dirs.forEach((path) => state.dirs.add(path));
       if (state.sealed && state.outstanding === 0) void checkpoint();
+      if (state === current && state.outstanding === 0) sealWhenIdle();
     },
     async close() {
+      closing = true;
+      clearTimeout(idleTimer);
       await queue.idle();
       current.sealed = true;
       await current.file.close();
