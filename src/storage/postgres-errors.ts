@@ -41,10 +41,13 @@ export function isRetryableConflict(err: unknown): boolean {
   return code === "40001" || code === "40P01";
 }
 
-/** A concurrent CREATE TABLE IF NOT EXISTS won: unique violation on the catalog, duplicate table, or a conflict. */
+/**
+ * A concurrent CREATE TABLE IF NOT EXISTS won: unique violation on the catalog, duplicate table,
+ * duplicate object (the table's row type, "type … already exists"), or a conflict.
+ */
 export function isCreateRace(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === "23505" || code === "42P07" || isRetryableConflict(err);
+  return code === "23505" || code === "42P07" || code === "42710" || isRetryableConflict(err);
 }
 
 /** The error a request sees: 503 for a lost database, the original error (a 500) for anything else. */
