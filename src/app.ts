@@ -23,6 +23,8 @@ export interface AppDeps {
   version: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Deepest nesting of arrays and objects accepted in a value. */
+  maxDepth: number;
   /** Replication, lookups from peers, cache=1 and /_status. */
   cluster: ClusterApi;
   /** When set, called with one line per request. */
@@ -127,13 +129,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError((err, c) => {
     const { status, body } = toErrorBody(err, logError);
-    const headers: Record<string, string> = {};
-    if (err instanceof StoreError && err.status === 405) {
-      headers.allow = (c.req.routePath === "/:collection" ? COLLECTION_METHODS : RECORD_METHODS).join(", ");
-    }
-    // The rest of an oversized body is still on the wire: the connection cannot carry another request.
-    if (err instanceof StoreError && err.status === 413) headers.connection = "close";
-    return c.json(body, status as 400, headers);
+    return c.json(body, status as 400, err instanceof StoreError ? err.headers : {});
   });
 
   return app;

@@ -29,6 +29,18 @@ export interface Config {
   maxHops: number;
   bounceCacheBytes: number;
   tombstoneRetentionMs: number;
+  /** Deepest nesting of arrays and objects accepted in a value (clients and replicas alike). */
+  maxDepth: number;
+  /** A replicated version this far ahead of the local clock is refused and never observed. */
+  maxClockSkewMs: number;
+  /** Open client connections at most; more are refused. */
+  maxConnections: number;
+  /** A request's headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** A keep-alive connection with no request is closed after this. */
+  idleTimeoutMs: number;
 }
 
 export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
@@ -69,7 +81,16 @@ const OPTIONS: Record<string, OptionSpec> = {
   "max-hops": { key: "maxHops", env: "MINSTORE_MAX_HOPS", help: "how far a bridged write or a lookup travels (default 8)" },
   "bounce-cache-size": { key: "bounceCacheBytes", env: "MINSTORE_BOUNCE_CACHE_SIZE", help: "memory for answers kept by cache=1 requests (default 16mb)" },
   "tombstone-retention": { key: "tombstoneRetentionMs", env: "MINSTORE_TOMBSTONE_RETENTION", help: "how long deletes are remembered (default 7d)" },
+  "max-depth": { key: "maxDepth", env: "MINSTORE_MAX_DEPTH", help: "deepest nesting of arrays and objects in a value (default 64)" },
+  "max-clock-skew": { key: "maxClockSkewMs", env: "MINSTORE_MAX_CLOCK_SKEW", help: "refuse replicated versions this far ahead of the local clock (default 1m)" },
+  "max-connections": { key: "maxConnections", env: "MINSTORE_MAX_CONNECTIONS", help: "open client connections at most (default 1024)" },
+  "headers-timeout": { key: "headersTimeoutMs", env: "MINSTORE_HEADERS_TIMEOUT", help: "time a client has to send a request's headers (default 10s)" },
+  "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request (default 30s)" },
+  "idle-timeout": { key: "idleTimeoutMs", env: "MINSTORE_IDLE_TIMEOUT", help: "close a keep-alive connection idle this long (default 5s)" },
 };
+
+/** The largest --body-limit: a record stored from a bigger body could not be serialized safely. */
+export const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 
 const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
 
@@ -134,7 +155,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       port: parsePort(raw.port ?? "8001"),
       host: raw.host ?? "127.0.0.1",
       processes: parseList(raw.processes ?? "lang"),
-      bodyLimit: parseBytes("body-limit", raw.bodyLimit ?? "1mb"),
+      bodyLimit: parseBodyLimit(raw.bodyLimit ?? "1mb"),
       cacheBytes: parseBytes("cache-size", raw.cacheBytes ?? "64mb"),
       durability: parseChoice("durability", raw.durability ?? "strict", ["strict", "relaxed"] as const),
       storage,
@@ -149,6 +170,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       maxHops: parseWholeNumber("max-hops", raw.maxHops ?? "8", 1, 64),
       bounceCacheBytes: parseBytes("bounce-cache-size", raw.bounceCacheBytes ?? "16mb"),
       tombstoneRetentionMs: parseDuration("tombstone-retention", raw.tombstoneRetentionMs ?? "7d"),
+      maxDepth: parseWholeNumber("max-depth", raw.maxDepth ?? "64", 1, 1000),
+      maxClockSkewMs: parseDuration("max-clock-skew", raw.maxClockSkewMs ?? "1m"),
+      maxConnections: parseWholeNumber("max-connections", raw.maxConnections ?? "1024", 1, 1_000_000),
+      headersTimeoutMs: parseDuration("headers-timeout", raw.headersTimeoutMs ?? "10s"),
+      requestTimeoutMs: parseDuration("request-timeout", raw.requestTimeoutMs ?? "30s"),
+      idleTimeoutMs: parseDuration("idle-timeout", raw.idleTimeoutMs ?? "5s"),
     },
   };
 }
@@ -175,6 +202,12 @@ function parseBytes(name: string, text: string): number {
     throw new ConfigError(`Invalid --${name} "${text}": use a size like 1048576, 512kb or 1mb`);
   }
   return Math.floor(Number(match[1]) * unit);
+}
+
+function parseBodyLimit(text: string): number {
+  const limit = parseBytes("body-limit", text);
+  if (limit > MAX_BODY_LIMIT) throw new ConfigError(`Invalid --body-limit "${text}": at most ${MAX_BODY_LIMIT / 1024 / 1024}mb`);
+  return limit;
 }
 
 const DURATION_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -5,14 +5,17 @@
  */
 export class StoreError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 411 | 412 | 413 | 415 | 429 | 500 | 502 | 503 | 507,
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "StoreError";
+    this.headers = options?.headers ?? {};
   }
+  /** Response headers the error implies (Allow on a 405, Retry-After on a 503, Connection: close on a 413). */
+  readonly headers: Record<string, string>;
 }
 
 export const invalidInput = (code: string, message: string) => new StoreError(400, code, message);
@@ -21,7 +24,8 @@ export const recordExists = (uid: string) =>
 export const recordMissing = (uid: string) => new StoreError(404, "record_missing", `Record "${uid}" does not exist`);
 export const preconditionFailed = (message: string) => new StoreError(412, "precondition_failed", message);
 export const payloadTooLarge = (limit: number) =>
-  new StoreError(413, "payload_too_large", `Request body is larger than the limit of ${limit} bytes`);
+  // The rest of an oversized body may still be on the wire: the connection cannot carry another request.
+  new StoreError(413, "payload_too_large", `Request body is larger than the limit of ${limit} bytes`, { headers: { connection: "close" } });
 export const unsupportedMediaType = (type: string) =>
   new StoreError(
     415,
@@ -29,9 +33,16 @@ export const unsupportedMediaType = (type: string) =>
     `Content type "${type}" is not supported; send application/json, application/x-www-form-urlencoded or multipart/form-data`,
   );
 export const methodNotAllowed = (method: string, allowed: readonly string[]) =>
-  new StoreError(405, "method_not_allowed", `Method ${method} is not allowed here; allowed: ${allowed.join(", ")}`);
+  new StoreError(405, "method_not_allowed", `Method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 export const storageUnavailable = (message: string, cause?: unknown) =>
-  new StoreError(503, "storage_unavailable", message, { cause });
+  new StoreError(503, "storage_unavailable", message, { cause, headers: { "retry-after": "1" } });
+/** The disk is full (ENOSPC, EDQUOT): nothing was written. */
+export const insufficientStorage = (message: string, cause?: unknown) =>
+  new StoreError(507, "insufficient_storage", message, { cause, headers: { "retry-after": "5" } });
+export const tooDeep = (limit: number) =>
+  new StoreError(400, "too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 
 export interface ErrorBody {
   error: string;

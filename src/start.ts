@@ -94,6 +94,8 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
       maxHops: config.maxHops,
       bounceCacheBytes: config.bounceCacheBytes,
       tombstoneRetentionMs: config.tombstoneRetentionMs,
+      maxClockSkewMs: config.maxClockSkewMs,
+      maxDepth: config.maxDepth,
       log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
     });
   } catch (err) {
@@ -111,11 +113,19 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
     nodeId,
     version: MINSTORE_VERSION,
     bodyLimit: config.bodyLimit,
+    maxDepth: config.maxDepth,
     logRequest: config.log ? (line) => console.log(line) : undefined,
   });
   let server;
   try {
-    server = await runtime.serve(app.fetch, { hostname: config.host, port: config.port });
+    server = await runtime.serve(app.fetch, {
+      hostname: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+    });
   } catch (err) {
     await cluster.close();
     await storage.close();

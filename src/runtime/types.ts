@@ -14,7 +14,11 @@ export interface Runtime {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly fs: FsModule;
   /** Listens on hostname:port (0 picks a free port); resolves once it accepts connections. */
-  serve(fetch: FetchHandler, options: { hostname: string; port: number }): Promise<RunningServer>;
+  serve(fetch: FetchHandler, options: ServeOptions): Promise<RunningServer>;
+  /** This process's id, written into the data directory's lock. */
+  readonly pid: number;
+  /** Whether a process with this id runs now: a lock left by a dead process is stale. */
+  processAlive(pid: number): boolean;
   /** Calls `handler` once on SIGINT or SIGTERM. */
   onShutdownSignal(handler: (signal: string) => void): void;
   /** Calls `handler` on every SIGHUP (where the platform has it): reload servers.list. */
@@ -25,6 +29,19 @@ export interface Runtime {
    * DENO_KV_ACCESS_TOKEN). Only Deno has it; the denokv engine is refused where it is missing.
    */
   openKv?(pathOrUrl: string): Promise<KvStore>;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  /** Open connections at most; further ones are closed at once. */
+  maxConnections?: number;
+  /** A request's headers must arrive within this. */
+  headersTimeoutMs?: number;
+  /** A whole request must arrive within this. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. */
+  idleTimeoutMs?: number;
 }
 
 export interface RunningServer {

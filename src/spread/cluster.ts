@@ -33,6 +33,12 @@ export interface ClusterOptions {
   bounceCacheBytes: number;
   tombstoneRetentionMs: number;
   retryMaxMs?: number;
+  /** Replicated versions further ahead of the local clock than this are refused. */
+  maxClockSkewMs: number;
+  /** Deepest nesting accepted in a replicated value. */
+  maxDepth: number;
+  /** This node's own listening URL parts, so that a servers.list naming the node itself is caught. */
+  self?: { host: string; port: number };
   log: (message: string, err?: unknown) => void;
 }
 

@@ -7,6 +7,7 @@
  */
 declare namespace Deno {
   const args: readonly string[];
+  const pid: number;
 
   const build: { readonly os: "darwin" | "linux" | "android" | "windows" | "freebsd" | "netbsd" | "aix" | "solaris" | "illumos" };
 
@@ -56,6 +57,7 @@ declare namespace Deno {
   function open(path: string, options?: OpenOptions): Promise<FsFile>;
   function openSync(path: string, options?: OpenOptions): FsFile;
   function readTextFile(path: string): Promise<string>;
+  function statSync(path: string): FileInfo;
   function rename(oldpath: string, newpath: string): Promise<void>;
   function remove(path: string, options?: { recursive?: boolean }): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;

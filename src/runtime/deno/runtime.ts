@@ -10,6 +10,17 @@ export const denoRuntime: Runtime = {
     return Deno.env.toObject();
   },
   fs: denoFs,
+  pid: Deno.pid,
+  processAlive(pid) {
+    // Deno has no kill(pid, 0); /proc tells on Linux, and elsewhere a lock is taken for live.
+    if (Deno.build.os !== "linux") return true;
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return true;
+    } catch {
+      return false;
+    }
+  },
   async serve(fetch, { hostname, port }) {
     const listening = Promise.withResolvers<Deno.NetAddr>();
     // Deno.serve throws at once when it cannot bind; onListen also replaces its default "Listening on" log.

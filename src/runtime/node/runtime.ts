@@ -13,6 +13,16 @@ export const nodeRuntime: Runtime = {
   args: process.argv.slice(2),
   env: process.env,
   fs: nodeFs,
+  pid: process.pid,
+  processAlive(pid) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      // EPERM: it exists, under another user.
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  },
   serve(fetch, { hostname, port }) {
     return new Promise((resolve, reject) => {
       const server = serve({ fetch, hostname, port }, (info: AddressInfo) => {
