@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { invalidInput, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
-import { readWriteInput } from "./http/body.ts";
+import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { cacheResponse, type ClusterApi, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { listPageHtml } from "./http/list-page.ts";
@@ -40,6 +40,7 @@ const RESERVED_COLLECTIONS = new Set(["healthz"]);
 
 export function createApp(deps: AppDeps): Hono {
   const { records, storage, bodyLimit, cluster } = deps;
+  const bodyLimits = { bodyLimit, maxDepth: deps.maxDepth };
   // A replication batch holds many records, and JSON can escape a value to several times its size.
   const replicationLimit = Math.max(32 * 1024 * 1024, bodyLimit * 8);
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/:collection", async (c) => {
     if (c.req.param("collection") === "_replicate") return replicateResponse(c, cluster, replicationLimit);
     const collection = collectionParam(c);
-    const input = await readWriteInput(c.req.raw, bodyLimit);
+    const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
     return recordResponse(await records.create(collection, checkUid(input.uid), input.value));
   });
@@ -94,13 +95,13 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post("/:collection/:uid", async (c) => {
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
-    const { collection, uid, value } = await writeRequest(c, bodyLimit);
+    const { collection, uid, value } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.create(collection, uid, value));
   });
 
   app.put("/:collection/:uid", async (c) => {
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
-    const { collection, uid, value } = await writeRequest(c, bodyLimit);
+    const { collection, uid, value } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.update(collection, uid, value, { ifMatch: parseEtagList(c.req.header("if-match")) }));
   });
 
@@ -165,10 +166,10 @@ function collectionParam(c: Context): string {
   return collection;
 }
 
-async function writeRequest(c: Context, bodyLimit: number) {
+async function writeRequest(c: Context, limits: BodyLimits) {
   const collection = collectionParam(c);
   const uid = checkUid(c.req.param("uid") ?? "");
-  const input = await readWriteInput(c.req.raw, bodyLimit);
+  const input = await readWriteInput(c.req.raw, limits);
   if (input.uid !== undefined && input.uid !== uid) {
     throw invalidInput("uid_mismatch", `The body's uid "${input.uid}" differs from the path's "${uid}"`);
   }

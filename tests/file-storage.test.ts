@@ -17,6 +17,7 @@ import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts
 import type { AppendFile, FsModule } from "../src/storage/fs-module.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
 import { createLruCache } from "../src/storage/lru-cache.ts";
+import { recordFileText } from "../src/storage/record-file-format.ts";
 import type { Storage } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
 import { collectEntries, listAll, record, tombstone } from "./storage-conformance.ts";
@@ -41,7 +42,7 @@ describe("FileStorage on disk", () => {
       assert.equal(basename(textAccented), "h%C3%A9llo%20w%C3%B6rld.json");
       assert.equal(basename(jsonHello), "hello.json");
       const text = await readFile(textHello, "utf8");
-      assert.equal(text, `${JSON.stringify(hello, null, 2)}\n`, "indented JSON with a final newline");
+      assert.equal(text, recordFileText(hello), "one field per line, values compact, a final newline");
       assert.deepEqual(JSON.parse(text), hello);
       assert.deepEqual(JSON.parse(await readFile(textAccented, "utf8")), accented);
       assert.deepEqual(JSON.parse(await readFile(jsonHello, "utf8")), record("hello", v(3), 3));

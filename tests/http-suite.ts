@@ -259,6 +259,8 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
         ["malformed JSON", "/text/j", { headers: { "content-type": "application/json" }, body: '{"value": ' }, 400, "invalid_json"],
         ["JSON without value", "/text/j", json({ uid: "j" }), 400, "missing_value"],
         ["JSON array body", "/text/j", json([1, 2]), 400, "invalid_body"],
+        // 30,000 levels fit in the 64 KiB limit; a few thousand already overflowed JSON.stringify's stack.
+        ["JSON nested 30,000 levels deep", "/json/deep", { headers: { "content-type": "application/json" }, body: `{"value":${"[".repeat(30_000)}${"]".repeat(30_000)}}` }, 400, "too_deep"],
         ["form without value", "/text/f", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: "other=1" }, 400, "missing_value"],
         ["unsupported content type", "/text/t", { headers: { "content-type": "text/plain" }, body: "hello" }, 415, "unsupported_media_type"],
         ["no content type", "/text/t", { body: new Uint8Array([104, 105]) }, 415, "unsupported_media_type"],

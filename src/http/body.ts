@@ -5,10 +5,19 @@
  * Form bodies are parsed from text with URLSearchParams: Hono's parseBody() costs ~4x more CPU
  * (PERF-NOTES.md); it is only worth it for multipart.
  */
-import { invalidInput, payloadTooLarge, unsupportedMediaType } from "../errors.ts";
+import { invalidInput, payloadTooLarge, tooDeep, unsupportedMediaType } from "../errors.ts";
 import { type Json, parseJsonWriteBody, type WriteInput } from "../record.ts";
+import { jsonDepthExceeds } from "./json-depth.ts";
 
-export async function readWriteInput(request: Request, limit: number): Promise<WriteInput> {
+export interface BodyLimits {
+  /** Largest accepted body, in bytes. */
+  bodyLimit: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON value. */
+  maxDepth: number;
+}
+
+export async function readWriteInput(request: Request, limits: BodyLimits): Promise<WriteInput> {
+  const limit = limits.bodyLimit;
   const contentType = request.headers.get("content-type") ?? "";
   const mediaType = contentType.split(";", 1)[0]!.trim().toLowerCase();
   if (mediaType === "application/x-www-form-urlencoded") {
@@ -16,9 +25,12 @@ export async function readWriteInput(request: Request, limit: number): Promise<W
     return fromFields(form.get("value"), form.get("uid"));
   }
   if (mediaType === "application/json" || mediaType.endsWith("+json")) {
+    const text = await readText(request, limit);
+    // Before parsing: the value sits one level below the {"value": …} object, and nothing recursive may see a deeper one.
+    if (jsonDepthExceeds(text, limits.maxDepth + 1)) throw tooDeep(limits.maxDepth);
     let data: unknown;
     try {
-      data = JSON.parse(await readText(request, limit));
+      data = JSON.parse(text);
     } catch (err) {
       if (err instanceof SyntaxError) throw invalidInput("invalid_json", `The body is not valid JSON: ${err.message}`);
       throw err;
