@@ -11,7 +11,7 @@ import { cacheResponse, type ClusterApi, lookupMarker, replicateResponse, status
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
-import type { RecordService } from "./record-service.ts";
+import type { Preconditions, RecordService } from "./record-service.ts";
 import { VISITED_HEADER } from "./spread/lookup.ts";
 import type { Storage } from "./storage/types.ts";
 
@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps): Hono {
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
-    return recordResponse(await records.create(collection, checkUid(input.uid), input.value));
+    return recordResponse(await records.create(collection, checkUid(input.uid), input.value, createConditions(c)));
   });
 
   app.get("/:collection/:uid", async (c) => {
@@ -96,13 +96,16 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/:collection/:uid", async (c) => {
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimits);
-    return recordResponse(await records.create(collection, uid, value));
+    return recordResponse(await records.create(collection, uid, value, createConditions(c)));
   });
 
   app.put("/:collection/:uid", async (c) => {
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimits);
-    return recordResponse(await records.update(collection, uid, value, { ifMatch: parseEtagList(c.req.header("if-match")) }));
+    return recordResponse(await records.update(collection, uid, value, {
+      ifMatch: parseEtagList(c.req.header("if-match")),
+      ifNoneMatch: parseEtagList(c.req.header("if-none-match")),
+    }));
   });
 
   app.delete("/:collection/:uid", async (c) => {
@@ -174,6 +177,11 @@ async function writeRequest(c: Context, limits: BodyLimits) {
     throw invalidInput("uid_mismatch", `The body's uid "${input.uid}" differs from the path's "${uid}"`);
   }
   return { collection, uid, value: input.value };
+}
+
+/** A POST creates anyway; "If-None-Match: *" only turns its record_exists into a 412 (DESIGN.md §2). */
+function createConditions(c: Context): Preconditions {
+  return { ifNoneMatch: parseEtagList(c.req.header("if-none-match")) };
 }
 
 function listLimit(text: string | undefined): number {

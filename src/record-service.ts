@@ -7,6 +7,7 @@ import { preconditionFailed, recordExists, recordMissing, StoreError } from "./e
 import type { Draft } from "./process/types.ts";
 import { checksum, type Entry, isLive, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
 import type { Replicator } from "./spread/replicator.ts";
+import { createKeyedLock } from "./storage/keyed-lock.ts";
 import type { Storage } from "./storage/types.ts";
 import type { Clock } from "./version.ts";
 
@@ -22,22 +23,32 @@ export interface RecordServiceDeps {
 export interface Preconditions {
   /** Versions (or "*") of which the current record must be one. */
   ifMatch?: readonly string[];
+  /** Versions (or "*": any live record) of which the current record must be none; "*" on PUT creates. */
+  ifNoneMatch?: readonly string[];
 }
 
 export interface RecordService {
-  create(collection: string, uid: string, value: Json): Promise<Snapshot>;
+  create(collection: string, uid: string, value: Json, conditions?: Preconditions): Promise<Snapshot>;
   update(collection: string, uid: string, value: Json, conditions?: Preconditions): Promise<Snapshot>;
   /** The live record, looking on the peers unless `local`; `visited` marks a lookup from another node. */
   get(collection: string, uid: string, options?: { local?: boolean; visited?: readonly string[] }): Promise<Snapshot>;
   remove(collection: string, uid: string, conditions?: Preconditions): Promise<Snapshot>;
 }
 
-/** A compare-and-swap loses only to a concurrent write of the same uid; retrying that many times means contention this high is a client bug. */
+/**
+ * Writes of one uid on this node run one at a time, so a compare-and-swap loses only to a write
+ * from outside the lock: a replica applied between the read and the write, or another process on a
+ * shared database. That many losses in a row, with backoff between them, is not contention but a fault.
+ */
 const MAX_ATTEMPTS = 20;
+const BACKOFF_MAX_MS = 50;
 
 export function createRecordService(deps: RecordServiceDeps): RecordService {
   const { storage, clock, pipeline, replicator } = deps;
   const now = deps.now ?? Date.now;
+  // A collection name cannot hold "/", so the key names one uid of one collection.
+  const lock = createKeyedLock();
+  const serialized = <T>(collection: string, uid: string, task: () => Promise<T>) => lock.run(`${collection}/${uid}`, task);
 
   const build = async (uid: string, value: Json): Promise<StoredRecord> => {
     const timestamp = now();
@@ -53,26 +64,28 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   };
 
   return {
-    async create(collection, uid, value) {
-      // Read first: refuse early, and move the clock past a tombstone so the new record outranks it everywhere.
-      const before = await storage.get(collection, uid);
-      if (before && isLive(before.entry)) throw recordExists(uid);
-      const record = stamp(await build(uid, value), before?.entry);
-      if (!(await replicator.spread(collection, uid, () => storage.create(collection, record)))) throw recordExists(uid);
-      return snapshotOf(record);
+    create(collection, uid, value, conditions = {}) {
+      return serialized(collection, uid, () => createUnlocked(collection, uid, value, conditions));
     },
 
-    async update(collection, uid, value, conditions = {}) {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const before = await storage.get(collection, uid);
-        if (!before || !isLive(before.entry)) throw recordMissing(uid);
-        checkIfMatch(conditions, before.entry);
-        const record = await build(uid, value);
-        if (sameContent(record, before.entry)) return before;
-        stamp(record, before.entry);
-        if (await replicator.spread(collection, uid, () => storage.put(collection, record, before.entry.version))) return snapshotOf(record);
-      }
-      throw busy(uid);
+    update(collection, uid, value, conditions = {}) {
+      return serialized(collection, uid, async () => {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          if (attempt > 0) await backoff(attempt);
+          const before = await storage.get(collection, uid);
+          if (!before || !isLive(before.entry)) {
+            // If-None-Match: * asks for "only if absent": a create, with its own check against a racing write.
+            if (conditions.ifNoneMatch?.includes("*")) return createUnlocked(collection, uid, value, conditions);
+            throw recordMissing(uid);
+          }
+          checkConditions(conditions, before.entry);
+          const record = await build(uid, value);
+          if (sameContent(record, before.entry)) return before;
+          stamp(record, before.entry);
+          if (await replicator.spread(collection, uid, () => storage.put(collection, record, before.entry.version))) return snapshotOf(record);
+        }
+        throw busy(uid);
+      });
     },
 
     get(collection, uid, options = {}) {
@@ -87,21 +100,39 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
       });
     },
 
-    async remove(collection, uid, conditions = {}) {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const before = await storage.get(collection, uid);
-        if (!before || !isLive(before.entry)) {
-          // Not here: a peer may hold it (the original forwarded deletes the same way).
-          if (await replicator.lookup(collection, uid)) return removeFound(collection, uid, before?.entry);
-          throw recordMissing(uid);
+    remove(collection, uid, conditions = {}) {
+      return serialized(collection, uid, async () => {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          if (attempt > 0) await backoff(attempt);
+          const before = await storage.get(collection, uid);
+          if (!before || !isLive(before.entry)) {
+            // Not here: a peer may hold it (the original forwarded deletes the same way).
+            if (await replicator.lookup(collection, uid)) return removeFound(collection, uid, before?.entry);
+            throw recordMissing(uid);
+          }
+          checkConditions(conditions, before.entry);
+          const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before.entry);
+          if (await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before.entry.version))) return snapshotOf(tombstone);
         }
-        checkIfMatch(conditions, before.entry);
-        const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before.entry);
-        if (await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before.entry.version))) return snapshotOf(tombstone);
-      }
-      throw busy(uid);
+        throw busy(uid);
+      });
     },
   };
+
+  /** POST, or PUT with If-None-Match: *, with the uid's lock held. */
+  async function createUnlocked(collection: string, uid: string, value: Json, conditions: Preconditions): Promise<Snapshot> {
+    const onlyIfAbsent = conditions.ifNoneMatch?.includes("*") === true;
+    const exists = () => (onlyIfAbsent ? preconditionFailed(`If-None-Match: * and record "${uid}" exists`) : recordExists(uid));
+    // Read first: refuse early, and move the clock past a tombstone so the new record outranks it everywhere.
+    const before = await storage.get(collection, uid);
+    if (before && isLive(before.entry)) throw exists();
+    // If-Match names a version, and an absent record has none.
+    if (conditions.ifMatch && !conditions.ifMatch.includes("*")) throw preconditionFailed(`If-Match and record "${uid}" does not exist`);
+    const record = stamp(await build(uid, value), before?.entry);
+    // Lost to a replica that arrived between the read and the write: the uid exists now.
+    if (!(await replicator.spread(collection, uid, () => storage.create(collection, record)))) throw exists();
+    return snapshotOf(record);
+  }
 
   /** Deletes a record only a peer holds: a tombstone here, spread like any delete. */
   async function removeFound(collection: string, uid: string, before: Entry | undefined): Promise<Snapshot> {
@@ -113,11 +144,20 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
 
 // --- Internal helpers ---
 
-function checkIfMatch(conditions: Preconditions, current: Entry): void {
-  const { ifMatch } = conditions;
+function checkConditions(conditions: Preconditions, current: StoredRecord): void {
+  const { ifMatch, ifNoneMatch } = conditions;
   if (ifMatch && !ifMatch.includes("*") && !ifMatch.includes(current.version)) {
     throw preconditionFailed(`If-Match does not match the current version "${current.version}"`);
   }
+  if (ifNoneMatch && (ifNoneMatch.includes("*") || ifNoneMatch.includes(current.version))) {
+    throw preconditionFailed(`If-None-Match matches the current version "${current.version}"`);
+  }
+}
+
+/** Sleeps before retry `attempt` (1, 2, …): 1 ms doubling to 50 ms, jittered so that retrying writers spread out. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(BACKOFF_MAX_MS, 2 ** (attempt - 1));
+  return new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
 }
 
 /** Equal apart from when and where it was written: such a PUT changes nothing and writes nothing. */

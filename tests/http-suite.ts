@@ -165,6 +165,28 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
       assert.equal((await fetch(url("/text/guarded"))).status, 200);
     });
 
+    test("If-None-Match: * on PUT and POST: 412 while a live record exists; a PUT creates an absent one", async () => {
+      const onlyIfAbsent = (value: string) => ({ ...form(value), headers: { ...form(value).headers, "if-none-match": "*" } });
+      const created = await (await post("/text/absent-only", form("first"))).json();
+      const refused = await put("/text/absent-only", onlyIfAbsent("second"));
+      assert.equal(refused.status, 412);
+      assert.equal((await refused.json()).error, "precondition_failed");
+      assert.equal((await post("/text/absent-only", onlyIfAbsent("second"))).status, 412);
+      assert.deepEqual(await (await fetch(url("/text/absent-only"))).json(), created);
+      const made = await put("/text/made-by-put", onlyIfAbsent("new"));
+      assert.equal(made.status, 200);
+      assert.equal((await (await fetch(url("/text/made-by-put"))).json()).value, "new (Marked).");
+    });
+
+    test("32 concurrent unconditional PUTs of one uid all answer 200", async () => {
+      await post("/text/contended", form("start"));
+      const responses = await Promise.all(Array.from({ length: 32 }, (_, i) => put("/text/contended", form(`writer ${i}`))));
+      assert.deepEqual(responses.map((response) => response.status), Array(32).fill(200));
+      const answered = await Promise.all(responses.map((response) => response.json()));
+      const newest = answered.reduce((a, b) => (a.version > b.version ? a : b));
+      assert.deepEqual(await (await fetch(url("/text/contended"))).json(), newest);
+    });
+
     test("DELETE removes; GET and DELETE of a missing uid are 404; the uid can be created again", async () => {
       await post("/text/gone", form("bye"));
       const deleted = await fetch(url("/text/gone"), { method: "DELETE" });
