@@ -10,6 +10,7 @@ import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { cacheResponse, type ClusterApi, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { listPageHtml } from "./http/list-page.ts";
+import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
 import { VISITED_HEADER } from "./spread/lookup.ts";
@@ -81,7 +82,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
     if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
-    const uid = checkUid(c.req.param("uid"));
+    const uid = uidParam(c);
     // Only a peer's lookup carries the header: a client's GET stays synchronous up to storage.
     const marker = c.req.header(VISITED_HEADER);
     const visited = marker === undefined ? undefined : await lookupMarker(c, marker, deps.nodeId, uid, cluster);
@@ -111,7 +112,7 @@ export function createApp(deps: AppDeps): Hono {
   app.delete("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
     if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
-    const uid = checkUid(c.req.param("uid"));
+    const uid = uidParam(c);
     return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
   });
 
@@ -162,16 +163,31 @@ function wantsCache(c: Context): boolean {
 }
 
 function collectionParam(c: Context): string {
-  const collection = checkCollection(c.req.param("collection") ?? "");
+  const collection = checkCollection(pathParam(c, "collection", 0, "invalid_collection"));
   if (RESERVED_COLLECTIONS.has(collection)) {
     throw invalidInput("invalid_collection", `"${collection}" is reserved by the node and cannot be a collection`);
   }
   return collection;
 }
 
+function uidParam(c: Context): string {
+  return checkUid(pathParam(c, "uid", 1, "invalid_uid"));
+}
+
+/** A path parameter decoded strictly (see path-segment.ts): a malformed escape is a 400, not raw text. */
+function pathParam(c: Context, name: string, index: number, code: string): string {
+  let decoded: string | undefined;
+  try {
+    decoded = strictPathSegment(c.req.url, index);
+  } catch {
+    throw invalidInput(code, `The path's ${name} is not valid percent-encoded UTF-8`);
+  }
+  return decoded ?? c.req.param(name) ?? "";
+}
+
 async function writeRequest(c: Context, limits: BodyLimits) {
   const collection = collectionParam(c);
-  const uid = checkUid(c.req.param("uid") ?? "");
+  const uid = uidParam(c);
   const input = await readWriteInput(c.req.raw, limits);
   if (input.uid !== undefined && input.uid !== uid) {
     throw invalidInput("uid_mismatch", `The body's uid "${input.uid}" differs from the path's "${uid}"`);

@@ -241,7 +241,7 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
     });
 
     test("unicode, spaces and percent signs round-trip in uids", async () => {
-      for (const uid of ["héllo wörld", "日本語", "100%", "a~b", "emoji 🎉"]) {
+      for (const uid of ["héllo wörld", "日本語", "100%", "a~b", "emoji 🎉", "%FF"]) {
         const path = `/text/${encodeURIComponent(uid)}`;
         const created = await post(path, form("x"));
         assert.equal(created.status, 200, uid);
@@ -272,6 +272,8 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
         ["uid with NUL", "/text/a%00b", form("x"), 400, "invalid_uid"],
         ["uid with a control character", "/text/a%01b", form("x"), 400, "invalid_uid"],
         ["uid with a newline", "/text/a%0Ab", form("x"), 400, "invalid_uid"],
+        ["uid not valid percent-encoded UTF-8", "/text/%FF", form("x"), 400, "invalid_uid"],
+        ["uid with an encoded lone surrogate", "/text/%ED%A0%80", form("x"), 400, "invalid_uid"],
         ["uid over 512 bytes", `/text/${"é".repeat(257)}`, form("x"), 400, "invalid_uid"],
         ["path with two segments", "/text/a/b", form("x"), 400, "invalid_uid"],
         ["upper-case collection", "/Text/a", form("x"), 400, "invalid_collection"],
