@@ -1,11 +1,12 @@
 /**
  * Reads a write's body into { value, uid? } for the three content types minstore accepts.
  * The size limit is enforced before parsing: by Content-Length when the client sends one, and
- * by counting while streaming otherwise, so an oversized body is never buffered whole.
+ * by counting while streaming otherwise, so an oversized body is never buffered whole (its rest is
+ * drained, within bounds, so the client can read the 413). A body that ends early is 400 body_incomplete.
  * Form bodies are parsed from text with URLSearchParams: Hono's parseBody() costs ~4x more CPU
  * (PERF-NOTES.md); it is only worth it for multipart.
  */
-import { invalidInput, payloadTooLarge, tooDeep, unsupportedMediaType } from "../errors.ts";
+import { invalidInput, payloadTooLarge, StoreError, tooDeep, unsupportedMediaType } from "../errors.ts";
 import { type Json, parseJsonWriteBody, type WriteInput } from "../record.ts";
 import { jsonDepthExceeds } from "./json-depth.ts";
 
@@ -59,37 +60,44 @@ function fromFields(value: string | null, uid: string | null): WriteInput {
   return uid === null ? { value: value as Json } : { value, uid };
 }
 
-/** True when the declared length fits: the HTTP server stops reading at Content-Length. */
-function declaredLengthFits(request: Request, limit: number): boolean {
-  const declared = request.headers.get("content-length");
-  if (declared === null) return false;
-  if (Number(declared) > limit) throw payloadTooLarge(limit);
-  return true;
-}
-
 async function readText(request: Request, limit: number): Promise<string> {
   // text() has a fast path on @hono/node-server that skips building a web stream.
-  if (declaredLengthFits(request, limit)) return request.text();
-  return new TextDecoder().decode(await readStream(request, limit));
+  if (declaredLengthFits(request, limit)) return whole(() => request.text());
+  return decoder.decode(await readStream(request, limit));
 }
 
-/** The raw body, refused with 413 past `limit` bytes. */
+/** The raw body, refused with 413 past `limit` bytes, and with 400 body_incomplete when it ends early. */
 export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (declaredLengthFits(request, limit)) return new Uint8Array(await request.arrayBuffer());
+  if (declaredLengthFits(request, limit)) return new Uint8Array(await whole(() => request.arrayBuffer()));
   return readStream(request, limit);
+}
+
+/** True when a declared length fits (the HTTP server stops reading there); false without one, or when it does not. */
+function declaredLengthFits(request: Request, limit: number): boolean {
+  const declared = request.headers.get("content-length");
+  return declared !== null && Number(declared) <= limit;
+}
+
+/** A whole-body read, with an aborted or truncated body (the client went away) told apart from a bug. */
+async function whole<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw bodyIncomplete(err);
+  }
 }
 
 async function readStream(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  // Declared too large: refuse before reading, draining only when the whole rest fits the drain.
+  if (declared > limit) return refuse(reader, limit, declared - limit <= DRAIN_MAX_BYTES);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = request.body.getReader();
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+  for (let chunk = await whole(() => reader.read()); !chunk.done; chunk = await whole(() => reader.read())) {
     size += chunk.value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw payloadTooLarge(limit);
-    }
+    if (size > limit) return refuse(reader, limit, true);
     chunks.push(chunk.value);
   }
   const bytes = new Uint8Array(size);
@@ -100,3 +108,43 @@ async function readStream(request: Request, limit: number): Promise<Uint8Array<A
   }
   return bytes;
 }
+
+/**
+ * Throws the 413, after reading and dropping up to DRAIN_MAX_BYTES more of the body (or for
+ * DRAIN_MAX_MS): a server that closes a connection with unread data on it resets it, and the client,
+ * still sending, then loses the 413 it never got to read (nginx's lingering close answers the same).
+ */
+async function refuse(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number, drain: boolean): Promise<never> {
+  // Not awaited: a stream still receiving is dropped, and its connection closes after the 413.
+  if (!(drain && (await drained(reader)))) reader.cancel().catch(() => {});
+  throw payloadTooLarge(limit);
+}
+
+/** True when the body ended (or failed: the client went away) within the drain's bounds. */
+async function drained(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeUp = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), DRAIN_MAX_MS);
+  });
+  try {
+    for (let dropped = 0; dropped <= DRAIN_MAX_BYTES; ) {
+      const chunk = await Promise.race([reader.read(), timeUp]);
+      if (chunk === undefined) return false;
+      if (chunk.done) return true;
+      dropped += chunk.value.length;
+    }
+    return false;
+  } catch {
+    return true;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Past the limit, how much more of a body is drained before the 413; 20 MB sent against 1 MiB fits. */
+const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+const DRAIN_MAX_MS = 5_000;
+const decoder = new TextDecoder();
+
+const bodyIncomplete = (cause: unknown) =>
+  new StoreError(400, "body_incomplete", "The request body ended before it was complete (the client closed or aborted it)", { cause });
