@@ -16,6 +16,8 @@ export class StoreError extends Error {
   }
   /** Response headers the error implies (Allow on a 405, Retry-After on a 503, Connection: close on a 413). */
   readonly headers: Record<string, string>;
+  /** Already reported (a storage fault logs once per change of state): not logged again per request. */
+  quiet = false;
 }
 
 export const invalidInput = (code: string, message: string) => new StoreError(400, code, message);
@@ -52,7 +54,7 @@ export interface ErrorBody {
 /** Maps any thrown value to a status and a JSON body; unknown errors leak nothing. */
 export function toErrorBody(err: unknown, log: (message: string, err: unknown) => void): { status: number; body: ErrorBody } {
   if (err instanceof StoreError) {
-    if (err.status >= 500) log(`${err.code}: ${err.message}`, err.cause ?? err);
+    if (err.status >= 500 && !err.quiet) log(`${err.code}: ${err.message}`, err.cause ?? err);
     return { status: err.status, body: { error: err.code, message: err.message } };
   }
   log("unexpected error", err);

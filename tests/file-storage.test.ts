@@ -14,7 +14,7 @@ import { StoreError } from "../src/errors.ts";
 import type { Entry, StoredRecord } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts";
-import type { AppendFile, FsModule } from "../src/storage/fs-module.ts";
+import { type AppendFile, FsFault, type FsModule } from "../src/storage/fs-module.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
 import { createLruCache } from "../src/storage/lru-cache.ts";
 import { recordFileText } from "../src/storage/record-file-format.ts";
@@ -201,8 +201,8 @@ describe("FileStorage on disk", () => {
 });
 
 describe("FileStorage journal", () => {
-  test("openFileStorage() replays leftover segments up to a torn or damaged line, then removes them", () =>
-    withBase(async ({ base, open, logged }) => {
+  test("openFileStorage() replays what an older minstore left (bare JSON lines, 8-digit names) up to a torn tail, then checkpoints it", () =>
+    withBase(async ({ base, open }) => {
       let storage = await open();
       assert.ok(await storage.create("text", record("b", v(1))));
       assert.ok(await storage.put("text", tombstone("p", v(2)), undefined));
@@ -216,38 +216,45 @@ describe("FileStorage journal", () => {
         `${base}/.journal/00000007.log`,
         line("text", record("a", v(3), "from the journal")) + line("text", tombstone("b", v(4))) + torn,
       );
-      await writeFile(
-        `${base}/.journal/00000008.log`,
-        `${JSON.stringify({ c: "text", purge: "p" })}\n` + "not json at all\n" + line("text", record("e", v(6))),
-      );
+      await writeFile(`${base}/.journal/00000008.log`, `${JSON.stringify({ c: "text", purge: "p" })}\n` + line("text", record("e", v(6))));
 
       storage = await open();
       assert.deepEqual((await storage.get("text", "a"))?.entry, record("a", v(3), "from the journal"));
       assert.deepEqual((await storage.get("text", "b"))?.entry, tombstone("b", v(4)));
       assert.equal(await storage.get("text", "c"), undefined, "the torn line was never acknowledged");
-      assert.equal(await storage.get("text", "p"), undefined, "the purge before the damage applied");
-      assert.equal(await storage.get("text", "e"), undefined, "nothing after a damaged line is replayed");
-      assert.deepEqual(await listAll(storage, "text"), ["a"]);
-      // Replay wrote the files and removed the segments before opening a fresh one.
-      assert.deepEqual(await readdir(`${base}/.journal`), ["00000009.log"]);
+      assert.equal(await storage.get("text", "p"), undefined, "the purge applied");
+      assert.deepEqual((await storage.get("text", "e"))?.entry, record("e", v(6)), "a torn tail ends its own segment only");
+      assert.deepEqual(await listAll(storage, "text"), ["a", "e"]);
+      await storage.close();
+      // The replayed lines were written to their record files like any others, then checkpointed.
+      assert.deepEqual(await readdir(`${base}/.journal`), []);
       const text = `${base}/text`;
-      const [a, b, p] = ["a", "b", "p"].map((uid) => entryPaths(base, "text", uid));
+      const [a, b, p, e] = ["a", "b", "p", "e"].map((uid) => entryPaths(base, "text", uid));
       assert.deepEqual(
         await tree(text),
         withFolders([
           under(text, a!.record),
           under(text, b!.tombstone),
+          under(text, e!.record),
           // Bucket folders stay once empty: b's record file and p's tombstone were removed.
           `${dirname(under(text, b!.record))}/`,
           `${dirname(under(text, p!.tombstone))}/`,
         ]),
       );
-      // Replay writes the record files itself, before open() resolves.
       assert.deepEqual(JSON.parse(await readFile(a!.record, "utf8")), record("a", v(3), "from the journal"));
-      assert.equal(logged.length, 1, JSON.stringify(logged));
-      assert.match(String(logged[0]?.[0]), /00000008\.log: line 2 is damaged/);
+    }));
+
+  test("openFileStorage() refuses to open a journal with a damaged line followed by whole ones, and changes nothing", () =>
+    withBase(async ({ base, open }) => {
+      const storage = await open();
       await storage.close();
-      assert.deepEqual(await readdir(`${base}/.journal`), []);
+      const line = (entry: Entry) => `${JSON.stringify({ c: "text", e: entry })}\n`;
+      const segment = `${base}/.journal/00000003.log`;
+      const content = line(record("a", v(1))) + "not json at all\n" + line(record("b", v(2)));
+      await writeFile(segment, content);
+      await assert.rejects(open(), (err: Error) => err.name === "WalDamaged" && /00000003\.log is damaged at line 2/.test(err.message));
+      assert.equal(await readFile(segment, "utf8"), content, "the damaged segment is kept as it was");
+      assert.equal(await exists(entryPaths(base, "text", "a").record), false);
     }));
 
   test("an acknowledged write whose record file was never written is recovered from the journal", () =>
@@ -286,10 +293,10 @@ describe("FileStorage journal", () => {
       const storage = await open();
       assert.deepEqual((await storage.get("text", "survivor"))?.entry, acknowledged);
       assert.deepEqual((await storage.get("text", "ghost"))?.entry, tombstone("ghost", v(2)));
-      // Replay writes the record files itself, before open() resolves.
+      // Replayed lines are written behind like any others: close() writes them out.
+      await storage.close();
       assert.deepEqual(JSON.parse(await readFile(survivor.record, "utf8")), acknowledged);
       assert.deepEqual(JSON.parse(await readFile(ghost.tombstone, "utf8")), tombstone("ghost", v(2)));
-      await storage.close();
       // What the operating system does for a killed process (and Node would do noisily on GC).
       await Promise.all(journalFiles.map((file) => file.close()));
     }));
@@ -300,16 +307,18 @@ describe("FileStorage journal", () => {
       const uids = Array.from({ length: 50 }, (_, index) => `burst-${index}`);
       await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index)))));
       const journal = `${base}/.journal`;
-      assert.ok((await stat(`${journal}/00000001.log`)).size > 0, "the burst is in the first segment");
+      const first = "0000000000000001.log";
+      assert.ok((await stat(`${journal}/${first}`)).size > 0, "the burst is in the first segment");
       // The checkpoint syncs every record file of the burst, then removes the segment: only an empty one is left.
       const deadline = Date.now() + 10_000;
       let names = await readdir(journal);
-      while (names.includes("00000001.log") && Date.now() < deadline) {
+      while (names.includes(first) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         names = await readdir(journal);
       }
-      assert.deepEqual(names, ["00000002.log"]);
-      assert.equal((await stat(`${journal}/00000002.log`)).size, 0);
+      // The next segment is named after the seq of its first line: the burst took 1 to 50.
+      assert.deepEqual(names, ["0000000000000051.log"]);
+      assert.equal((await stat(`${journal}/0000000000000051.log`)).size, 0);
       for (const [index, uid] of uids.entries()) assert.deepEqual(JSON.parse(await readFile(entryPaths(base, "text", uid).record, "utf8")), record(uid, v(index)));
       // Writing goes on in the new segment, and survives a reopen.
       assert.ok(await storage.create("text", record("after", v(100))));
@@ -532,7 +541,7 @@ describe("FileStorage write-behind", () => {
       const fs: FsModule = {
         ...nodeFs,
         async writeFile(path, data, options) {
-          if (path.endsWith(".tmp") && failures-- > 0) throw new Error("disk full");
+          if (path.endsWith(".tmp") && failures-- > 0) throw new FsFault("no_space", "ENOSPC: no space left on device");
           await nodeFs.writeFile(path, data, options);
         },
       };
@@ -544,7 +553,12 @@ describe("FileStorage write-behind", () => {
         assert.deepEqual((await storage.get("text", "flaky"))?.entry, record("flaky", v(1)));
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      assert.equal(logged.filter(([message]) => message.includes("Could not write the record file")).length, 2);
+      // Logged once when the fault starts and once when it clears, not once per failed attempt.
+      assert.equal(logged.filter(([message]) => message.includes("record files cannot be written")).length, 1, JSON.stringify(logged));
+      for (let waited = 0; !logged.some(([message]) => message.includes("record files are written again")); waited += 50) {
+        assert.ok(waited < 5000, "the recovery was never logged");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       logged.length = 0;
       assert.deepEqual(JSON.parse(await readFile(path, "utf8")), record("flaky", v(1)));
       await storage.close();
@@ -563,6 +577,8 @@ describe("FileStorage deferred syncs (what replicas use)", () => {
         const logged: AppendFile = {
           appendNow: (data) => (events.push(`write ${name(path)}`), file.appendNow(data)),
           sync: () => (events.push(`sync ${name(path)}`), file.sync()),
+          truncateNow: (length) => file.truncateNow(length),
+          linked: () => file.linked(),
           close: () => (events.push(`close ${name(path)}`), file.close()),
         };
         return logged;

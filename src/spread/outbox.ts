@@ -113,10 +113,13 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   const queues = new Map<string, PeerQueue>();
   const replayed: { seq: number; line: string }[] = [];
   const outboxLog = await openOutboxLog(
-    { fs, dir: `${dir}/log`, sync: options.sync, segmentBytes: settings.segmentBytes, log },
+    { fs, dir: `${dir}/log`, sync: options.sync, segmentBytes: settings.segmentBytes },
     (seq, line) => replayed.push({ seq, line }),
   );
-  /** Seqs noted in the log whose write has not committed yet: no peer's mark may pass them. */
+  /**
+   * Seqs noted in the log whose write has not committed yet: no peer's mark may pass them. A line
+   * still being written has no seq yet, but will get one above every mark taken meanwhile.
+   */
   const preparing = new Set<number>();
   let closed = false;
 
@@ -285,17 +288,20 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     async spread(collection, uid, mark, commit) {
       if (queues.size === 0) return commit();
       const line = JSON.stringify({ c: collection, u: uid, h: mark.hops, b: mark.bridge ? 1 : 0 } satisfies LogLine);
-      const noted = outboxLog.append(line);
-      // Known before the append resolves: no mark may pass it until the uid is queued.
-      const seq = outboxLog.lastSeq;
-      preparing.add(seq);
+      let committed = false;
+      let seq: number | undefined;
+      const noted = outboxLog.append(line).then((written) => {
+        seq = written;
+        if (!committed) preparing.add(written);
+      });
       try {
         const [result] = await Promise.all([commit(), noted]);
         return result;
       } finally {
-        preparing.delete(seq);
-        // Queued even when the commit failed: sending the current entry again is harmless.
-        const item = { collection, uid, ...mark, firstSeq: seq, since: Date.now() };
+        committed = true;
+        if (seq !== undefined) preparing.delete(seq);
+        // Queued even when the commit or the note failed: sending the current entry again is harmless.
+        const item = { collection, uid, ...mark, firstSeq: seq ?? outboxLog.lastSeq + 1, since: Date.now() };
         for (const queue of queues.values()) {
           enqueue(queue, { ...item });
           void pump(queue);

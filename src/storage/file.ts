@@ -13,14 +13,15 @@
  * byte-bounded LRU of ready-made JSON; the keydir knows which uids have files, so absent uids cost
  * no disk access.
  */
-import { invalidInput, StoreError } from "../errors.ts";
+import { StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
-import { isVersion } from "../version.ts";
 import type { FsModule } from "./fs-module.ts";
-import { openJournal, type Touched } from "./journal.ts";
+import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "./keyed-lock.ts";
 import { openKeydir } from "./keydir.ts";
 import { createLruCache } from "./lru-cache.ts";
+import { recordFileText } from "./record-file-format.ts";
+import { createStorageHealth } from "./storage-health.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
 import { createWriteBehind } from "./write-behind.ts";
 
@@ -40,6 +41,8 @@ export interface FileStorageOptions {
   writeBehindMs?: number;
   /** Writers wait while this many writes have no record file yet. */
   pendingLimit?: number;
+  /** How often a storage fault is probed for having cleared (ms). */
+  probeMs?: number;
   log?: (message: string, err?: unknown) => void;
 }
 
@@ -50,6 +53,8 @@ export const FILE_STORAGE_DEFAULTS = {
   writeBehindMs: 1000,
   pendingLimit: 50_000,
 };
+
+const PROBE = "minstore probe: this file is written and removed to learn whether the disk takes writes again\n".repeat(40);
 
 export async function openFileStorage(options: FileStorageOptions): Promise<Storage> {
   const { fs, dir } = options;
@@ -77,8 +82,12 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     const kind = (await keydir.of(collection)).get(uid);
     if (!kind) return undefined;
     const where = keydir.paths(collection, uid);
-    const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
-    return entry?.uid === uid ? entry : undefined;
+    try {
+      const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
+      return entry?.uid === uid ? entry : undefined;
+    } catch (err) {
+      throw health.readFailed(err);
+    }
   };
 
   /** The current entry; call with the uid's lock held when the result may be cached. */
@@ -116,7 +125,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     const folder = target.slice(0, target.lastIndexOf("/"));
     await ensureDir(folder);
     keydir.collections().add(collection);
-    const text = `${JSON.stringify(snapshot.entry, null, 2)}\n`;
+    const text = recordFileText(snapshot.entry);
     // An update rewrites the file in place: a tenth of the cost of temp file + rename here (no inode
     // to allocate and free). A crash can tear it, but never for good: this write's journal line is
     // kept until the file is synced, and replay writes it again. New files, and long names (whose
@@ -132,14 +141,29 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     return { files: [target], dirs };
   };
 
+  const health = createStorageHealth({
+    dir,
+    // The journal's disk takes a synced write again.
+    probe: async () => {
+      const path = `${dir}/.journal/.probe`;
+      await fs.writeFile(path, PROBE, { sync: true });
+      await fs.remove(path);
+    },
+    log: (message) => log(message),
+    probeMs: options.probeMs,
+  });
+
+  let journal: Journal | undefined;
   const pending = createWriteBehind({
     delayMs: options.writeBehindMs ?? FILE_STORAGE_DEFAULTS.writeBehindMs,
     limit: options.pendingLimit ?? FILE_STORAGE_DEFAULTS.pendingLimit,
     write: writeEntryFiles,
     // A record file may be torn by a crash only if its journal line is durable (replay repairs it).
-    beforePass: () => journal.flush(),
-    release: (segment, touched) => journal.release(segment, touched),
-    log,
+    // Replayed lines, written before the journal is open, are durable already.
+    beforePass: () => journal?.flush() ?? Promise.resolve(),
+    release: (segment, touched) => journal!.release(segment, touched),
+    onError: (err) => health.filesFailed(err),
+    onPassSucceeded: () => health.filesRecovered(),
   });
 
   const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined, deferSync = false) => {
@@ -148,16 +172,21 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       // The collection becomes a folder name: a bad one ("..", "a/b") would write outside BASE, and
       // replay and entries() skip names outside the pattern, so it would be acknowledged, then lost.
       checkCollection(collection);
+      health.checkWritable();
       const before = await current(key, collection, uid);
       const next = decide(before?.entry);
       if (next === undefined) return false;
       // Backpressure: when record files fall behind, writers wait rather than piling up in memory.
       await pending.room();
       const snapshot = next === null ? null : snapshotOf(next);
-      const line = snapshot
-        ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}\n`
-        : `${JSON.stringify({ c: collection, purge: uid })}\n`;
-      pending.add(key, collection, uid, snapshot, await journal.append(line, { deferSync }));
+      const line = snapshot ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}` : JSON.stringify({ c: collection, purge: uid });
+      let segment: Segment;
+      try {
+        segment = await journal!.append(line, { deferSync });
+      } catch (err) {
+        throw health.journalFailed(err);
+      }
+      pending.add(key, collection, uid, snapshot, segment);
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
@@ -165,27 +194,26 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     });
   };
 
-  const recover = async (line: string): Promise<Touched> => {
+  /** A line a previous run left: pending again, so its file is written (and retried) like any other. */
+  const recover = (line: string, segment: Segment) => {
     const op = JSON.parse(line) as { c: string; e?: Entry; purge?: string };
-    if (!COLLECTION_PATTERN.test(op.c)) throw invalidInput("invalid_collection", `Bad collection ${op.c}`);
-    // A line can parse and still be damaged: only a whole entry may reach the disk.
-    if (op.e) {
-      if (typeof op.e.uid !== "string" || op.e.uid === "" || !isVersion(op.e.version)) throw new Error("Damaged journal entry");
-      return writeEntryFiles(op.c, op.e.uid, snapshotOf(op.e));
+    // Lines are checked by their CRC; this guards against an engine bug, never against a torn line.
+    const uid = op.e?.uid ?? op.purge;
+    if (!COLLECTION_PATTERN.test(op.c) || typeof uid !== "string" || uid === "" || (op.e && typeof op.e.version !== "string")) {
+      throw new StoreError(500, "storage_corrupt", `Journal line ${line.slice(0, 120)} is not a write this store makes`);
     }
-    if (typeof op.purge === "string") return writeEntryFiles(op.c, op.purge, null);
-    throw new Error("Unknown journal operation");
+    pending.add(`${op.c}/${uid}`, op.c, uid, op.e ? snapshotOf(op.e) : null, segment);
   };
 
   const durability = options.durability ?? "strict";
-  const journal = await openJournal(
+  journal = await openJournal(
     {
       fs,
       dir: `${dir}/.journal`,
       sync: durability === "strict",
       segmentBytes: options.segmentBytes ?? FILE_STORAGE_DEFAULTS.segmentBytes,
       idleSealMs: options.idleCheckpointMs ?? FILE_STORAGE_DEFAULTS.idleCheckpointMs,
-      log,
+      onCheckpointError: (err) => health.filesFailed(err),
     },
     recover,
   );
@@ -246,14 +274,22 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
         if (item.snapshot) yield { collection: item.collection, entry: item.snapshot.entry };
       }
     },
-    flush: () => journal.flush(),
+    async flush() {
+      try {
+        await journal!.flush();
+      } catch (err) {
+        throw health.journalFailed(err);
+      }
+    },
+    condition: () => health.condition(),
     // Relaxed durability never syncs: there is nothing to defer.
     defersSync: durability === "strict",
     async close() {
       await locks.idle();
       await pending.flushAll();
+      health.close();
       // Whatever could not be written stays in the journal and is replayed at the next start.
-      await journal.close();
+      await journal!.close();
     },
   };
 }

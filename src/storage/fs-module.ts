@@ -1,8 +1,9 @@
 /**
  * The handful of file-system primitives FileStorage needs. A runtime supplies them
  * (src/runtime/node/fs.ts, src/runtime/deno/fs.ts); the core never touches node:fs or Deno.
- * Paths use "/" separators. Implementations translate "not found" at the edge:
- * readers answer `undefined`, removers ignore it, so the core never reads `err.code`.
+ * Paths use "/" separators. Implementations translate platform errors at the edge: readers
+ * answer `undefined` for "not found", removers ignore it, and every other failure of the platform
+ * is thrown as an FsFault, so the core never reads `err.code`.
  */
 export interface FsModule {
   /** The file's bytes as UTF-8 text, or `undefined` when it does not exist. */
@@ -28,6 +29,58 @@ export interface FsModule {
   sync(path: string): Promise<void>;
   /** Opens a file for appending, creating it. */
   openAppend(path: string): Promise<AppendFile>;
+  /** Creates a file that must not exist yet, with `data`, synced; false (nothing written) when it exists. */
+  createExclusive(path: string, data: string): Promise<boolean>;
+}
+
+/** What went wrong with the file system, in the core's words. */
+export type FsFaultKind =
+  /** ENOSPC, EDQUOT: the disk (or the quota) is full. */
+  | "no_space"
+  /** EROFS: the file system is mounted read-only. */
+  | "read_only"
+  /** EACCES, EPERM: the process may not write there. */
+  | "permission"
+  /** ENOENT where a folder was expected, or a log file unlinked under us: the data directory is gone. */
+  | "vanished"
+  /** EMFILE, ENFILE: no file descriptors left. */
+  | "too_many_files"
+  /** ENOTDIR, EISDIR, EEXIST in the way: something else occupies a path the store needs. */
+  | "path_blocked"
+  /** EIO and anything else the platform reports. */
+  | "io";
+
+/** A failed file-system call, translated where it entered (the runtimes' fs.ts files). */
+export class FsFault extends Error {
+  override name = "FsFault";
+  constructor(readonly kind: FsFaultKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The kind of a platform error code (Node's err.code and Deno's are the same POSIX names). */
+export function faultKindOf(code: string | undefined): FsFaultKind {
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return "no_space";
+    case "EROFS":
+      return "read_only";
+    case "EACCES":
+    case "EPERM":
+      return "permission";
+    case "ENOENT":
+      return "vanished";
+    case "EMFILE":
+    case "ENFILE":
+      return "too_many_files";
+    case "ENOTDIR":
+    case "EISDIR":
+    case "EEXIST":
+      return "path_blocked";
+    default:
+      return "io";
+  }
 }
 
 export interface DirEntry {
@@ -43,5 +96,9 @@ export interface AppendFile {
   appendNow(data: Uint8Array): void;
   /** fdatasync: everything written so far is on disk when this resolves. */
   sync(): Promise<void>;
+  /** Cuts the file back to `length` bytes: undoes a write that failed part-way. */
+  truncateNow(length: number): void;
+  /** False once the file has no name left (its folder was deleted under us): what it holds is lost at close. */
+  linked(): boolean;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * the engine's job, not the caller's, so that several processes sharing one engine stay correct.
  */
 import type { Entry, Snapshot, StoredRecord } from "../record.ts";
+import type { StorageCondition } from "./storage-health.ts";
 
 export interface Storage {
   /** The current entry (record or tombstone) of a uid, or `undefined` if there never was one (or it was purged). */
@@ -34,6 +35,8 @@ export interface Storage {
    * `flush()` has work to do. Engines durable on every commit (or never durable: memory) say false.
    */
   readonly defersSync: boolean;
+  /** What readiness reports: whether writes are accepted and what is wrong. Engines that cannot tell leave it out. */
+  condition?(): StorageCondition;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }

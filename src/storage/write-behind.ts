@@ -32,7 +32,10 @@ export interface WriteBehindOptions {
   beforePass(): Promise<void>;
   /** Tells the journal that one of its lines is now in a file. */
   release(segment: Segment, touched: Touched): void;
-  log(message: string, err?: unknown): void;
+  /** A file (or the journal sync before a pass) failed; it stays pending and is retried. Called per failure: the caller decides what to log. */
+  onError(err: unknown): void;
+  /** A pass wrote everything it took. */
+  onPassSucceeded(): void;
 }
 
 export interface WriteBehind {
@@ -92,7 +95,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
       if (pending.get(key) === item) pending.delete(key);
       return true;
     } catch (err) {
-      options.log(`Could not write the record file of "${key}"; it stays in the journal and is retried`, err);
+      options.onError(err);
       const newer = pending.get(key);
       if (newer && newer !== item) newer.covers.push(...item.covers);
       else item.taken = false;
@@ -114,7 +117,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
       try {
         await options.beforePass();
       } catch (err) {
-        options.log("Could not sync the journal before writing record files; retrying", err);
+        options.onError(err);
         pass = undefined;
         schedule(RETRY_MS);
         return;
@@ -132,6 +135,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
       };
       await Promise.all(Array.from({ length: WRITERS }, writer));
       pass = undefined;
+      if (!failed) options.onPassSucceeded();
       // A failed write is retried, but not in a tight loop.
       if (pending.size > 0) schedule(failed ? RETRY_MS : Math.max(0, options.delayMs - (Date.now() - started)));
     })();

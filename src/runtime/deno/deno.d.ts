@@ -23,6 +23,7 @@ declare namespace Deno {
 
   namespace errors {
     class NotFound extends Error {}
+    class AlreadyExists extends Error {}
   }
 
   interface OpenOptions {
@@ -31,6 +32,7 @@ declare namespace Deno {
     append?: boolean;
     truncate?: boolean;
     create?: boolean;
+    createNew?: boolean;
   }
 
   interface FsFile {
@@ -47,11 +49,14 @@ declare namespace Deno {
     sync(): Promise<void>;
     close(): void;
     stat(): Promise<FileInfo>;
+    statSync(): FileInfo;
   }
 
   interface FileInfo {
     isFile: boolean;
     isDirectory: boolean;
+    /** Links to the file; null where the platform does not say. */
+    nlink: number | null;
   }
 
   function open(path: string, options?: OpenOptions): Promise<FsFile>;

@@ -1,9 +1,41 @@
-/** FsModule over node:fs/promises; ENOENT is translated here and nowhere else. */
-import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import type { FsModule } from "../../storage/fs-module.ts";
+/** FsModule over node:fs; platform errors are translated here (ENOENT, FsFault) and nowhere else. */
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { faultKindOf, FsFault, type FsModule } from "../../storage/fs-module.ts";
+import { createMkdirp } from "../mkdirp.ts";
 
-const isNotFound = (err: unknown) => (err as NodeJS.ErrnoException)?.code === "ENOENT";
+const codeOf = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
+const isNotFound = (err: unknown) => codeOf(err) === "ENOENT";
+
+/** The core's FsFault for a node:fs error. */
+function fault(err: unknown): FsFault {
+  if (err instanceof FsFault) return err;
+  return new FsFault(faultKindOf(codeOf(err)), (err as Error)?.message ?? String(err), { cause: err });
+}
+
+/** Runs `task`, turning whatever node:fs throws into an FsFault. */
+async function translated<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    throw fault(err);
+  }
+}
+
+const mkdirp = createMkdirp(
+  async (path) => {
+    try {
+      await mkdir(path);
+      return "created";
+    } catch (err) {
+      if (codeOf(err) === "ENOENT") return "no_parent";
+      if (codeOf(err) !== "EEXIST") throw fault(err);
+      if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new FsFault("path_blocked", `"${path}" exists and is not a folder`);
+      return "exists";
+    }
+  },
+  (path) => new FsFault("path_blocked", `Cannot create the folder "${path}": the file system refuses it`),
+);
 
 export const nodeFs: FsModule = {
   async readText(path) {
@@ -11,49 +43,48 @@ export const nodeFs: FsModule = {
       return await readFile(path, "utf8");
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw err;
+      throw fault(err);
     }
   },
-  async writeFile(path, data, options) {
-    const file = await open(path, "w");
-    try {
-      await file.writeFile(data);
-      if (options?.sync) await file.datasync();
-    } finally {
-      await file.close();
-    }
-  },
+  writeFile: (path, data, options) =>
+    translated(async () => {
+      const file = await open(path, "w");
+      try {
+        await file.writeFile(data);
+        if (options?.sync) await file.datasync();
+      } finally {
+        await file.close();
+      }
+    }),
   overwriteNow(path, data) {
     let fd;
     try {
       fd = openSync(path, "r+");
     } catch (err) {
       if (isNotFound(err)) return false;
-      throw err;
+      throw fault(err);
     }
     try {
       const bytes = Buffer.from(data);
       for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
       ftruncateSync(fd, bytes.length);
       return true;
+    } catch (err) {
+      throw fault(err);
     } finally {
       closeSync(fd);
     }
   },
-  rename,
-  async remove(path) {
-    await rm(path, { force: true });
-  },
-  async mkdirp(path) {
-    await mkdir(path, { recursive: true });
-  },
+  rename: (from, to) => translated(() => rename(from, to)),
+  remove: (path) => translated(() => rm(path, { force: true })),
+  mkdirp,
   async readDir(path) {
     try {
       const entries = await readdir(path, { withFileTypes: true });
       return entries.map((entry) => ({ name: entry.name, isDirectory: entry.isDirectory() }));
     } catch (err) {
       if (isNotFound(err)) return [];
-      throw err;
+      throw fault(err);
     }
   },
   async sync(path) {
@@ -63,23 +94,55 @@ export const nodeFs: FsModule = {
     } catch (err) {
       // Removed since it was written: the removal is what a later checkpoint makes durable.
       if (isNotFound(err)) return;
-      throw err;
+      throw fault(err);
     }
     try {
       // fsync, not fdatasync: for a directory, the names in it are what must reach the disk.
       await file.sync();
+    } catch (err) {
+      throw fault(err);
     } finally {
       await file.close();
     }
   },
   async openAppend(path) {
-    const file = await open(path, "a");
+    const file = await translated(() => open(path, "a"));
     return {
       appendNow(data) {
-        for (let offset = 0; offset < data.length; ) offset += writeSync(file.fd, data, offset);
+        try {
+          for (let offset = 0; offset < data.length; ) offset += writeSync(file.fd, data, offset);
+        } catch (err) {
+          throw fault(err);
+        }
       },
-      sync: () => file.datasync(),
-      close: () => file.close(),
+      sync: () => translated(() => file.datasync()),
+      truncateNow(length) {
+        try {
+          ftruncateSync(file.fd, length);
+        } catch (err) {
+          throw fault(err);
+        }
+      },
+      linked: () => fstatSync(file.fd).nlink > 0,
+      close: () => translated(() => file.close()),
     };
+  },
+  async createExclusive(path, data) {
+    let file;
+    try {
+      file = await open(path, "wx");
+    } catch (err) {
+      if (codeOf(err) === "EEXIST") return false;
+      throw fault(err);
+    }
+    try {
+      await file.writeFile(data);
+      await file.datasync();
+      return true;
+    } catch (err) {
+      throw fault(err);
+    } finally {
+      await file.close();
+    }
   },
 };
