@@ -11,7 +11,8 @@ import type { StoredRecord, Tombstone } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type OutgoingEntry, openOutbox, type OutboxOptions } from "../src/spread/outbox.ts";
 import type { PeerSender } from "../src/spread/replication-wire.ts";
-import { createProver } from "../src/spread/proof.ts";
+import type { StoreError } from "../src/errors.ts";
+import { bodyDigest, createProver, EMPTY_DIGEST, type Prover, RECIPIENT_HEADER } from "../src/spread/proof.ts";
 import { startTombstoneSweeper } from "../src/spread/tombstone-sweeper.ts";
 import { createMemoryStorage } from "../src/storage/memory.ts";
 import type { Storage } from "../src/storage/types.ts";
@@ -216,20 +217,36 @@ describe("openOutbox()", () => {
 });
 
 describe("createProver()", () => {
-  const body = new TextEncoder().encode('{"entries":[]}');
+  const self = { node: "b", boot: "0b0b" };
+  const signed = (prover: Prover, pathAndQuery = "/_replicate?mirror=1", recipient = self, digest = EMPTY_DIGEST) =>
+    prover.sign({ method: "POST", pathAndQuery, recipient, digest });
   test("accepts its own proof once, within the replay window, for the same request only", async () => {
     let now = 1_000_000;
     const prover = await createProver("a secret of sixteen+", () => now);
-    const proof = await prover.sign("POST", "/_replicate?mirror=1", body);
-    await prover.verify("POST", "/_replicate?mirror=1", body, proof);
-    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", body, proof), /already used/);
-    const other = await prover.sign("POST", "/_replicate?mirror=1", body);
-    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1&bridge=1", body, other), /does not match/);
-    const late = await prover.sign("POST", "/_replicate?mirror=1", body);
+    const proof = await signed(prover);
+    assert.equal(await prover.verify("POST", "/_replicate?mirror=1", proof, self), EMPTY_DIGEST, "the digest it promises");
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", proof, self), /already used/);
+    const other = await signed(prover);
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1&bridge=1", other, self), /does not match/);
+    const late = await signed(prover);
     now += 31_000;
-    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", body, late), /replay window/);
-    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", body, null), (err: { status: number }) => err.status === 401);
-    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", body, "t=1,n=2"), /malformed/);
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", late, self), /replay window/);
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", null, self), (err: { status: number }) => err.status === 401);
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", "t=1,n=2", self), /malformed/);
+  });
+  test("the digest is covered: a proof with another body's digest does not match", async () => {
+    const prover = await createProver("a secret of sixteen+");
+    const digest = await bodyDigest(new TextEncoder().encode('{"entries":[]}'));
+    const proof = await signed(prover, undefined, self, digest);
+    const tampered = proof.replace(`d=${digest}`, `d=${EMPTY_DIGEST}`);
+    await assert.rejects(prover.verify("POST", "/_replicate?mirror=1", tampered, self), /does not match/);
+    assert.equal(await prover.verify("POST", "/_replicate?mirror=1", proof, self), digest);
+  });
+  test("refuses a proof for another node or an earlier process of this one, saying which, with its own identity", async () => {
+    const prover = await createProver("a secret of sixteen+");
+    const refused = (pattern: RegExp) => (err: StoreError) => err.status === 403 && err.code === "invalid_proof" && pattern.test(err.message) && err.headers[RECIPIENT_HEADER] === "b/0b0b";
+    await assert.rejects(prover.verify("POST", "/x", await signed(prover, "/x", { node: "c", boot: "0b0b" }), self), refused(/for node "c", and this is node "b"/));
+    await assert.rejects(prover.verify("POST", "/x", await signed(prover, "/x", { node: "b", boot: "0a0a" }), self), refused(/earlier process of this node \(boot 0a0a/));
   });
 });
 

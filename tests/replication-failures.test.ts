@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { after, describe, test } from "node:test";
-import { createProver, PROOF_HEADER } from "../src/spread/proof.ts";
+import { bodyDigest, createProver, PROOF_HEADER, type Prover } from "../src/spread/proof.ts";
 import { type Cluster, startCluster, type Topology, waitFor } from "./helpers/cluster.ts";
 
 const clusters: Cluster[] = [];
@@ -76,9 +76,32 @@ describe("replication failures (node)", () => {
     assert.deepEqual(counts(await late.json()), { applied: 0, ignored: 1 });
     assert.equal((await n1!.local("text", "gone")).status, 404);
 
-    const newer = { ...original, value: "back", version: `${String(Date.now() + 60_000).padStart(13, "0")}-0000-elsewhere` };
+    // Ahead of n1's clock, but within --max-clock-skew.
+    const newer = { ...original, value: "back", version: `${String(Date.now() + 20_000).padStart(13, "0")}-0000-elsewhere` };
     assert.deepEqual(counts(await (await replicate(n1!.url, [{ collection: "text", hops: 0, entry: newer }])).json()), { applied: 1, ignored: 0 });
     assert.equal(JSON.parse((await n1!.local("text", "gone")).text).value, "back");
+  });
+
+  test("a replica from the far future is refused whole (400 clock_skew); later writes keep sane versions through a kill -9", async () => {
+    const c = await cluster({ n1: [] });
+    const { n1 } = c.nodes;
+    const future = { ...replica("future"), version: "9999999999999-9999-x" };
+    const refused = await replicate(n1!.url, [{ collection: "text", hops: 0, entry: replica("beside") }, { collection: "text", hops: 0, entry: future }]);
+    assert.equal(refused.status, 400);
+    const { error, message } = (await refused.json()) as { error: string; message: string };
+    assert.equal(error, "clock_skew");
+    assert.match(message, /text\/future has version "9999999999999-9999-x" from 2286-11-20T17:46:39\.999Z, \d+ ms ahead of this node's clock \(20\d\d-/);
+    assert.equal((await n1!.local("text", "beside")).status, 404, "nothing of the batch was applied");
+    const uids = ["w1", "w2", "w3"];
+    for (const uid of uids) {
+      const written = await n1!.request("POST", `/text/${uid}`, uid);
+      assert.equal(written.status, 200);
+      const ms = Number(JSON.parse(written.text).version.slice(0, 13));
+      assert.ok(Math.abs(ms - Date.now()) < 60_000, `version ${JSON.parse(written.text).version} is near now`);
+    }
+    await n1!.stop("SIGKILL");
+    await n1!.start();
+    for (const uid of uids) assert.equal((await n1!.local("text", uid)).status, 200, `${uid} survived the kill -9`);
   });
 
   test("the original's cache scenario: n1 bounces to n2 and n3, answers from memory, and stores nothing", async () => {
@@ -139,16 +162,33 @@ describe("replication failures (node)", () => {
 
     const forged = { ...JSON.parse(real.text), uid: "forged", value: "forged" };
     const entries = [{ collection: "text", hops: 0, entry: forged }];
-    const body = JSON.stringify({ entries });
     const path = "/_replicate?mirror=1";
+    const { node, boot } = await n2!.status();
+    const proofFor = async (prover: Prover, body: string, recipient = { node, boot }) =>
+      prover.sign({ method: "POST", pathAndQuery: path, recipient, digest: await bodyDigest(new TextEncoder().encode(body)) });
     assert.equal((await replicate(n2!.url, entries)).status, 401);
     const wrongSecret = await createProver("not the cluster's secret at all");
-    assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: await wrongSecret.sign("POST", path, new TextEncoder().encode(body)) })).status, 403);
+    assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: await proofFor(wrongSecret, JSON.stringify({ entries })) })).status, 403);
     const rightSecret = await createProver(secret);
-    const stolen = await rightSecret.sign("POST", path, new TextEncoder().encode(JSON.stringify({ entries: [] })));
+    const stolen = await proofFor(rightSecret, JSON.stringify({ entries: [] }));
     assert.equal((await replicate(n2!.url, [], { [PROOF_HEADER]: stolen })).status, 200);
     assert.equal((await replicate(n2!.url, [], { [PROOF_HEADER]: stolen })).status, 403, "a replayed proof was accepted");
-    assert.equal((await replicate(n2!.url, entries, { [PROOF_HEADER]: stolen })).status, 403, "a proof was accepted for another body");
+    const forOtherBody = await replicate(n2!.url, entries, { [PROOF_HEADER]: await proofFor(rightSecret, JSON.stringify({ entries: [] })) });
+    assert.equal(forOtherBody.status, 403, "a proof was accepted for another body");
+    assert.match(await forOtherBody.text(), /not the one the proof was made for/);
+    // Captured between n1 and n2, a request is refused by n1; and by n2 once it restarted.
+    const captured = await proofFor(rightSecret, JSON.stringify({ entries: [] }));
+    const elsewhere = await replicate(n1!.url, [], { [PROOF_HEADER]: captured });
+    assert.equal(elsewhere.status, 403);
+    assert.match(((await elsewhere.json()) as { message: string }).message, /for node "n2", and this is node "n1"/);
+    await n2!.stop("SIGKILL");
+    await n2!.start();
+    const restarted = await replicate(n2!.url, [], { [PROOF_HEADER]: captured });
+    assert.equal(restarted.status, 403, "a proof for n2's previous process was accepted");
+    assert.match(await restarted.text(), /earlier process of this node/);
+    // n1 knew n2's previous process: refused once, it asks n2 who it is now and sends again.
+    const after = await n1!.request("POST", "/text/after-restart", "sent to n2's new process");
+    await waitFor(async () => (await n2!.local("text", "after-restart")).text === after.text, 10_000, "replication to the restarted n2");
     assert.equal((await n2!.local("text", "forged")).status, 404);
     // A lookup marker needs a proof too; n1's own lookups carry one.
     const lookup = await fetch(`${n2!.url}/text/signed`, { headers: { "x-minstore-visited": "n9" } });

@@ -1,15 +1,16 @@
 /** Small pure pieces: servers.list parsing, the hybrid logical clock, file names, ETags, processes. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { StoreError } from "../src/errors.ts";
 import { parseEtagList } from "../src/http/etag.ts";
 import { createPipeline } from "../src/process/pipeline.ts";
 import { lang } from "../src/process/lang.ts";
 import { mark } from "../src/process/mark.ts";
 import { checkUid } from "../src/record.ts";
-import { parseServersList } from "../src/spread/servers-list.ts";
+import { namesSelf, parseServersList } from "../src/spread/servers-list.ts";
 import { fileNameOf, uidOfFileName } from "../src/storage/file-names.ts";
 import { createLruCache } from "../src/storage/lru-cache.ts";
-import { createClock, parseVersion } from "../src/version.ts";
+import { createClock, formatVersion, isVersion, parseVersion } from "../src/version.ts";
 
 describe("parseServersList()", () => {
   test("ignores blanks and comments, normalizes URLs, drops duplicates", () => {
@@ -42,6 +43,50 @@ describe("createClock()", () => {
   });
   test("the node id breaks ties", () => {
     assert.ok(createClock("a", () => 1).next() < createClock("b", () => 1).next());
+  });
+  test("observe() ignores a version beyond the allowed skew, so a far-future replica cannot drag the clock", () => {
+    const now = 1_700_000_000_000;
+    const clock = createClock("b", () => now, { maxSkewMs: 60_000 });
+    assert.equal(clock.observe("9999999999999-9999-x"), false);
+    assert.equal(clock.observe(`${now + 60_001}-0000-x`), false);
+    const next = clock.next();
+    assert.equal(parseVersion(next)!.ms, now, "the clock did not move");
+    assert.ok(isVersion(next));
+    assert.equal(clock.observe(`${now + 60_000}-0007-x`), true, "within the skew it is observed");
+    assert.equal(clock.next(), `${now + 60_000}-0008-b`);
+    assert.equal(createClock("c").maxSkewMs, 60_000, "one minute by default");
+  });
+  test("nextAfter() outranks a stored version within the skew, and refuses clearly one beyond it", () => {
+    const now = 1_700_000_000_000;
+    const clock = createClock("b", () => now, { maxSkewMs: 60_000 });
+    const near = `${now + 30_000}-0000-x`;
+    assert.ok(clock.nextAfter(near) > near);
+    assert.ok(clock.nextAfter(undefined) > near, "and the clock stays past it");
+    assert.throws(
+      () => clock.nextAfter("9999999999999-0000-x"),
+      (err: StoreError) => err.status === 409 && err.code === "future_version" && /2286-11-20T17:46:39\.999Z.*--max-clock-skew/.test(err.message),
+    );
+    assert.ok(parseVersion(clock.next())!.ms < now + 60_000, "a refused version moves nothing");
+  });
+  test("formatVersion() refuses what isVersion() would refuse, rather than make it", () => {
+    assert.equal(formatVersion(9_999_999_999_999, 9999, "a"), "9999999999999-9999-a");
+    assert.throws(() => formatVersion(10_000_000_000_000, 0, "a"), RangeError);
+    assert.throws(() => formatVersion(1, 10_000, "a"), RangeError);
+    assert.throws(() => formatVersion(-1, 0, "a"), RangeError);
+    assert.throws(() => createClock("a", () => 10_000_000_000_000).next(), RangeError);
+  });
+});
+
+describe("namesSelf()", () => {
+  test("an entry on the node's own port, at its host or a loopback or wildcard address, is this node", () => {
+    const self = { host: "127.0.0.1", port: 8001 };
+    for (const url of ["http://127.0.0.1:8001", "http://localhost:8001", "http://0.0.0.0:8001", "http://[::1]:8001", "https://127.0.0.2:8001"]) {
+      assert.equal(namesSelf(url, self), true, url);
+    }
+    for (const url of ["http://127.0.0.1:8002", "http://10.0.0.5:8001", "http://127.0.0.1"]) assert.equal(namesSelf(url, self), false, url);
+    assert.equal(namesSelf("http://node-a.example", { host: "node-a.example", port: 80 }), true);
+    assert.equal(namesSelf("http://127.0.0.1:8001", { host: "10.0.0.5", port: 8001 }), false, "another process may listen on the loopback");
+    assert.equal(namesSelf("http://[::1]:8001", { host: "::", port: 8001 }), true);
   });
 });
 

@@ -1,38 +1,51 @@
 /**
- * The node-to-node side of the HTTP API, kept out of app.ts: `GET /_status`, `POST /_replicate`,
- * requests with `?cache=1`, and the proof check of peer lookups. Names starting with "_" can
- * never be collections, so these paths cannot shadow a record.
+ * The node-to-node side of the HTTP API, kept out of app.ts: `GET /_status`, `GET /_identity`,
+ * `POST /_replicate`, requests with `?cache=1`, and the proof check of peer lookups. Names
+ * starting with "_" can never be collections, so these paths cannot shadow a record.
  */
 import type { Context } from "hono";
-import { invalidInput, recordMissing } from "../errors.ts";
+import { invalidInput, payloadTooLarge, recordMissing, StoreError } from "../errors.ts";
 import { checkUid } from "../record.ts";
 import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
+import { checkNoBody, readSignedBody } from "../spread/signed-body.ts";
 import { readBodyBytes } from "./body.ts";
 
 /** What the HTTP layer needs of a node's cluster side. */
-export type ClusterApi = Pick<Cluster, "verify" | "receive" | "status" | "cache">;
+export type ClusterApi = Pick<Cluster, "verify" | "reserveBody" | "receive" | "status" | "cache" | "identity" | "maxDepth">;
 
 const decoder = new TextDecoder();
-const EMPTY = new Uint8Array(0);
 
 /** `GET /_status`: the node, its peers' queues, what it received and its cache=1 memory. */
 export function statusResponse(c: Context, node: { nodeId: string; version: string }, cluster: ClusterApi): Response {
   return c.json({ node: node.nodeId, version: node.version, ...cluster.status() });
 }
 
+/** `GET /_identity`: `{node, boot}`, the process a peer's proofs must name; cheap, and public like /healthz. */
+export function identityResponse(c: Context, cluster: ClusterApi): Response {
+  return c.json(cluster.identity);
+}
+
 /**
  * `POST /_replicate?mirror=1[&bridge=1][&ack=applied]`: a batch of entries from a peer, answered
- * once durable, or with `ack=applied` once applied (see replication-wire.ts).
+ * once durable, or with `ack=applied` once applied (see replication-wire.ts). Everything that can
+ * be refused without the body is refused before it is read: the flags, the length, the proof, and
+ * the memory budget of the bodies being received.
  */
 export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLimit: number): Promise<Response> {
   if (c.req.query("mirror") !== "1") throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
   const ack = c.req.query("ack") ?? "durable";
   if (ack !== "durable" && ack !== "applied") throw invalidInput("invalid_flag", "ack is durable (the default) or applied");
-  const body = await readBodyBytes(c.req.raw, bodyLimit);
-  await cluster.verify(c.req.raw, body);
-  const entries = parseReplicationBody(decoder.decode(body));
-  return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
+  const length = declaredLength(c.req.raw, bodyLimit);
+  const digest = await cluster.verify(c.req.raw);
+  const release = cluster.reserveBody(length);
+  try {
+    const body = await readSignedBody(c.req.raw, bodyLimit, digest);
+    const entries = parseReplicationBody(decoder.decode(body), cluster.maxDepth);
+    return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
+  } finally {
+    release();
+  }
 }
 
 /** A record request with `?cache=1`: forwarded to the dependants, nothing stored here. */
@@ -49,7 +62,19 @@ export async function cacheResponse(c: Context, collection: string, bodyLimit: n
  */
 export async function lookupMarker(c: Context, header: string, nodeId: string, uid: string, cluster: ClusterApi): Promise<string[]> {
   const visited = parseVisited(header);
-  await cluster.verify(c.req.raw, EMPTY);
+  checkNoBody(await cluster.verify(c.req.raw));
   if (visited.includes(nodeId)) throw recordMissing(uid);
   return visited;
+}
+
+// --- Internal helpers ---
+
+/** The body's Content-Length, required: the budget is taken before the body is read. */
+function declaredLength(request: Request, limit: number): number {
+  const declared = request.headers.get("content-length");
+  if (declared === null) throw new StoreError(411, "length_required", "Replication requests carry a Content-Length header");
+  if (!/^\d{1,16}$/.test(declared)) throw invalidInput("invalid_length", "Content-Length is not a number of bytes");
+  const length = Number(declared);
+  if (length > limit) throw payloadTooLarge(limit);
+  return length;
 }

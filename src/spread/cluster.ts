@@ -1,21 +1,22 @@
 /**
  * A node's side of replication, put together: the outbox and its senders, the receiver, peer
  * lookups, the cache strategy, the cluster proof and the tombstone sweeper, around the peer list
- * from servers.list (which SIGHUP replaces while running).
+ * from servers.list (which SIGHUP replaces while running), less any entry that is this node itself.
  */
-import { invalidInput } from "../errors.ts";
+import { invalidInput, StoreError } from "../errors.ts";
 import type { FsModule } from "../storage/fs-module.ts";
 import type { Storage } from "../storage/types.ts";
 import { type Clock, NODE_ID_PATTERN } from "../version.ts";
 import { type CacheStrategy, createCacheStrategy } from "./cache-strategy.ts";
 import { createLookup, VISITED_HEADER } from "./lookup.ts";
 import { openOutbox, type PeerStatus } from "./outbox.ts";
+import { createByteBudget } from "./byte-budget.ts";
 import { createPeerClient } from "./peer-client.ts";
-import { createProver, PROOF_HEADER, type Prover } from "./proof.ts";
+import { createProver, type Identity, PROOF_HEADER, type Prover } from "./proof.ts";
 import { createReplicationReceiver, type ReceiveResult } from "./replication-receiver.ts";
 import { createPeerSender, type IncomingEntry } from "./replication-wire.ts";
 import type { Replicator } from "./replicator.ts";
-import type { ServersList } from "./servers-list.ts";
+import { namesSelf, type SelfAddress, type ServersList } from "./servers-list.ts";
 import { startTombstoneSweeper } from "./tombstone-sweeper.ts";
 
 export interface ClusterOptions {
@@ -37,48 +38,105 @@ export interface ClusterOptions {
   maxClockSkewMs: number;
   /** Deepest nesting accepted in a replicated value. */
   maxDepth: number;
-  /** This node's own listening URL parts, so that a servers.list naming the node itself is caught. */
-  self?: { host: string; port: number };
+  /** This node's own listening URL parts, so that a servers.list naming the node itself is caught (or setSelf later). */
+  self?: SelfAddress;
+  /** Most bytes of replication bodies received at once (by their Content-Length); more wait with 503. */
+  replicationBudgetBytes?: number;
+  /** What the peer client sends with (the global fetch by default; tests route it to in-process nodes). */
+  fetch?: typeof fetch;
   log: (message: string, err?: unknown) => void;
 }
 
 export interface Cluster {
   readonly replicator: Replicator;
   readonly cache: CacheStrategy;
-  /** Throws 401/403 unless a node-to-node request carries a valid proof (always passes without a secret). */
-  verify(request: Request, body: Uint8Array): Promise<void>;
+  /** This process, as the proofs sent to it must name it: what GET /_identity answers. */
+  readonly identity: Identity;
+  /** Deepest nesting accepted in a replicated value. */
+  readonly maxDepth: number;
+  /**
+   * Checks a node-to-node request's proof from its headers alone, before its body is read: throws
+   * 401/403 unless it is valid, and resolves with the body digest it promises (undefined without a
+   * secret: then every request passes).
+   */
+  verify(request: Request): Promise<string | undefined>;
+  /**
+   * Takes `bytes` of the replication body budget, before the body is read; throws 503
+   * `replication_busy` (with Retry-After) when it is spent. Call the returned function when the request ends.
+   */
+  reserveBody(bytes: number): () => void;
   receive(entries: readonly IncomingEntry[], bridge: boolean, durable: boolean): Promise<ReceiveResult>;
   status(): ClusterStatus;
   /** servers.list was read again. */
   setServers(servers: ServersList): void;
+  /** Where the node listens, once the server has started: a servers.list entry naming it is skipped. */
+  setSelf(self: SelfAddress): void;
   close(): Promise<void>;
 }
 
 export interface ClusterStatus {
+  /** This process's boot id (with the node id, its identity). */
+  boot: string;
   bridge: boolean;
   secret: boolean;
   peers: PeerStatus[];
+  /** servers.list entries that are this node itself, skipped. */
+  skipped: string[];
   received: { requests: number; applied: number; ignored: number };
   cache: ReturnType<CacheStrategy["stats"]>;
 }
 
+/** The default of ClusterOptions.replicationBudgetBytes: sixteen of the emitter's 4 MiB batches. */
+export const REPLICATION_BUDGET_BYTES = 64 * 1024 * 1024;
+
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const { storage, clock, log } = options;
   let servers = options.servers;
+  let self = options.self;
+  const identity: Identity = { node: clock.nodeId, boot: crypto.randomUUID() };
+  /** Entries found to be this node by asking them who they are. */
+  const selfPeers = new Set<string>();
+  const announced = new Set<string>();
+  const isSelf = (peer: string) => selfPeers.has(peer) || (self !== undefined && namesSelf(peer, self));
+  /** The list's peers less this node itself, said once per entry: sending to itself would only hide a mistake. */
+  const activeOf = (list: ServersList) => {
+    for (const peer of list.peers.filter(isSelf)) {
+      if (!announced.has(peer)) log(`servers.list lists this node itself (${peer}); it is skipped`);
+      announced.add(peer);
+    }
+    return list.peers.filter((peer) => !isSelf(peer));
+  };
+  let active = activeOf(servers);
+  const peers = () => active;
+  /** After a change of the list or of what is known to be this node. */
+  const refreshPeers = () => {
+    active = activeOf(servers);
+    outbox.setPeers(active);
+  };
+
   const prover: Prover | undefined = options.secret ? await createProver(options.secret) : undefined;
-  const client = createPeerClient({ prover });
+  const client = createPeerClient({
+    prover,
+    fetch: options.fetch,
+    self: identity,
+    onSelf(peer) {
+      if (selfPeers.has(peer)) return;
+      selfPeers.add(peer);
+      refreshPeers();
+    },
+  });
+  const budget = createByteBudget(options.replicationBudgetBytes ?? REPLICATION_BUDGET_BYTES);
   const outbox = await openOutbox({
     fs: options.fs,
     dir: `${options.dataDir}/.outbox`,
     sync: options.sync,
     storage,
-    peers: servers.peers,
+    peers: active,
     send: createPeerSender(client, options.peerTimeoutMs),
     retryMaxMs: options.retryMaxMs,
     log,
   });
-  const receiver = createReplicationReceiver({ storage, clock, outbox, maxHops: options.maxHops, boot: crypto.randomUUID() });
-  const peers = () => servers.peers;
+  const receiver = createReplicationReceiver({ storage, clock, outbox, maxHops: options.maxHops, maxClockSkewMs: options.maxClockSkewMs, boot: identity.boot });
   const lookup = createLookup({ client, peers, nodeId: clock.nodeId, timeoutMs: options.lookupTimeoutMs, maxHops: options.maxHops });
   const cache = createCacheStrategy({ client, peers, cacheBytes: options.bounceCacheBytes, timeoutMs: options.peerTimeoutMs });
   const sweeper = startTombstoneSweeper({ storage, retentionMs: options.tombstoneRetentionMs, isPending: outbox.isPending, log });
@@ -91,10 +149,19 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       lookup: (collection, uid, visited = []) => lookup(collection, uid, visited),
     },
     cache,
-    async verify(request, body) {
-      if (!prover) return;
+    identity,
+    maxDepth: options.maxDepth,
+    async verify(request) {
+      if (!prover) return undefined;
       const url = new URL(request.url);
-      await prover.verify(request.method, url.pathname + url.search, body, request.headers.get(PROOF_HEADER));
+      return prover.verify(request.method, url.pathname + url.search, request.headers.get(PROOF_HEADER), identity);
+    },
+    reserveBody(bytes) {
+      const release = budget.take(bytes);
+      if (release) return release;
+      throw new StoreError(503, "replication_busy", `This node is receiving ${budget.used} bytes of replication bodies already (at most ${budget.limit}); send again later`, {
+        headers: { "retry-after": "1" },
+      });
     },
     async receive(entries, bridge, durable) {
       const result = await receiver(entries, bridge, durable);
@@ -103,10 +170,24 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       received.ignored += result.ignored;
       return result;
     },
-    status: () => ({ bridge: servers.bridge, secret: prover !== undefined, peers: outbox.status(), received: { ...received }, cache: cache.stats() }),
+    status: () => ({
+      boot: identity.boot,
+      bridge: servers.bridge,
+      secret: prover !== undefined,
+      peers: outbox.status(),
+      skipped: servers.peers.filter(isSelf),
+      received: { ...received },
+      cache: cache.stats(),
+    }),
     setServers(next) {
       servers = next;
-      outbox.setPeers(next.peers);
+      refreshPeers();
+    },
+    setSelf(address) {
+      self = address;
+      refreshPeers();
+      // Asking each peer who it is finds this node under its other names; a peer that does not answer is not this node.
+      for (const peer of active) client.identity(peer, options.peerTimeoutMs).catch(() => undefined);
     },
     async close() {
       sweeper.stop();

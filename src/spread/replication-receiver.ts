@@ -9,9 +9,15 @@
  * An engine with nothing to defer (durable on every commit) always answers durable, which spares
  * the emitter a confirmation request.
  * The answer names this process (`boot`), so that the emitter can tell a restart in between.
+ *
+ * A batch holding a version more than the allowed clock skew ahead of this node's clock is refused
+ * whole (400 `clock_skew`): applied, it would either drag the clock (every later local write would
+ * carry a version from the future) or stay ahead of every local write of its uid. The emitter
+ * keeps it and sends it again; once real time has caught up it is accepted, so nothing is lost.
  */
+import { StoreError } from "../errors.ts";
 import type { Storage } from "../storage/types.ts";
-import type { Clock } from "../version.ts";
+import { type Clock, parseVersion } from "../version.ts";
 import type { Outbox } from "./outbox.ts";
 import type { IncomingEntry } from "./replication-wire.ts";
 
@@ -20,6 +26,8 @@ export interface ReceiverDeps {
   clock: Clock;
   outbox: Outbox;
   maxHops: number;
+  /** Versions further ahead of the clock than this are refused (the clock never observes them anyway). */
+  maxClockSkewMs: number;
   /** This process's id: a flush confirms only what this same process applied. */
   boot: string;
 }
@@ -34,7 +42,9 @@ export interface ReceiveResult {
 
 export type ReplicationReceiver = (entries: readonly IncomingEntry[], bridge: boolean, durable: boolean) => Promise<ReceiveResult>;
 
-export function createReplicationReceiver({ storage, clock, outbox, maxHops, boot }: ReceiverDeps): ReplicationReceiver {
+export function createReplicationReceiver({ storage, clock, outbox, maxHops, maxClockSkewMs, boot }: ReceiverDeps): ReplicationReceiver {
+  // What the receiver accepts, the clock must observe.
+  const maxSkewMs = Math.min(maxClockSkewMs, clock.maxSkewMs);
   const apply = (collection: string, entry: IncomingEntry["entry"]) => storage.applyIfNewer(collection, entry, { deferSync: true });
   const applyOne = async ({ collection, hops, entry }: IncomingEntry, bridge: boolean): Promise<boolean> => {
     // Later local writes must outrank what peers wrote before them.
@@ -50,9 +60,25 @@ export function createReplicationReceiver({ storage, clock, outbox, maxHops, boo
   };
 
   return async (entries, bridge, durable) => {
+    for (const item of entries) checkSkew(item, clock, maxSkewMs);
     const results = await Promise.all(entries.map((item) => applyOne(item, bridge)));
     if (durable) await storage.flush();
     const applied = results.filter(Boolean).length;
     return { applied, ignored: results.length - applied, durable: durable || !storage.defersSync, boot };
   };
+}
+
+// --- Internal helpers ---
+
+function checkSkew({ collection, entry }: IncomingEntry, clock: Clock, maxSkewMs: number): void {
+  const ahead = clock.aheadOf(entry.version) ?? 0;
+  if (ahead <= maxSkewMs) return;
+  const written = parseVersion(entry.version)!.ms;
+  throw new StoreError(
+    400,
+    "clock_skew",
+    `Replicated entry ${collection}/${entry.uid} has version "${entry.version}" from ${new Date(written).toISOString()}, ` +
+      `${ahead} ms ahead of this node's clock (${new Date(written - ahead).toISOString()}), more than --max-clock-skew (${maxSkewMs} ms); ` +
+      "nothing of this batch was applied",
+  );
 }

@@ -12,10 +12,11 @@
  */
 import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
+import { jsonDepthExceeds } from "../http/json-depth.ts";
 import { checkCollection, checkUid, type Entry } from "../record.ts";
 import { isVersion, NODE_ID_PATTERN } from "../version.ts";
 import type { OutgoingEntry } from "./outbox.ts";
-import type { PeerClient } from "./peer-client.ts";
+import { type PeerClient, PeerError, peerError } from "./peer-client.ts";
 
 export const REPLICATE_PATH = "/_replicate";
 
@@ -44,8 +45,10 @@ export function createPeerSender(client: PeerClient, timeoutMs: number): PeerSen
       // Only the last request waits for the disk: its flush covers the ones before it.
       const ack = durable && index === requests.length - 1 ? "" : "&ack=applied";
       const path = `${REPLICATE_PATH}?mirror=1${bridge ? "&bridge=1" : ""}${ack}`;
-      const response = await client.request(peer, { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs });
-      if (response.status !== 200) throw new Error(`${peer}${path} answered ${response.status}: ${response.text.slice(0, 200)}`);
+      const request = { method: "POST", path, body, headers: { "content-type": "application/json" }, timeoutMs };
+      const response = await client.request(peer, request);
+      // Every refusal is retried, a wrong secret too: it can be fixed and servers.list reloaded.
+      if (response.status !== 200) throw peerError(peer, request, response);
       const answer = parseAnswer(peer, response.text);
       // A restart between two requests of one send: what the first one applied may be lost.
       if (receipt && receipt.boot !== answer.boot) throw new Error(`${peer} restarted during a send; it is sent again`);
@@ -65,7 +68,7 @@ function parseAnswer(peer: string, text: string): SendReceipt {
     data = undefined;
   }
   const parsed = v.safeParse(AnswerSchema, data);
-  if (!parsed.success) throw new Error(`${peer}${REPLICATE_PATH} answered 200 without a receipt: ${text.slice(0, 200)}`);
+  if (!parsed.success) throw new PeerError(peer, 200, undefined, text, `${peer}${REPLICATE_PATH} answered 200 without a receipt: ${text.slice(0, 200)}`);
   return { boot: parsed.output.boot, durable: parsed.output.durable };
 }
 
@@ -75,8 +78,21 @@ export interface IncomingEntry {
   entry: Entry;
 }
 
-/** Parses and checks a replication body; anything malformed is a 400 and nothing is applied. */
-export function parseReplicationBody(text: string): IncomingEntry[] {
+/**
+ * How deep the envelope nests a record's value: the body, its entries, one entry, its record. A
+ * value `maxDepth` deep sits this much deeper in the body.
+ */
+export const ENVELOPE_DEPTH = 4;
+
+/**
+ * Parses and checks a replication body; anything malformed is a 400 and nothing is applied. A
+ * value nested deeper than `maxDepth` is refused before JSON.parse, as at the client edge: a
+ * replica must be storable too.
+ */
+export function parseReplicationBody(text: string, maxDepth: number): IncomingEntry[] {
+  if (jsonDepthExceeds(text, maxDepth + ENVELOPE_DEPTH)) {
+    throw invalidInput("too_deep", `A replicated value nests deeper than the limit of ${maxDepth} levels (--max-depth)`);
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -30,6 +30,28 @@ export function parseServersList(text: string): ServersList {
   return { bridge, peers: [...new Set(peers)] };
 }
 
+/** Where this node listens (the --host it was given, and the port it got). */
+export interface SelfAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * True when a servers.list URL names this node by its address: its own port, on the configured
+ * host, or on a loopback or wildcard address while the node listens on one. Other names of the
+ * node (a LAN address, a DNS name) are found by asking the peer who it is (peer-client.ts).
+ */
+export function namesSelf(peer: string, self: SelfAddress): boolean {
+  const url = new URL(peer);
+  const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+  if (port !== self.port) return false;
+  const host = bare(url.hostname);
+  const own = bare(self.host);
+  return host === own || (isLocal(host) && isLocal(own));
+}
+
+// --- Internal helpers ---
+
 function parsePeer(line: string, lineNumber: number): string {
   let url: URL;
   try {
@@ -45,3 +67,8 @@ function parsePeer(line: string, lineNumber: number): string {
   }
   return url.href.replace(/\/+$/, "");
 }
+
+/** IPv6 hosts come in brackets in URLs and without in --host. */
+const bare = (host: string) => host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+
+const isLocal = (host: string) => host === "localhost" || host === "0.0.0.0" || host === "::" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
