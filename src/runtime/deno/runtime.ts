@@ -1,5 +1,5 @@
 /** The Deno side of Runtime: Deno.serve, Deno signals, denoFs, and Deno KV. */
-import type { Runtime } from "../types.ts";
+import type { FetchHandler, Runtime, ServeOptions } from "../types.ts";
 import { denoFs } from "./fs.ts";
 
 export const denoRuntime: Runtime = {
@@ -21,11 +21,12 @@ export const denoRuntime: Runtime = {
       return false;
     }
   },
-  async serve(fetch, { hostname, port }) {
+  async serve(fetch, options) {
+    const { hostname, port } = options;
     const listening = Promise.withResolvers<Deno.NetAddr>();
     // Deno.serve throws at once when it cannot bind; onListen also replaces its default "Listening on" log.
     // The wrapper passes only the request: Deno's second argument (connection info) is not Hono's env.
-    const server = Deno.serve({ hostname, port, onListen: listening.resolve }, (request) => fetch(request));
+    const server = Deno.serve({ hostname, port, onListen: listening.resolve }, boundedHandler(fetch, options));
     const addr = await listening.promise;
     return {
       port: addr.port,
@@ -51,3 +52,38 @@ export const denoRuntime: Runtime = {
   // Needs --unstable-kv (Deno 2); Deno.Kv is structurally a KvStore.
   openKv: (pathOrUrl) => Deno.openKv(pathOrUrl),
 };
+
+/**
+ * What of ServeOptions Deno allows. Deno.serve (2.9) has no connection count and no timeouts: its
+ * HTTP/1 server (hyper) runs without a header read timeout, so a connection that sends nothing,
+ * dribbles its headers or a body, or idles after a response stays open until the client leaves
+ * (measured: all four still open after 40 s). headersTimeoutMs and idleTimeoutMs cannot be applied;
+ * in front of a Deno node, a reverse proxy must bound connections. What a handler can bound is:
+ * - maxConnections, as requests in flight at once (each holds a connection, so this never refuses
+ *   more than Node would): past it, 503 with Connection: close;
+ * - requestTimeoutMs, for requests with a body: without a response by then, 408 with Connection:
+ *   close, and the handler's body read fails and is dropped (hyper still keeps a dribbling client).
+ */
+function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: Request) => Promise<Response> {
+  const { maxConnections = Number.POSITIVE_INFINITY, requestTimeoutMs } = options;
+  let inFlight = 0;
+  return async (request) => {
+    if (inFlight >= maxConnections) return refusal(503, "too_many_requests", `More than ${maxConnections} requests in flight; retry`);
+    inFlight++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const response = Promise.resolve(fetch(request));
+      if (request.body === null || requestTimeoutMs === undefined) return await response;
+      const timedOut = new Promise<Response>((resolve) => {
+        timer = setTimeout(() => resolve(refusal(408, "request_timeout", `The request did not arrive within ${requestTimeoutMs} ms`)), requestTimeoutMs);
+      });
+      return await Promise.race([response, timedOut]);
+    } finally {
+      clearTimeout(timer);
+      inFlight--;
+    }
+  };
+}
+
+const refusal = (status: number, error: string, message: string) =>
+  Response.json({ error, message }, { status, headers: { connection: "close", ...(status === 503 ? { "retry-after": "1" } : {}) } });

@@ -1,8 +1,8 @@
 /** The Node runtime: node:fs storage, @hono/node-server, process signals. */
 import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
-import type { Runtime } from "../types.ts";
+import type { Server, ServerOptions } from "node:http";
+import type { Runtime, ServeOptions } from "../types.ts";
 import { nodeFs } from "./fs.ts";
 
 /** In-flight requests get this long to finish at shutdown before their connections are cut. */
@@ -23,12 +23,18 @@ export const nodeRuntime: Runtime = {
       return (err as NodeJS.ErrnoException).code === "EPERM";
     }
   },
-  serve(fetch, { hostname, port }) {
+  serve(fetch, options) {
+    const { hostname, port } = options;
     return new Promise((resolve, reject) => {
-      const server = serve({ fetch, hostname, port }, (info: AddressInfo) => {
+      // Without createServer or TLS options, serve() makes a node:http Server.
+      const server = serve({ fetch, hostname, port, serverOptions: timeoutOptions(options) }, (info: AddressInfo) => {
         server.off("error", reject);
-        resolve({ port: info.port, close: () => closeGracefully(server as Server) });
-      });
+        resolve({ port: info.port, close: () => closeGracefully(server) });
+      }) as Server;
+      // Past the maximum, Node closes each new connection as soon as it is accepted.
+      if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
+      // A property on every Node 20, where the constructor option is not.
+      if (options.idleTimeoutMs !== undefined) server.keepAliveTimeout = options.idleTimeoutMs;
       server.once("error", reject);
     });
   },
@@ -47,6 +53,24 @@ export const nodeRuntime: Runtime = {
   },
   exit: (code) => process.exit(code),
 };
+
+/**
+ * Node's own request timers: a connection that has not sent its headers in time (silent from the
+ * start, or dribbling a byte a second) is answered 408 and closed, as is one whose request takes too
+ * long. Node checks them every connectionsCheckingInterval, 30 s by default, which let such a
+ * client hold its connection for a minute and more: checking a few times per headers timeout
+ * bounds it to about the timeout, at the cost of one pass over the open connections.
+ */
+function timeoutOptions(options: ServeOptions): ServerOptions {
+  // Node's own defaults where none is given; it refuses a headers timeout longer than the request timeout.
+  const requestTimeout = options.requestTimeoutMs ?? 300_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 60_000, requestTimeout);
+  return {
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 4))),
+  };
+}
 
 function closeGracefully(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
