@@ -57,9 +57,10 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, version: "", node: clock.nodeId };
   };
 
+  // Newer than the entry it replaces, or 409 future_version when that one is beyond the clock skew:
+  // an older version would be stored here, and ignored by every peer.
   const stamp = <T extends Entry>(entry: T, after: Entry | undefined): T => {
-    if (after) clock.observe(after.version);
-    entry.version = clock.next();
+    entry.version = clock.nextAfter(after?.version);
     return entry;
   };
 
