@@ -72,7 +72,6 @@ describe("createClock()", () => {
   });
   test(
     "a PUT over a record stored with a version beyond the skew fails clearly (409 future_version) instead of writing an older version",
-    { todo: "record-service.ts must stamp with clock.nextAfter(before.version) (asked of its owner)" },
     async () => {
       const now = 1_700_000_000_000;
       const clock = createClock("b", () => now, { maxSkewMs: 60_000 });
