@@ -10,7 +10,9 @@ import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { openCluster } from "./spread/cluster.ts";
 import { parseServersList, type ServersList, ServersListError } from "./spread/servers-list.ts";
-import type { FsModule } from "./storage/fs-module.ts";
+import { FsFault, type FsModule } from "./storage/fs-module.ts";
+import { WalDamaged } from "./storage/wal.ts";
+import { type DataDirLock, lockDataDir } from "./storage/data-dir-lock.ts";
 import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
@@ -72,9 +74,29 @@ export async function startNode(runtime: Runtime): Promise<void> {
 
 /** Opens storage and serves the app: what tests start in-process, and what startNode wraps. */
 export async function openNode(config: Config, runtime: Runtime): Promise<RunningNode> {
-  let servers = parseServersList(await readServersList(runtime.fs, config.servers));
+  const servers = parseServersList(await readServersList(runtime.fs, config.servers));
   const pipeline = createPipeline(resolveProcesses(config.processes));
-  await runtime.fs.mkdirp(config.data);
+  await runtime.fs.mkdirp(config.data).catch((err) => {
+    throw new ConfigError(`Cannot create the data directory ${config.data}: ${(err as Error).message}`);
+  });
+  // Before anything in the data directory is read or written: a second node there touches nothing.
+  const lock = await lockDataDir(runtime.fs, config.data, runtime);
+  try {
+    return await openNodeLocked(config, runtime, servers, pipeline, lock);
+  } catch (err) {
+    await lock.release().catch(() => {});
+    throw err;
+  }
+}
+
+async function openNodeLocked(
+  config: Config,
+  runtime: Runtime,
+  initialServers: ServersList,
+  pipeline: ReturnType<typeof createPipeline>,
+  lock: DataDirLock,
+): Promise<RunningNode> {
+  let servers = initialServers;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
   const storage = await openStorage(config, runtime);
   const clock = createClock(nodeId);
@@ -146,6 +168,7 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
       await server.close();
       await cluster.close();
       await storage.close();
+      await lock.release();
     },
   };
 }
@@ -179,7 +202,8 @@ async function loadNodeId(fs: FsModule, dir: string): Promise<string> {
 }
 
 function startupMessage(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof ServersListError || err instanceof StoreError) return err.message;
+  if (err instanceof ConfigError || err instanceof ServersListError || err instanceof StoreError || err instanceof WalDamaged) return err.message;
+  if (err instanceof FsFault) return `Cannot use the data directory: ${err.message}`;
   const code = (err as { code?: string }).code;
   if (code === "EADDRINUSE" || (err as Error).name === "AddrInUse") return `Port already in use: ${(err as Error).message}`;
   if (code === "EACCES" || code === "EPERM" || (err as Error).name === "PermissionDenied") {

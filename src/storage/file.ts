@@ -149,6 +149,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       await fs.writeFile(path, PROBE, { sync: true });
       await fs.remove(path);
     },
+    onRecovered: () => journal?.resume(),
     log: (message) => log(message),
     probeMs: options.probeMs,
   });

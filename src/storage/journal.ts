@@ -48,6 +48,8 @@ export interface Journal {
   flush(): Promise<void>;
   /** One line of `segment` is now materialized: what it touched is synced at that segment's checkpoint. */
   release(segment: Segment, touched: Touched): void;
+  /** The disk takes writes again: append without waiting out the log's pause after a failure. */
+  resume(): void;
   /** Writes what is queued, checkpoints what can be, and closes the open segment. */
   close(): Promise<void>;
 }
@@ -138,6 +140,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
       return (await wal.append(line, appendOptions)).segment;
     },
     flush: () => wal.flush(),
+    resume: () => wal.retryNow(),
     release(segment, touched) {
       const state = stateOf(segment);
       state.outstanding -= 1;

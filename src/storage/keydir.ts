@@ -10,7 +10,7 @@
  */
 import { COLLECTION_PATTERN, type Entry } from "../record.ts";
 import { fileNameOf, uidOfFileName } from "./file-names.ts";
-import type { FsModule } from "./fs-module.ts";
+import { FsFault, type FsModule } from "./fs-module.ts";
 
 export type FileKind = "record" | "tombstone";
 
@@ -70,6 +70,13 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
     if (isDirectory && COLLECTION_PATTERN.test(name)) collections.add(name);
   }
 
+  /** A file where a folder should be holds no records: writing there fails, and says so, later. */
+  const readFolder = (path: string) =>
+    fs.readDir(path).catch((err) => {
+      if (err instanceof FsFault && err.kind === "path_blocked") return [];
+      throw err;
+    });
+
   const readEntry = async (path: string) => {
     const text = await fs.readText(path);
     return text === undefined ? undefined : parse(path, text);
@@ -81,10 +88,10 @@ export async function openKeydir(fs: FsModule, dir: string, parse: (path: string
    */
   const scan = async (root: string): Promise<string[]> => {
     const uids: string[] = [];
-    for (const bucket of await fs.readDir(root)) {
+    for (const bucket of await readFolder(root)) {
       if (!bucket.isDirectory || !BUCKET.test(bucket.name)) continue;
       const folder = `${root}/${bucket.name}`;
-      for (const { name, isDirectory } of await fs.readDir(folder)) {
+      for (const { name, isDirectory } of await readFolder(folder)) {
         if (isDirectory) continue;
         if (name.startsWith(".")) {
           if (name.endsWith(".tmp")) await fs.remove(`${folder}/${name}`);

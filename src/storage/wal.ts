@@ -74,6 +74,8 @@ export interface Wal {
   readonly segments: readonly WalSegment[];
   /** Deletes the oldest segment, which must be sealed. */
   removeOldest(): Promise<void>;
+  /** Ends the wait after a failure at once: the caller knows the disk takes writes again. */
+  retryNow(): void;
   /** Writes what is queued, syncs, and seals the open segment (an empty one is removed). */
   close(): Promise<void>;
 }
@@ -211,21 +213,22 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
       if (broken || current.sealed) await replaceBroken();
       const segment = current;
       const data = concat(encoded.map((line) => line.bytes));
-      if (data.length > 0) {
-        try {
-          segment.file!.appendNow(data);
-        } catch (err) {
-          undoWrite(segment);
-          throw err;
-        }
-        if (sync) segment.unsyncedWrite = true;
-      }
       // One waiter that may not wait for a later sync syncs the whole batch, and what came before it.
       const mustSync = sync && waiters.some((item) => item.kind === "flush" || !item.deferSync);
-      if (mustSync) await syncCurrent();
-      if (sync && data.length > 0 && !segment.file!.linked()) {
-        broken = true;
-        throw new FsFault("vanished", `The ${name} segment ${segment.path} was deleted while in use: its folder is gone`);
+      try {
+        if (data.length > 0) {
+          segment.file!.appendNow(data);
+          if (sync) segment.unsyncedWrite = true;
+        }
+        if (mustSync) await syncCurrent();
+        if (sync && data.length > 0 && !segment.file!.linked()) {
+          broken = true;
+          throw new FsFault("vanished", `The ${name} segment ${segment.path} was deleted while in use: its folder is gone`);
+        }
+      } catch (err) {
+        // This batch is refused: its lines must not come back at replay either.
+        if (data.length > 0) undoWrite(segment);
+        throw err;
       }
       segment.bytes += data.length;
       lastSeq += lines.length;
@@ -274,6 +277,9 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
       return lastSeq;
     },
     segments,
+    retryNow() {
+      failure = undefined;
+    },
     async removeOldest() {
       const oldest = segments[0];
       if (!oldest?.sealed) throw new Error(`The ${name}'s oldest segment is still open`);
