@@ -7,8 +7,9 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { invalidInput, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
-import { cacheResponse, type ClusterApi, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
+import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
+import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
@@ -37,7 +38,7 @@ export const LIST_LIMIT = { default: 100, max: 1000 };
 const RECORD_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"] as const;
 const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
 /** Paths the node itself answers; not usable as collection names. */
-const RESERVED_COLLECTIONS = new Set(["healthz"]);
+const RESERVED_COLLECTIONS = PROBE_NAMES;
 
 export function createApp(deps: AppDeps): Hono {
   const { records, storage, bodyLimit, cluster } = deps;
@@ -57,11 +58,12 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.get("/:collection", async (c) => {
-    // /healthz is answered here rather than by its own route: a static route beside "/:collection"
-    // makes Hono fall back from its RegExpRouter to the TrieRouter, ~2.5 µs more on every request.
+    // The probes are answered here rather than by routes of their own: a static route beside
+    // "/:collection" makes Hono fall back from its RegExpRouter to the TrieRouter, ~2.5 µs more on every request.
     const name = c.req.param("collection");
-    if (name === "healthz") return c.json({ ok: true, node: deps.nodeId, version: deps.version });
+    if (PROBE_NAMES.has(name)) return probeResponse(c, name, deps);
     if (name === "_status") return statusResponse(c, deps, cluster);
+    if (name === "_identity") return identityResponse(c, cluster);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");

@@ -99,7 +99,7 @@ async function openNodeLocked(
   let servers = initialServers;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
   const storage = await openStorage(config, runtime);
-  const clock = createClock(nodeId);
+  const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
   try {
     cluster = await openCluster({
@@ -153,6 +153,8 @@ async function openNodeLocked(
     await storage.close();
     throw err;
   }
+  // Known only now that the port is bound (0 picks one): a servers.list line naming this node is skipped.
+  cluster.setSelf({ host: config.host, port: server.port });
   return {
     port: server.port,
     nodeId,

@@ -19,6 +19,12 @@ export interface Runtime {
   readonly pid: number;
   /** Whether a process with this id runs now: a lock left by a dead process is stale. */
   processAlive(pid: number): boolean;
+  /**
+   * Takes an exclusive advisory lock (flock) on an existing file, held until the process exits,
+   * however it exits; false when another process holds it. Where a runtime has it, it decides
+   * whether a data directory's lock is stale, and `processAlive` is not asked.
+   */
+  tryLockFile?(path: string): Promise<boolean>;
   /** Calls `handler` once on SIGINT or SIGTERM. */
   onShutdownSignal(handler: (signal: string) => void): void;
   /** Calls `handler` on every SIGHUP (where the platform has it): reload servers.list. */

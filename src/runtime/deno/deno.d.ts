@@ -50,6 +50,8 @@ declare namespace Deno {
     close(): void;
     stat(): Promise<FileInfo>;
     statSync(): FileInfo;
+    /** flock: waits until the lock is taken. */
+    lock(exclusive?: boolean): Promise<void>;
   }
 
   interface FileInfo {

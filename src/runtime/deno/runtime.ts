@@ -2,6 +2,9 @@
 import type { FetchHandler, Runtime, ServeOptions } from "../types.ts";
 import { denoFs } from "./fs.ts";
 
+/** How long another process may take to let go of a data directory's lock before it counts as alive. */
+const LOCK_WAIT_MS = 300;
+
 export const denoRuntime: Runtime = {
   name: "deno",
   args: Deno.args,
@@ -11,15 +14,16 @@ export const denoRuntime: Runtime = {
   },
   fs: denoFs,
   pid: Deno.pid,
-  processAlive(pid) {
-    // Deno has no kill(pid, 0); /proc tells on Linux, and elsewhere a lock is taken for live.
-    if (Deno.build.os !== "linux") return true;
-    try {
-      Deno.statSync(`/proc/${pid}`);
-      return true;
-    } catch {
-      return false;
-    }
+  // Deno cannot look at another process (/proc needs --allow-all, kill needs --allow-run): the
+  // data directory's lock is an flock instead (tryLockFile), which the kernel drops with its holder.
+  processAlive: () => true,
+  async tryLockFile(path) {
+    const file = await Deno.open(path, { read: true, write: true });
+    // FsFile.lock() waits for the lock: a holder that keeps it past a moment is alive.
+    const held = await Promise.race([file.lock(true).then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), LOCK_WAIT_MS))]);
+    // Kept open for the life of the process, or the lock would go with the file descriptor.
+    if (!held) file.close();
+    return held;
   },
   async serve(fetch, options) {
     const { hostname, port } = options;

@@ -1,0 +1,22 @@
+/**
+ * The node's own probes: `/livez` (the process answers), and `/readyz` and `/healthz` (it can take
+ * writes). A storage fault (no space, a read-only or vanished data directory, record files that
+ * cannot be written) makes readiness 503 with the cause, so a load balancer stops sending writes
+ * and an operator sees why; it turns 200 again by itself once the fault clears.
+ */
+import type { Context } from "hono";
+import type { StorageCondition } from "../storage/storage-health.ts";
+import type { Storage } from "../storage/types.ts";
+
+export const PROBE_NAMES = new Set(["healthz", "livez", "readyz"]);
+
+const HEALTHY: StorageCondition = { writable: true, problems: [] };
+
+/** `GET /livez`, `/readyz`, `/healthz`. */
+export function probeResponse(c: Context, name: string, node: { nodeId: string; version: string; storage: Storage }): Response {
+  const identity = { node: node.nodeId, version: node.version };
+  if (name === "livez") return c.json({ ok: true, ...identity });
+  const storage = node.storage.condition?.() ?? HEALTHY;
+  const ready = storage.writable && storage.problems.length === 0;
+  return c.json({ ok: ready, ...identity, storage }, ready ? 200 : 503);
+}
