@@ -9,7 +9,8 @@
  * A failed send is retried with exponential backoff and jitter, for as long as it takes.
  */
 import type { Entry } from "../record.ts";
-import type { FsModule } from "../storage/fs-module.ts";
+import { FsFault, type FsModule } from "../storage/fs-module.ts";
+import { faultError } from "../storage/storage-health.ts";
 import type { Storage } from "../storage/types.ts";
 import { openOutboxLog } from "./outbox-log.ts";
 import type { PeerSender, SendReceipt } from "./replication-wire.ts";
@@ -290,10 +291,16 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
       const line = JSON.stringify({ c: collection, u: uid, h: mark.hops, b: mark.bridge ? 1 : 0 } satisfies LogLine);
       let committed = false;
       let seq: number | undefined;
-      const noted = outboxLog.append(line).then((written) => {
-        seq = written;
-        if (!committed) preparing.add(written);
-      });
+      const noted = outboxLog.append(line).then(
+        (written) => {
+          seq = written;
+          if (!committed) preparing.add(written);
+        },
+        (err) => {
+          // The log's disk refused: a 507/503 like a refused storage write, never an opaque 500.
+          throw err instanceof FsFault ? faultError(err, dir) : err;
+        },
+      );
       try {
         const [result] = await Promise.all([commit(), noted]);
         return result;

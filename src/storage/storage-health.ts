@@ -83,9 +83,7 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
 
   const setJournal = (fault: FsFault) => {
     const problem = problemOf(fault);
-    const error = problem.cause === "no_space"
-      ? insufficientStorage(`${problem.message}; nothing was written`, fault)
-      : storageUnavailable(`${problem.message}; nothing was written`, fault);
+    const error = faultError(fault, options.dir);
     // The cause is in the message: the stack of every refused write would only flood the log.
     error.quiet = true;
     journal = { ...problem, error };
@@ -130,6 +128,12 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
       clearTimeout(probeTimer);
     },
   };
+}
+
+/** The answer to a write that a file-system fault refused: 507 for a full disk, 503 otherwise. */
+export function faultError(fault: FsFault, dir: string): StoreError {
+  const message = `${describe(fault, dir)}; nothing was written`;
+  return fault.kind === "no_space" ? insufficientStorage(message, fault) : storageUnavailable(message, fault);
 }
 
 // --- Internal helpers ---
