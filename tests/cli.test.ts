@@ -36,6 +36,9 @@ describe("minstore CLI on node", () => {
     ["an unknown process", () => [dirs.serversList, dirs.dataDir, "--processes", "lang,shout"], /Unknown process "shout"/],
     ["--storage denokv on Node", () => [dirs.serversList, dirs.dataDir, "--storage", "denokv"], /^minstore: --storage denokv needs Deno \(Deno\.openKv\), not node/],
     ["--storage postgres without a URL", () => [dirs.serversList, dirs.dataDir, "--storage", "postgres"], /--storage postgres needs --storage-url/],
+    // Node's recursive mkdir spins at full CPU forever there.
+    ["a BASE_PATH under /proc", () => [dirs.serversList, "/proc/minstore/data"], /^minstore: Cannot create the data directory \/proc\/minstore\/data: /],
+    ["a BASE_PATH that is a file", () => [dirs.serversList, dirs.serversList], /^minstore: Cannot create the data directory .*servers\.list: .*not a folder/],
   ];
   for (const [name, args, message] of failures) {
     test(`${name}: one line on stderr, exit 1`, async () => {
