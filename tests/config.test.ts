@@ -36,8 +36,24 @@ describe("parseConfig()", () => {
       maxHops: 8,
       bounceCacheBytes: 16 * 1024 * 1024,
       tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
+      maxDepth: 64,
+      maxClockSkewMs: 60_000,
+      maxConnections: 1024,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 5000,
     });
     assert.equal(run(["s", "d", "9000"]).port, 9000);
+  });
+
+  test("limits take sizes, counts and durations, and refuse what would make records unstorable", () => {
+    const config = run(["s", "d", "--max-depth", "10", "--max-clock-skew", "5s", "--max-connections", "50", "--headers-timeout", "2s", "--request-timeout", "1m", "--idle-timeout", "500ms"]);
+    assert.deepEqual(
+      [config.maxDepth, config.maxClockSkewMs, config.maxConnections, config.headersTimeoutMs, config.requestTimeoutMs, config.idleTimeoutMs],
+      [10, 5000, 50, 2000, 60_000, 500],
+    );
+    assert.throws(() => run(["s", "d", "--body-limit", "1gb"]), /Invalid --body-limit "1gb": at most 64mb/);
+    assert.throws(() => run(["s", "d", "--max-depth", "0"]), /Invalid --max-depth "0"/);
   });
 
   test("replication options take durations, counts and a secret", () => {

@@ -22,7 +22,7 @@ for (const runtime of RUNTIMES) {
         const first = await startServer({ runtime, serversList, dataDir });
         try {
           const acked = await writeMany(first.url, "a", 30);
-          const before = await snapshot(dataDir);
+          const before = await settled(dataDir);
           const second = await startServer({ runtime, serversList, dataDir }).then(
             (server) => server.stop().then(() => assert.fail("the second node started")),
             (err: Error) => err.message,
@@ -195,6 +195,18 @@ function fill(path: string, leave = 0): void {
   } catch {
     // dd stops at ENOSPC, which is the point.
   }
+}
+
+/** The snapshot once the node has stopped changing its files (record files written, journal checkpointed). */
+async function settled(dir: string): Promise<Map<string, string>> {
+  let previous = await snapshot(dir);
+  for (let round = 0; round < 40; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const next = await snapshot(dir);
+    if (JSON.stringify([...next]) === JSON.stringify([...previous])) return next;
+    previous = next;
+  }
+  throw new Error("the node never stopped writing");
 }
 
 /** Every file under `dir` with its content: what a second process must not change. */
