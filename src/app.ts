@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): Hono {
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
-    const page = await storage.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
+    const page = await records.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
     if (prefersHtml(c.req.header("accept"))) return c.html(listPageHtml(collection, page, prefix));
     return c.json({ collection, ...page });
   });

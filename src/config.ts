@@ -3,6 +3,8 @@
  * no globals, so it is tested with plain arrays and objects. Precedence: flag > positional
  * argument > environment variable > default.
  */
+import { OPTION_DEFAULTS } from "./defaults.ts";
+import { parseDurationText, parseSize } from "./util/units.ts";
 import { NODE_ID_PATTERN } from "./version.ts";
 
 export interface Config {
@@ -59,34 +61,36 @@ interface OptionSpec {
   flag?: boolean;
 }
 
+type Defaulted = keyof typeof OPTION_DEFAULTS;
+
 /** Every option, in the order --help lists them. */
 const OPTIONS: Record<string, OptionSpec> = {
   servers: { key: "servers", env: "MINSTORE_SERVERS", help: "path of servers.list (peers, one URL a line)" },
   data: { key: "data", env: "MINSTORE_DATA", help: "BASE_PATH, the data directory (created if missing)" },
-  port: { key: "port", env: "MINSTORE_PORT", help: "TCP port (default 8001; 0 picks a free one)" },
-  host: { key: "host", env: "MINSTORE_HOST", help: "address to listen on (default 127.0.0.1; 0.0.0.0 for all)" },
-  processes: { key: "processes", env: "MINSTORE_PROCESSES", help: 'processes run on each write, in order (default "lang"; "none")' },
-  "body-limit": { key: "bodyLimit", env: "MINSTORE_BODY_LIMIT", help: "largest request body (default 1mb; units b, kb, mb)" },
-  "cache-size": { key: "cacheBytes", env: "MINSTORE_CACHE_SIZE", help: "read cache budget (default 64mb)" },
-  durability: { key: "durability", env: "MINSTORE_DURABILITY", help: '"strict" (fsync before 200, default) or "relaxed"' },
-  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file" (default), "memory" (nothing survives a restart), "postgres" or "denokv"' },
+  port: { key: "port", env: "MINSTORE_PORT", help: "TCP port; 0 picks a free one" },
+  host: { key: "host", env: "MINSTORE_HOST", help: "address to listen on; 0.0.0.0 for all" },
+  processes: { key: "processes", env: "MINSTORE_PROCESSES", help: 'processes run on each write, in order; "none" for none' },
+  "body-limit": { key: "bodyLimit", env: "MINSTORE_BODY_LIMIT", help: "largest request body (b, kb, mb; at most 64mb)" },
+  "cache-size": { key: "cacheBytes", env: "MINSTORE_CACHE_SIZE", help: "read cache budget" },
+  durability: { key: "durability", env: "MINSTORE_DURABILITY", help: '"strict" (fsync before 200) or "relaxed"' },
+  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file", "memory" (nothing survives a restart), "postgres" or "denokv"' },
   "storage-url": { key: "storageUrl", env: "MINSTORE_STORAGE_URL", help: "postgres: postgres://user:pass@host:port/db; denokv: a path or https:// URL" },
-  "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool (default 10)" },
+  "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool" },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
-  "peer-timeout": { key: "peerTimeoutMs", env: "MINSTORE_PEER_TIMEOUT", help: "timeout of a replication or cache=1 request to a peer (default 10s)" },
-  "lookup-timeout": { key: "lookupTimeoutMs", env: "MINSTORE_LOOKUP_TIMEOUT", help: "how long a local miss waits for the peers (default 2s)" },
-  "retry-max": { key: "retryMaxMs", env: "MINSTORE_RETRY_MAX", help: "longest wait between retries to a peer that is down (default 10s)" },
-  "max-hops": { key: "maxHops", env: "MINSTORE_MAX_HOPS", help: "how far a bridged write or a lookup travels (default 8)" },
-  "bounce-cache-size": { key: "bounceCacheBytes", env: "MINSTORE_BOUNCE_CACHE_SIZE", help: "memory for answers kept by cache=1 requests (default 16mb)" },
-  "tombstone-retention": { key: "tombstoneRetentionMs", env: "MINSTORE_TOMBSTONE_RETENTION", help: "how long deletes are remembered (default 7d)" },
-  "max-depth": { key: "maxDepth", env: "MINSTORE_MAX_DEPTH", help: "deepest nesting of arrays and objects in a value (default 64)" },
-  "max-clock-skew": { key: "maxClockSkewMs", env: "MINSTORE_MAX_CLOCK_SKEW", help: "refuse replicated versions this far ahead of the local clock (default 1m)" },
-  "max-connections": { key: "maxConnections", env: "MINSTORE_MAX_CONNECTIONS", help: "open client connections at most (default 1024)" },
-  "headers-timeout": { key: "headersTimeoutMs", env: "MINSTORE_HEADERS_TIMEOUT", help: "time a client has to send a request's headers (default 10s)" },
-  "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request (default 30s)" },
-  "idle-timeout": { key: "idleTimeoutMs", env: "MINSTORE_IDLE_TIMEOUT", help: "close a keep-alive connection idle this long (default 5s)" },
+  "peer-timeout": { key: "peerTimeoutMs", env: "MINSTORE_PEER_TIMEOUT", help: "timeout of a replication or cache=1 request to a peer" },
+  "lookup-timeout": { key: "lookupTimeoutMs", env: "MINSTORE_LOOKUP_TIMEOUT", help: "how long a local miss waits for the peers" },
+  "retry-max": { key: "retryMaxMs", env: "MINSTORE_RETRY_MAX", help: "longest wait between retries to a peer that is down" },
+  "max-hops": { key: "maxHops", env: "MINSTORE_MAX_HOPS", help: "how far a bridged write or a lookup travels" },
+  "bounce-cache-size": { key: "bounceCacheBytes", env: "MINSTORE_BOUNCE_CACHE_SIZE", help: "memory for answers kept by cache=1 requests" },
+  "tombstone-retention": { key: "tombstoneRetentionMs", env: "MINSTORE_TOMBSTONE_RETENTION", help: "how long deletes are remembered" },
+  "max-depth": { key: "maxDepth", env: "MINSTORE_MAX_DEPTH", help: "deepest nesting of arrays and objects in a value" },
+  "max-clock-skew": { key: "maxClockSkewMs", env: "MINSTORE_MAX_CLOCK_SKEW", help: "refuse replicated versions this far ahead of the local clock" },
+  "max-connections": { key: "maxConnections", env: "MINSTORE_MAX_CONNECTIONS", help: "open client connections at most" },
+  "headers-timeout": { key: "headersTimeoutMs", env: "MINSTORE_HEADERS_TIMEOUT", help: "time a client has to send a request's headers" },
+  "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request" },
+  "idle-timeout": { key: "idleTimeoutMs", env: "MINSTORE_IDLE_TIMEOUT", help: "close a keep-alive connection idle this long" },
 };
 
 /** The largest --body-limit: a record stored from a bigger body could not be serialized safely. */
@@ -99,11 +103,9 @@ export const USAGE = `Usage: minstore SERVERS_LIST_PATH BASE_PATH [PORT] [option
 A replicable RESTful key/value store. Records live at /{collection}/{uid}.
 
 Options (each also as an environment variable):
-${Object.entries(OPTIONS)
-  .map(([name, spec]) => `  --${(name + (spec.flag ? "" : " VALUE")).padEnd(20)} ${spec.env.padEnd(21)} ${spec.help}`)
-  .join("\n")}
-  --help                                         show this text
-  --version                                      show the version`;
+${optionLines()}
+  --help                                     show this text
+  --version                                  show the version`;
 
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
   const raw: Partial<Record<keyof Config, string>> = {};
@@ -136,12 +138,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (raw[spec.key] === undefined && fromEnv !== undefined && fromEnv !== "") raw[spec.key] = fromEnv;
   }
 
+  const value = (key: Defaulted): string => raw[key] ?? OPTION_DEFAULTS[key];
   if (!raw.servers) throw new ConfigError("Missing SERVERS_LIST_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
   if (!raw.data) throw new ConfigError("Missing BASE_PATH: minstore SERVERS_LIST_PATH BASE_PATH [PORT] (see --help)");
   if (raw.clusterSecret !== undefined && raw.clusterSecret.length < 16) {
     throw new ConfigError("The cluster secret is too short: use at least 16 characters (e.g. openssl rand -hex 16)");
   }
-  const storage = parseChoice("storage", raw.storage ?? "file", STORAGE_ENGINES);
+  const storage = parseChoice("storage", value("storage"), STORAGE_ENGINES);
   const storageUrl = parseStorageUrl(storage, raw.storageUrl, raw.data);
   const nodeId = raw.nodeId;
   if (nodeId !== undefined && !NODE_ID_PATTERN.test(nodeId)) {
@@ -152,35 +155,50 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     config: {
       servers: raw.servers,
       data: raw.data,
-      port: parsePort(raw.port ?? "8001"),
-      host: raw.host ?? "127.0.0.1",
-      processes: parseList(raw.processes ?? "lang"),
-      bodyLimit: parseBodyLimit(raw.bodyLimit ?? "1mb"),
-      cacheBytes: parseBytes("cache-size", raw.cacheBytes ?? "64mb"),
-      durability: parseChoice("durability", raw.durability ?? "strict", ["strict", "relaxed"] as const),
+      port: parsePort(value("port")),
+      host: value("host"),
+      processes: parseList(value("processes")),
+      bodyLimit: parseBodyLimit(value("bodyLimit")),
+      cacheBytes: parseBytes("cache-size", value("cacheBytes")),
+      durability: parseChoice("durability", value("durability"), ["strict", "relaxed"] as const),
       storage,
       storageUrl,
-      poolSize: parseWholeNumber("pool-size", raw.poolSize ?? "10", 1, 1000),
+      poolSize: parseWholeNumber("pool-size", value("poolSize"), 1, 1000),
       nodeId,
-      log: parseBoolean("log", raw.log ?? "false"),
+      log: parseBoolean("log", value("log")),
       clusterSecret: raw.clusterSecret,
-      peerTimeoutMs: parseDuration("peer-timeout", raw.peerTimeoutMs ?? "10s"),
-      lookupTimeoutMs: parseDuration("lookup-timeout", raw.lookupTimeoutMs ?? "2s"),
-      retryMaxMs: parseDuration("retry-max", raw.retryMaxMs ?? "10s"),
-      maxHops: parseWholeNumber("max-hops", raw.maxHops ?? "8", 1, 64),
-      bounceCacheBytes: parseBytes("bounce-cache-size", raw.bounceCacheBytes ?? "16mb"),
-      tombstoneRetentionMs: parseDuration("tombstone-retention", raw.tombstoneRetentionMs ?? "7d"),
-      maxDepth: parseWholeNumber("max-depth", raw.maxDepth ?? "64", 1, 1000),
-      maxClockSkewMs: parseDuration("max-clock-skew", raw.maxClockSkewMs ?? "1m"),
-      maxConnections: parseWholeNumber("max-connections", raw.maxConnections ?? "1024", 1, 1_000_000),
-      headersTimeoutMs: parseDuration("headers-timeout", raw.headersTimeoutMs ?? "10s"),
-      requestTimeoutMs: parseDuration("request-timeout", raw.requestTimeoutMs ?? "30s"),
-      idleTimeoutMs: parseDuration("idle-timeout", raw.idleTimeoutMs ?? "5s"),
+      peerTimeoutMs: parseDuration("peer-timeout", value("peerTimeoutMs")),
+      lookupTimeoutMs: parseDuration("lookup-timeout", value("lookupTimeoutMs")),
+      retryMaxMs: parseDuration("retry-max", value("retryMaxMs")),
+      maxHops: parseWholeNumber("max-hops", value("maxHops"), 1, 64),
+      bounceCacheBytes: parseBytes("bounce-cache-size", value("bounceCacheBytes")),
+      tombstoneRetentionMs: parseDuration("tombstone-retention", value("tombstoneRetentionMs")),
+      maxDepth: parseWholeNumber("max-depth", value("maxDepth"), 1, 1000),
+      maxClockSkewMs: parseDuration("max-clock-skew", value("maxClockSkewMs")),
+      maxConnections: parseWholeNumber("max-connections", value("maxConnections"), 1, 1_000_000),
+      headersTimeoutMs: parseDuration("headers-timeout", value("headersTimeoutMs")),
+      requestTimeoutMs: parseDuration("request-timeout", value("requestTimeoutMs")),
+      idleTimeoutMs: parseDuration("idle-timeout", value("idleTimeoutMs")),
     },
   };
 }
 
 // --- Internal helpers ---
+
+/** One line an option: flag and variable in aligned columns, then what it does and its default. */
+function optionLines(): string {
+  const flags = Object.entries(OPTIONS).map(([name, spec]) => `--${name}${spec.flag ? "" : " VALUE"}`);
+  const flagWidth = Math.max(...flags.map((flag) => flag.length));
+  const envWidth = Math.max(...Object.values(OPTIONS).map((spec) => spec.env.length));
+  return Object.values(OPTIONS)
+    .map((spec, index) => `  ${flags[index]!.padEnd(flagWidth)}  ${spec.env.padEnd(envWidth)}  ${spec.help}${defaultNote(spec)}`)
+    .join("\n");
+}
+
+function defaultNote(spec: OptionSpec): string {
+  const fallback = (OPTION_DEFAULTS as Partial<Record<keyof Config, string>>)[spec.key];
+  return fallback === undefined || spec.flag ? "" : ` (default ${fallback})`;
+}
 
 function splitFlag(flag: string): [string, string | undefined] {
   const equals = flag.indexOf("=");
@@ -193,15 +211,10 @@ function parsePort(text: string): number {
   return port;
 }
 
-const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
-
 function parseBytes(name: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined || Number(match[1]) * unit < 1) {
-    throw new ConfigError(`Invalid --${name} "${text}": use a size like 1048576, 512kb or 1mb`);
-  }
-  return Math.floor(Number(match[1]) * unit);
+  const bytes = parseSize(text);
+  if (bytes === undefined) throw new ConfigError(`Invalid --${name} "${text}": use a size like 1048576, 512kb or 1mb`);
+  return bytes;
 }
 
 function parseBodyLimit(text: string): number {
@@ -210,14 +223,11 @@ function parseBodyLimit(text: string): number {
   return limit;
 }
 
-const DURATION_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** "250ms", "10s", "5m", "7d"; a bare number is milliseconds. */
 function parseDuration(name: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
-  const ms = match ? Number(match[1]) * DURATION_UNITS[(match[2] ?? "").toLowerCase()]! : Number.NaN;
-  if (!(ms >= 1)) throw new ConfigError(`Invalid --${name} "${text}": use a duration like 500ms, 10s, 5m or 7d`);
-  return Math.round(ms);
+  const ms = parseDurationText(text);
+  if (ms === undefined) throw new ConfigError(`Invalid --${name} "${text}": use a duration like 500ms, 10s, 5m or 7d`);
+  return ms;
 }
 
 function parseWholeNumber(name: string, text: string, min: number, max: number): number {

@@ -43,6 +43,12 @@ export const storageUnavailable = (message: string, cause?: unknown) =>
 /** The disk is full (ENOSPC, EDQUOT): nothing was written. */
 export const insufficientStorage = (message: string, cause?: unknown) =>
   new StoreError(507, "insufficient_storage", message, { cause, headers: { "retry-after": "5" } });
+/** The client closed or aborted its request while sending the body: nothing to log, nothing was done. */
+export const bodyIncomplete = (cause: unknown) =>
+  new StoreError(400, "body_incomplete", "The request body ended before it was complete (the client closed or aborted it)", { cause });
+export const noDependants = () =>
+  new StoreError(400, "no_dependants", "cache=1 forwards to the dependants listed in servers.list, and this node lists none");
+export const dependantsUnreachable = (reasons: string) => new StoreError(502, "dependants_unreachable", `No dependant answered: ${reasons}`);
 export const tooDeep = (limit: number) =>
   new StoreError(400, "too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 

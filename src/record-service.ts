@@ -7,8 +7,8 @@ import { preconditionFailed, recordExists, recordMissing, StoreError } from "./e
 import type { Draft } from "./process/types.ts";
 import { checksum, type Entry, isLive, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
 import type { Replicator } from "./spread/replicator.ts";
-import { createKeyedLock } from "./storage/keyed-lock.ts";
-import type { Storage } from "./storage/types.ts";
+import { createKeyedLock } from "./util/keyed-lock.ts";
+import type { ListOptions, ListPage, Storage } from "./storage/types.ts";
 import type { Clock } from "./version.ts";
 
 export interface RecordServiceDeps {
@@ -33,6 +33,8 @@ export interface RecordService {
   /** The live record, looking on the peers unless `local`; `visited` marks a lookup from another node. */
   get(collection: string, uid: string, options?: { local?: boolean; visited?: readonly string[] }): Promise<Snapshot>;
   remove(collection: string, uid: string, conditions?: Preconditions): Promise<Snapshot>;
+  /** A page of the live uids of a collection, in code-unit order (this node's own storage). */
+  list(collection: string, options: ListOptions): Promise<ListPage>;
 }
 
 /**
@@ -65,6 +67,8 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   };
 
   return {
+    list: (collection, options) => storage.list(collection, options),
+
     create(collection, uid, value, conditions = {}) {
       return serialized(collection, uid, () => createUnlocked(collection, uid, value, conditions));
     },

@@ -10,7 +10,7 @@ import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { openCluster } from "./spread/cluster.ts";
 import { parseServersList, type ServersList, ServersListError } from "./spread/servers-list.ts";
-import { FsFault, type FsModule } from "./storage/fs-module.ts";
+import { FsFault, type FsModule } from "./runtime/fs-module.ts";
 import { WalDamaged } from "./storage/wal.ts";
 import { type DataDirLock, lockDataDir } from "./storage/data-dir-lock.ts";
 import { describeStorage, openStorage } from "./storage/open-storage.ts";

@@ -1,7 +1,7 @@
 /** Input limits at the HTTP edge (issue 11): nesting depth, and a stored form bounded by the body. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { jsonDepthExceeds } from "../src/http/json-depth.ts";
+import { jsonDepthExceeds } from "../src/util/json-depth.ts";
 import type { StoredRecord } from "../src/record.ts";
 import { recordFileText } from "../src/storage/record-file-format.ts";
 import { edgeApp, jsonBody } from "./edge-app.ts";

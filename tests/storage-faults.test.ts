@@ -14,7 +14,7 @@ import { StoreError } from "../src/errors.ts";
 import type { Entry } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts";
-import type { FsModule } from "../src/storage/fs-module.ts";
+import type { FsModule } from "../src/runtime/fs-module.ts";
 import type { Storage } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
 import { createFaultyFs, type FaultyFs } from "./helpers/faulty-fs.ts";

@@ -10,7 +10,7 @@ import { checkUid } from "../src/record.ts";
 import { createRecordService } from "../src/record-service.ts";
 import { namesSelf, parseServersList } from "../src/spread/servers-list.ts";
 import { fileNameOf, uidOfFileName } from "../src/storage/file-names.ts";
-import { createLruCache } from "../src/storage/lru-cache.ts";
+import { createLruCache } from "../src/util/lru-cache.ts";
 import { createMemoryStorage } from "../src/storage/memory.ts";
 import { createClock, formatVersion, isVersion, parseVersion } from "../src/version.ts";
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { nodeFs } from "../src/runtime/node/fs.ts";
-import type { FsModule } from "../src/storage/fs-module.ts";
+import type { FsModule } from "../src/runtime/fs-module.ts";
 import { openWal, type Wal, WalDamaged } from "../src/storage/wal.ts";
 import { createFaultyFs } from "./helpers/faulty-fs.ts";
 

@@ -6,9 +6,9 @@
  * Form bodies are parsed from text with URLSearchParams: Hono's parseBody() costs ~4x more CPU
  * (PERF-NOTES.md); it is only worth it for multipart.
  */
-import { invalidInput, payloadTooLarge, StoreError, tooDeep, unsupportedMediaType } from "../errors.ts";
+import { bodyIncomplete, invalidInput, payloadTooLarge, tooDeep, unsupportedMediaType } from "../errors.ts";
 import { type Json, parseJsonWriteBody, type WriteInput } from "../record.ts";
-import { jsonDepthExceeds } from "./json-depth.ts";
+import { jsonDepthExceeds } from "../util/json-depth.ts";
 
 export interface BodyLimits {
   /** Largest accepted body, in bytes. */
@@ -66,10 +66,13 @@ async function readText(request: Request, limit: number): Promise<string> {
   return decoder.decode(await readStream(request, limit));
 }
 
-/** The raw body, refused with 413 past `limit` bytes, and with 400 body_incomplete when it ends early. */
-export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (declaredLengthFits(request, limit)) return new Uint8Array(await whole(() => request.arrayBuffer()));
-  return readStream(request, limit);
+/**
+ * The raw body, refused with 413 past `limit` bytes, and with 400 body_incomplete when it ends
+ * early. `onChunk` sees every chunk as it arrives (to hash a body while it streams).
+ */
+export async function readBodyBytes(request: Request, limit: number, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array<ArrayBuffer>> {
+  if (!onChunk && declaredLengthFits(request, limit)) return new Uint8Array(await whole(() => request.arrayBuffer()));
+  return readStream(request, limit, onChunk);
 }
 
 /** True when a declared length fits (the HTTP server stops reading there); false without one, or when it does not. */
@@ -87,7 +90,7 @@ async function whole<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
-async function readStream(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+async function readStream(request: Request, limit: number, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array<ArrayBuffer>> {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
@@ -98,6 +101,7 @@ async function readStream(request: Request, limit: number): Promise<Uint8Array<A
   for (let chunk = await whole(() => reader.read()); !chunk.done; chunk = await whole(() => reader.read())) {
     size += chunk.value.length;
     if (size > limit) return refuse(reader, limit, true);
+    onChunk?.(chunk.value);
     chunks.push(chunk.value);
   }
   const bytes = new Uint8Array(size);
@@ -146,5 +150,3 @@ const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
 const DRAIN_MAX_MS = 5_000;
 const decoder = new TextDecoder();
 
-const bodyIncomplete = (cause: unknown) =>
-  new StoreError(400, "body_incomplete", "The request body ended before it was complete (the client closed or aborted it)", { cause });

@@ -8,8 +8,12 @@ import { invalidInput, payloadTooLarge, recordMissing, StoreError } from "../err
 import { checkUid } from "../record.ts";
 import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
-import { checkNoBody, readSignedBody } from "../spread/signed-body.ts";
+import { checkNoBody, readSignedBody } from "./signed-body.ts";
 import { readBodyBytes } from "./body.ts";
+import { etagOf } from "./etag.ts";
+
+/** The header telling how a cache=1 answer was made: "hit", "miss", or "forwarded ok/total". */
+export const CACHE_HEADER = "x-minstore-cache";
 
 /** What the HTTP layer needs of a node's cluster side. */
 export type ClusterApi = Pick<Cluster, "verify" | "reserveBody" | "receive" | "status" | "cache" | "identity" | "maxDepth">;
@@ -53,7 +57,10 @@ export async function cacheResponse(c: Context, collection: string, bodyLimit: n
   const uid = checkUid(c.req.param("uid") ?? "");
   const method = c.req.method as "GET" | "POST" | "PUT" | "DELETE";
   const body = method === "POST" || method === "PUT" ? await readBodyBytes(c.req.raw, bodyLimit) : undefined;
-  return cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type") });
+  const answer = await cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type") });
+  const headers: Record<string, string> = { "content-type": "application/json", [CACHE_HEADER]: answer.how };
+  if (answer.version) headers.etag = etagOf(answer.version);
+  return new Response(answer.json, { status: answer.status, headers });
 }
 
 /**

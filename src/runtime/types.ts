@@ -2,8 +2,8 @@
  * What a runtime (Node, Deno) supplies to the portable start-up code in src/start.ts.
  * Implementations live in src/runtime/node/ and src/runtime/deno/; nothing else here is runtime-specific.
  */
-import type { FsModule } from "../storage/fs-module.ts";
-import type { KvStore } from "../storage/kv-types.ts";
+import type { FsModule } from "./fs-module.ts";
+import type { KvStore } from "./kv-types.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 

@@ -4,10 +4,9 @@
  * result, and keeps valid records in a byte-bounded LRU so that a later `GET ?cache=1` is answered
  * from memory. PUT and DELETE through this node invalidate the cached copy.
  */
-import { StoreError } from "../errors.ts";
+import { dependantsUnreachable, noDependants } from "../errors.ts";
 import { isLive, type Snapshot } from "../record.ts";
-import { createLruCache } from "../storage/lru-cache.ts";
-import { etagOf } from "../http/etag.ts";
+import { createLruCache } from "../util/lru-cache.ts";
 import { isVersion } from "../version.ts";
 import type { PeerClient } from "./peer-client.ts";
 
@@ -26,13 +25,21 @@ export interface ForwardedRequest {
   contentType?: string;
 }
 
-export interface CacheStrategy {
-  handle(request: ForwardedRequest): Promise<Response>;
-  stats(): { entries: number; bytes: number; hits: number; misses: number };
+/** What the node answers: a dependant's answer as it came, or a record from the cache. src/http turns it into a Response. */
+export interface CacheAnswer {
+  status: number;
+  /** The JSON text to answer with. */
+  json: string;
+  /** How the answer was made: "hit", "miss", or "forwarded ok/total" (the x-minstore-cache header). */
+  how: string;
+  /** The record's version when the answer is a record (its ETag). */
+  version?: string;
 }
 
-/** The header telling how the answer was made: "hit", "miss", or "forwarded ok/total". */
-export const CACHE_HEADER = "x-minstore-cache";
+export interface CacheStrategy {
+  handle(request: ForwardedRequest): Promise<CacheAnswer>;
+  stats(): { entries: number; bytes: number; hits: number; misses: number };
+}
 
 export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: CacheStrategyDeps): CacheStrategy {
   const cache = createLruCache<Snapshot>(cacheBytes);
@@ -49,14 +56,14 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
     async handle(request) {
       const targets = peers();
       if (targets.length === 0) {
-        throw new StoreError(400, "no_dependants", "cache=1 forwards to the dependants listed in servers.list, and this node lists none");
+        throw noDependants();
       }
       const key = `${request.collection}\u0000${request.uid}`;
       if (request.method === "GET") {
         const cached = cache.get(key);
         if (cached) {
           hits += 1;
-          return recordResponse(cached, "hit");
+          return recordAnswer(cached, "hit");
         }
         misses += 1;
       }
@@ -66,7 +73,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
         const found = await Promise.any(answers.map((answer) => answer.then((result) => recordOf(result, request.uid)))).catch(() => undefined);
         if (found) {
           cache.set(key, found, found.json.length * 2);
-          return recordResponse(found, "miss");
+          return recordAnswer(found, "miss");
         }
       }
       const settled = await Promise.allSettled(answers);
@@ -81,9 +88,9 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
       const chosen = success ?? results[0];
       if (!chosen) {
         const reasons = settled.map((outcome) => (outcome.status === "rejected" ? (outcome.reason as Error).message : "")).join("; ");
-        throw new StoreError(502, "dependants_unreachable", `No dependant answered: ${reasons}`);
+        throw dependantsUnreachable(reasons);
       }
-      return new Response(chosen.text, { status: chosen.status, headers: { "content-type": "application/json", [CACHE_HEADER]: summary } });
+      return { status: chosen.status, json: chosen.text, how: summary };
     },
     stats: () => ({ entries: cache.size, bytes: cache.bytes, hits, misses }),
   };
@@ -98,9 +105,6 @@ function recordOf(result: { status: number; text: string }, uid: string): Snapsh
   return { entry, json: result.text };
 }
 
-function recordResponse(snapshot: Snapshot, how: string): Response {
-  return new Response(snapshot.json, {
-    status: 200,
-    headers: { "content-type": "application/json", etag: etagOf(snapshot.entry.version), [CACHE_HEADER]: how },
-  });
+function recordAnswer(snapshot: Snapshot, how: string): CacheAnswer {
+  return { status: 200, json: snapshot.json, how, version: snapshot.entry.version };
 }

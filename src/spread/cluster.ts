@@ -4,20 +4,21 @@
  * from servers.list (which SIGHUP replaces while running), less any entry that is this node itself.
  */
 import { invalidInput, StoreError } from "../errors.ts";
-import type { FsModule } from "../storage/fs-module.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
 import type { Storage } from "../storage/types.ts";
 import { type Clock, NODE_ID_PATTERN } from "../version.ts";
 import { type CacheStrategy, createCacheStrategy } from "./cache-strategy.ts";
 import { createLookup, VISITED_HEADER } from "./lookup.ts";
-import { openOutbox, type PeerStatus } from "./outbox.ts";
+import { openOutbox } from "./outbox.ts";
 import { createByteBudget } from "./byte-budget.ts";
 import { createPeerClient } from "./peer-client.ts";
 import { createProver, type Identity, PROOF_HEADER, type Prover } from "./proof.ts";
 import { createReplicationReceiver, type ReceiveResult } from "./replication-receiver.ts";
-import { createPeerSender, type IncomingEntry } from "./replication-wire.ts";
+import { createPeerSender } from "./replication-wire.ts";
 import type { Replicator } from "./replicator.ts";
 import { namesSelf, type SelfAddress, type ServersList } from "./servers-list.ts";
 import { startTombstoneSweeper } from "./tombstone-sweeper.ts";
+import type { IncomingEntry, PeerStatus } from "./types.ts";
 
 export interface ClusterOptions {
   fs: FsModule;

@@ -5,7 +5,7 @@
  * are deleted. Unlike the storage journal, nothing is deleted at replay: lines stay until each
  * peer has them, across any number of restarts.
  */
-import type { FsModule } from "../storage/fs-module.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
 import { openWal } from "../storage/wal.ts";
 
 export interface OutboxLogOptions {

@@ -2,18 +2,25 @@
  * The durable per-peer outbox: what makes "a 200 means the spread is recorded" true.
  *
  * A write is noted in the outbox log (outbox-log.ts) while it commits; once committed it joins
- * every peer's queue. A queue holds (collection, uid) pairs, not records: repeated writes of one
- * uid coalesce into one item, and the sender reads the current entry from storage when it sends,
- * many items to one request. Each peer's mark (the seq below which it has received everything)
- * is saved in BASE/.outbox/peers.json; at start, the lines past a peer's mark fill its queue again.
- * A failed send is retried with exponential backoff and jitter, for as long as it takes.
+ * every peer's queue (peer-queue.ts). A queue holds (collection, uid) pairs, not records: repeated
+ * writes of one uid coalesce into one item, and the sender reads the current entry from storage
+ * when it sends, many items to one request. Each peer's mark (the seq below which it has received
+ * everything) is saved in BASE/.outbox/peers.json (outbox-marks.ts); at start, the lines past a
+ * peer's mark fill its queue again. A failed send is retried with backoff (retry-delay.ts), for as
+ * long as it takes.
  */
-import type { Entry } from "../record.ts";
-import { FsFault, type FsModule } from "../storage/fs-module.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
+import { FsFault } from "../runtime/fs-module.ts";
 import { faultError } from "../storage/storage-health.ts";
 import type { Storage } from "../storage/types.ts";
+import { OUTBOX_DEFAULTS } from "../defaults.ts";
 import { openOutboxLog } from "./outbox-log.ts";
-import type { PeerSender, SendReceipt } from "./replication-wire.ts";
+import { createMarksSaver, type Marks, readMarks } from "./outbox-marks.ts";
+import { confirm, enqueue, type Item, markOf, newQueue, owes, type PeerQueue, requeue, statusOf, takeBatch } from "./peer-queue.ts";
+import { retryDelay } from "./retry-delay.ts";
+import type { OutgoingEntry, PeerSender, PeerStatus, SendReceipt, SpreadMark } from "./types.ts";
+
+export type { PeerStatus } from "./types.ts";
 
 export interface OutboxOptions {
   fs: FsModule;
@@ -40,27 +47,6 @@ export interface OutboxOptions {
   confirmMs?: number;
 }
 
-/** How a spread travels on: `hops` so far, and whether receivers spread it on (bridge). */
-export interface SpreadMark {
-  hops: number;
-  bridge: boolean;
-}
-
-export interface PeerStatus {
-  url: string;
-  queue: number;
-  inFlight: number;
-  oldestPendingMs: number | null;
-  sentEntries: number;
-  sentRequests: number;
-  /** Entries the peer has applied whose durability it has not confirmed yet (kept here until then). */
-  unconfirmed: number;
-  lastSuccessAt: string | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  nextRetryInMs: number | null;
-}
-
 export interface Outbox {
   /**
    * Runs `commit` while durably noting that (collection, uid) must reach every peer; the uid joins
@@ -74,35 +60,6 @@ export interface Outbox {
   status(): PeerStatus[];
   /** Stops sending and saves every peer's mark. */
   close(): Promise<void>;
-}
-
-export const OUTBOX_DEFAULTS = { batchEntries: 1000, batchBytes: 4 * 1024 * 1024, retryBaseMs: 100, retryMaxMs: 10_000, segmentBytes: 8 * 1024 * 1024, lingerMs: 10, confirmMs: 50 };
-
-interface Item extends SpreadMark {
-  collection: string;
-  uid: string;
-  /** The seq of the oldest write of this uid the peer has not received. */
-  firstSeq: number;
-  /** When it was queued (ms), for the oldest-pending age. */
-  since: number;
-}
-
-interface PeerQueue {
-  url: string;
-  /** Insertion order is seq order, so the first item holds the queue's smallest firstSeq. */
-  pending: Map<string, Item>;
-  inFlight: Item[];
-  /** Sent and applied, not yet durable at the peer: batches by the peer process (boot) that took them. */
-  unconfirmed: { boot: string; items: Item[]; since: number }[];
-  sending: boolean;
-  failures: number;
-  retryTimer?: ReturnType<typeof setTimeout>;
-  retryAt?: number;
-  sentEntries: number;
-  sentRequests: number;
-  lastSuccessAt?: number;
-  lastError?: string;
-  lastErrorAt?: number;
 }
 
 export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
@@ -124,9 +81,6 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   const preparing = new Set<number>();
   let closed = false;
 
-  const newQueue = (url: string): PeerQueue => ({
-    url, pending: new Map(), inFlight: [], unconfirmed: [], sending: false, failures: 0, sentEntries: 0, sentRequests: 0,
-  });
   // A peer without a saved mark is new and gets writes from now on; but with no marks at all while
   // the log holds lines (a crash before the first save, or a damaged file), every peer gets them all.
   const unmarked = savedMarks === undefined && outboxLog.lastSeq > 0 ? 0 : outboxLog.lastSeq;
@@ -139,55 +93,21 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   }
   replayed.length = 0;
 
-  /** The seq below which this peer has everything. */
-  function markOf(queue: PeerQueue): number {
-    let mark = outboxLog.lastSeq;
-    const firstPending = queue.pending.values().next().value;
-    if (firstPending) mark = Math.min(mark, firstPending.firstSeq - 1);
-    for (const item of queue.inFlight) mark = Math.min(mark, item.firstSeq - 1);
-    for (const { items } of queue.unconfirmed) for (const item of items) mark = Math.min(mark, item.firstSeq - 1);
+  /** The seq below which this peer has everything, and no write still being committed is. */
+  const peerMark = (queue: PeerQueue) => {
     const firstPreparing = preparing.values().next().value;
-    if (firstPreparing !== undefined) mark = Math.min(mark, firstPreparing - 1);
-    return mark;
-  }
-
-  let savingMarks: Promise<void> | undefined;
-  let saveAgain = false;
-  /** Saves every peer's mark, then drops the log segments all of them are past. Coalesced: one save runs at a time. */
-  const saveMarks = (): Promise<void> => {
-    if (savingMarks) {
-      saveAgain = true;
-      return savingMarks;
-    }
-    savingMarks = (async () => {
-      do {
-        saveAgain = false;
-        const marks: Record<string, number> = {};
-        for (const queue of queues.values()) marks[queue.url] = markOf(queue);
-        try {
-          await writeAtomically(fs, marksPath, JSON.stringify(marks), options.sync);
-          const lowest = Math.min(...Object.values(marks), queues.size === 0 ? outboxLog.lastSeq : Infinity);
-          await outboxLog.truncate(lowest);
-        } catch (err) {
-          log("Outbox could not save the peers' marks; they are saved again after the next send", err);
-        }
-      } while (saveAgain);
-      savingMarks = undefined;
-    })();
-    return savingMarks;
+    return Math.min(markOf(queue, outboxLog.lastSeq), firstPreparing === undefined ? Infinity : firstPreparing - 1);
   };
-  let marksTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Marks are saved at most a few times a second: losing one only means resending a little. */
-  const scheduleSaveMarks = () => {
-    if (closed) return;
-    marksTimer ??= setTimeout(() => {
-      marksTimer = undefined;
-      void saveMarks();
-    }, 200);
-  };
-
+  const marks = createMarksSaver({
+    fs,
+    path: marksPath,
+    sync: options.sync,
+    current: () => Object.fromEntries([...queues.values()].map((queue) => [queue.url, peerMark(queue)])) as Marks,
+    saved: (saved) => outboxLog.truncate(Math.min(...Object.values(saved), queues.size === 0 ? outboxLog.lastSeq : Infinity)),
+    log,
+  });
   // Saved at once, so that a peer's start is on disk before any line it is owed.
-  await saveMarks();
+  await marks.save();
 
   const pump = async (queue: PeerQueue): Promise<void> => {
     if (queue.sending || queue.retryTimer || closed || !queues.has(queue.url)) return;
@@ -205,7 +125,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
             continue;
           }
         }
-        const batch = takeBatch(queue);
+        const batch = takeBatch(queue, settings.batchEntries);
         const oldest = queue.unconfirmed[0];
         const durable = batch.length === 0 || (quiet && !oldest) || (oldest !== undefined && Date.now() - oldest.since >= settings.confirmMs);
         quiet = false;
@@ -220,13 +140,12 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
           fail(queue, err);
           return;
         }
-        confirm(queue, batch, receipt);
-        queue.inFlight = [];
+        confirm(queue, batch, receipt, Date.now());
         queue.failures = 0;
         queue.sentEntries += entries.length;
         queue.sentRequests += 1;
         queue.lastSuccessAt = Date.now();
-        scheduleSaveMarks();
+        marks.schedule();
         // A request to a peer costs a few hundred µs of fetch on the sender, whatever it carries:
         // under load, let the next batch gather for a moment rather than send a trickle of small
         // ones. The first write after a quiet spell still goes at once.
@@ -237,49 +156,21 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     }
   };
 
-  /** Files a sent batch under the receipt; a peer that restarted gets what it had not confirmed again. */
-  const confirm = (queue: PeerQueue, batch: Item[], receipt: SendReceipt) => {
-    const lost = queue.unconfirmed.filter((sent) => sent.boot !== receipt.boot).flatMap((sent) => sent.items);
-    queue.unconfirmed = receipt.durable ? [] : queue.unconfirmed.filter((sent) => sent.boot === receipt.boot);
-    if (!receipt.durable && batch.length > 0) queue.unconfirmed.push({ boot: receipt.boot, items: batch, since: Date.now() });
-    if (lost.length > 0) requeue(queue, lost);
-  };
-
-  const takeBatch = (queue: PeerQueue): Item[] => {
-    const batch: Item[] = [];
-    for (const [key, item] of queue.pending) {
-      if (batch.length >= settings.batchEntries) break;
-      queue.pending.delete(key);
-      batch.push(item);
-    }
-    queue.inFlight = batch;
-    return batch;
-  };
-
-  /** Puts a failed batch back in front, merged with what was written meanwhile. */
-  const requeue = (queue: PeerQueue, batch: Item[]) => {
-    const newer = queue.pending;
-    queue.pending = new Map();
-    queue.inFlight = [];
-    for (const item of batch) queue.pending.set(keyOf(item.collection, item.uid), item);
-    for (const item of newer.values()) enqueue(queue, item);
-  };
-
   const fail = (queue: PeerQueue, err: unknown) => {
+    const message = (err as Error).message ?? String(err);
+    // Logged when it starts, when the reason changes (a refused proof is not an outage), and now and then.
+    const worthSaying = queue.failures === 0 || message !== queue.lastError || (queue.failures + 1) % 100 === 0;
     queue.failures += 1;
-    queue.lastError = (err as Error).message ?? String(err);
+    queue.lastError = message;
     queue.lastErrorAt = Date.now();
-    // Exponential backoff with full jitter (0.5x to 1.5x), capped.
-    const delay = Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** Math.min(queue.failures - 1, 20)) * (0.5 + Math.random());
+    const delay = retryDelay(queue.failures, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs });
     queue.retryAt = Date.now() + delay;
     queue.retryTimer = setTimeout(() => {
       queue.retryTimer = undefined;
       queue.retryAt = undefined;
       void pump(queue);
     }, delay);
-    if (queue.failures === 1 || queue.failures % 20 === 0) {
-      log(`Replication to ${queue.url} failed (${queue.failures} in a row, ${queue.pending.size} queued); retrying: ${queue.lastError}`);
-    }
+    if (worthSaying) log(`Replication to ${queue.url} failed (${queue.failures} in a row, ${queue.pending.size} queued); retrying: ${message}`);
   };
 
   // What earlier runs left undelivered goes out now.
@@ -308,7 +199,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
         committed = true;
         if (seq !== undefined) preparing.delete(seq);
         // Queued even when the commit or the note failed: sending the current entry again is harmless.
-        const item = { collection, uid, ...mark, firstSeq: seq ?? outboxLog.lastSeq + 1, since: Date.now() };
+        const item: Item = { collection, uid, ...mark, firstSeq: seq ?? outboxLog.lastSeq + 1, since: Date.now() };
         for (const queue of queues.values()) {
           enqueue(queue, { ...item });
           void pump(queue);
@@ -319,45 +210,26 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
       for (const [url, queue] of queues) {
         if (peers.includes(url)) continue;
         if (queue.retryTimer) clearTimeout(queue.retryTimer);
-        if (queue.pending.size > 0) log(`Peer ${url} left servers.list with ${queue.pending.size} spread(s) undelivered; they are dropped`);
+        if (queue.pending.size > 0) log(`Peer ${url} is no longer a peer with ${queue.pending.size} spread(s) undelivered; they are dropped`);
         queues.delete(url);
       }
       for (const url of peers) if (!queues.has(url)) queues.set(url, newQueue(url));
-      void saveMarks();
+      void marks.save();
     },
     isPending(collection, uid) {
-      const key = keyOf(collection, uid);
-      const isIt = (item: Item) => item.collection === collection && item.uid === uid;
-      for (const queue of queues.values()) {
-        if (queue.pending.has(key) || queue.inFlight.some(isIt) || queue.unconfirmed.some((sent) => sent.items.some(isIt))) return true;
-      }
+      for (const queue of queues.values()) if (owes(queue, collection, uid)) return true;
       return false;
     },
     status() {
       const now = Date.now();
-      return [...queues.values()].map((queue) => {
-        const oldest = Math.min(...[queue.pending.values().next().value, queue.inFlight[0]].filter((item) => item !== undefined).map((item) => item.since));
-        return {
-          url: queue.url,
-          queue: queue.pending.size,
-          inFlight: queue.inFlight.length,
-          oldestPendingMs: Number.isFinite(oldest) ? now - oldest : null,
-          sentEntries: queue.sentEntries,
-          sentRequests: queue.sentRequests,
-          unconfirmed: queue.unconfirmed.reduce((sum, sent) => sum + sent.items.length, 0),
-          lastSuccessAt: isoOrNull(queue.lastSuccessAt),
-          lastError: queue.lastError ?? null,
-          lastErrorAt: isoOrNull(queue.lastErrorAt),
-          nextRetryInMs: queue.retryAt === undefined ? null : Math.max(0, Math.round(queue.retryAt - now)),
-        };
-      });
+      return [...queues.values()].map((queue) => statusOf(queue, now));
     },
     async close() {
       closed = true;
-      clearTimeout(marksTimer);
+      marks.stop();
       for (const queue of queues.values()) clearTimeout(queue.retryTimer);
       await outboxLog.close();
-      await saveMarks();
+      await marks.save();
     },
   };
 }
@@ -371,20 +243,6 @@ interface LogLine {
   b: 0 | 1;
 }
 
-const keyOf = (collection: string, uid: string) => `${collection}\u0000${uid}`;
-
-/** Adds an item, coalescing with a queued write of the same uid (keeping its place and older seq). */
-function enqueue(queue: PeerQueue, item: Item): void {
-  const key = keyOf(item.collection, item.uid);
-  const queued = queue.pending.get(key);
-  if (!queued) {
-    queue.pending.set(key, item);
-    return;
-  }
-  queued.hops = Math.min(queued.hops, item.hops);
-  queued.bridge ||= item.bridge;
-}
-
 async function readEntries(storage: Storage, batch: readonly Item[]): Promise<OutgoingEntry[]> {
   const found = await Promise.all(batch.map((item) => storage.get(item.collection, item.uid)));
   const entries: OutgoingEntry[] = [];
@@ -396,37 +254,7 @@ async function readEntries(storage: Storage, batch: readonly Item[]): Promise<Ou
   return entries;
 }
 
-export interface OutgoingEntry {
-  collection: string;
-  entry: Entry;
-  /** The entry's stored JSON, sent as it is. */
-  json: string;
-  hops: number;
-  bridge: boolean;
-}
-
-/** The saved marks, or `undefined` when there are none to trust. */
-async function readMarks(fs: FsModule, path: string, log: OutboxOptions["log"]): Promise<Record<string, number> | undefined> {
-  const text = await fs.readText(path);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as Record<string, number>;
-  } catch (err) {
-    // Without marks every peer gets the whole log again: slower, never lossy.
-    log(`Outbox marks ${path} are unreadable; every peer is sent the whole outbox again`, err);
-    return undefined;
-  }
-}
-
-async function writeAtomically(fs: FsModule, path: string, text: string, sync: boolean): Promise<void> {
-  const temporary = `${path}.tmp`;
-  await fs.writeFile(temporary, text, { sync });
-  await fs.rename(temporary, path);
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const isoOrNull = (time: number | undefined) => (time === undefined ? null : new Date(time).toISOString());
 
 function definedOnly<T extends object>(object: T): Partial<T> {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;

@@ -19,7 +19,7 @@ import { StoreError } from "../errors.ts";
 import type { Storage } from "../storage/types.ts";
 import { type Clock, parseVersion } from "../version.ts";
 import type { Outbox } from "./outbox.ts";
-import type { IncomingEntry } from "./replication-wire.ts";
+import type { IncomingEntry } from "./types.ts";
 
 export interface ReceiverDeps {
   storage: Storage;

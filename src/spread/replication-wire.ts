@@ -12,26 +12,13 @@
  */
 import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
-import { jsonDepthExceeds } from "../http/json-depth.ts";
+import { jsonDepthExceeds } from "../util/json-depth.ts";
 import { checkCollection, checkUid, type Entry } from "../record.ts";
 import { isVersion, NODE_ID_PATTERN } from "../version.ts";
-import type { OutgoingEntry } from "./outbox.ts";
+import type { IncomingEntry, OutgoingEntry, PeerSender, SendReceipt } from "./types.ts";
 import { type PeerClient, PeerError, peerError } from "./peer-client.ts";
 
 export const REPLICATE_PATH = "/_replicate";
-
-/** What a peer said of a send: which process took it, and whether all it holds is durable. */
-export interface SendReceipt {
-  boot: string;
-  durable: boolean;
-}
-
-/**
- * Sends entries to one peer; resolves once the peer has applied (and, for bridges, noted) them all,
- * and with `durable` once everything that peer process applied is durable. With no entries and
- * `durable`, it only asks for that.
- */
-export type PeerSender = (peer: string, entries: readonly OutgoingEntry[], options: { batchBytes: number; durable: boolean }) => Promise<SendReceipt>;
 
 export function createPeerSender(client: PeerClient, timeoutMs: number): PeerSender {
   return async (peer, entries, { batchBytes, durable }) => {
@@ -72,11 +59,6 @@ function parseAnswer(peer: string, text: string): SendReceipt {
   return { boot: parsed.output.boot, durable: parsed.output.durable };
 }
 
-export interface IncomingEntry {
-  collection: string;
-  hops: number;
-  entry: Entry;
-}
 
 /**
  * How deep the envelope nests a record's value: the body, its entries, one entry, its record. A

@@ -6,7 +6,7 @@
  * gives the new process the old one's pid.
  */
 import { ConfigError } from "../config.ts";
-import type { FsModule } from "./fs-module.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
 
 export const LOCK_FILE = ".lock";
 

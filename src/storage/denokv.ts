@@ -10,7 +10,7 @@
  */
 import { StoreError } from "../errors.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
-import type { KvListSelector, KvStore } from "./kv-types.ts";
+import type { KvListSelector, KvStore } from "../runtime/kv-types.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
 import type { ListPage, Storage } from "./types.ts";
 

@@ -13,13 +13,14 @@
  * byte-bounded LRU of ready-made JSON; the keydir knows which uids have files, so absent uids cost
  * no disk access.
  */
+import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
 import { StoreError } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
-import type { FsModule } from "./fs-module.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
-import { createKeyedLock } from "./keyed-lock.ts";
+import { createKeyedLock } from "../util/keyed-lock.ts";
 import { openKeydir } from "./keydir.ts";
-import { createLruCache } from "./lru-cache.ts";
+import { createLruCache } from "../util/lru-cache.ts";
 import { recordFileText } from "./record-file-format.ts";
 import { createStorageHealth } from "./storage-health.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
@@ -46,13 +47,6 @@ export interface FileStorageOptions {
   log?: (message: string, err?: unknown) => void;
 }
 
-export const FILE_STORAGE_DEFAULTS = {
-  cacheBytes: 64 * 1024 * 1024,
-  segmentBytes: 16 * 1024 * 1024,
-  idleCheckpointMs: 2000,
-  writeBehindMs: 1000,
-  pendingLimit: 50_000,
-};
 
 const PROBE = "minstore probe: this file is written and removed to learn whether the disk takes writes again\n".repeat(40);
 

@@ -15,8 +15,8 @@
  * it materialized: otherwise a burst of creates leaves a checkpoint of tens of thousands of file
  * syncs that the next burst pays for, in the middle of its own writes, when it fills the segment.
  */
-import type { FsModule } from "./fs-module.ts";
-import { createLimiter } from "./limiter.ts";
+import type { FsModule } from "../runtime/fs-module.ts";
+import { createLimiter } from "../util/limiter.ts";
 import { openWal, type WalSegment } from "./wal.ts";
 
 export interface JournalOptions {

@@ -10,7 +10,7 @@
  */
 import { COLLECTION_PATTERN, type Entry } from "../record.ts";
 import { fileNameOf, uidOfFileName } from "./file-names.ts";
-import { FsFault, type FsModule } from "./fs-module.ts";
+import { FsFault, type FsModule } from "../runtime/fs-module.ts";
 
 export type FileKind = "record" | "tombstone";
 

@@ -11,7 +11,7 @@
  * and a restart (replicas refill it) is the honest answer.
  */
 import { insufficientStorage, StoreError, storageUnavailable } from "../errors.ts";
-import { FsFault, type FsFaultKind } from "./fs-module.ts";
+import { FsFault, type FsFaultKind } from "../runtime/fs-module.ts";
 
 export interface StorageProblem {
   cause: FsFaultKind;

@@ -23,8 +23,8 @@
  * Lines of an older minstore (the bare JSON payload, 8-digit journal names) are read as they are.
  */
 import { crc32Hex } from "../util/crc32.ts";
-import { createBatchQueue } from "./batch-queue.ts";
-import { type AppendFile, FsFault, type FsModule } from "./fs-module.ts";
+import { createBatchQueue } from "../util/batch-queue.ts";
+import { type AppendFile, FsFault, type FsModule } from "../runtime/fs-module.ts";
 
 export interface WalOptions {
   fs: FsModule;

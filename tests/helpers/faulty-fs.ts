@@ -6,7 +6,7 @@
  * it had not written yet reaches the disk.
  */
 import { nodeFs } from "../../src/runtime/node/fs.ts";
-import { type AppendFile, FsFault, type FsFaultKind, type FsModule } from "../../src/storage/fs-module.ts";
+import { type AppendFile, FsFault, type FsFaultKind, type FsModule } from "../../src/runtime/fs-module.ts";
 
 export type FsOperation =
   | "readText" | "writeFile" | "overwriteNow" | "rename" | "remove" | "mkdirp" | "readDir" | "sync" | "openAppend" | "createExclusive"

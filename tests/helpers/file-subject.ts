@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openFileStorage } from "../../src/storage/file.ts";
-import type { FsModule } from "../../src/storage/fs-module.ts";
+import type { FsModule } from "../../src/runtime/fs-module.ts";
 import type { ConformanceSubject } from "../storage-conformance.ts";
 import { reopenableSubject } from "./reopenable-subject.ts";
 

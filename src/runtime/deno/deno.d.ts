@@ -100,7 +100,7 @@ declare namespace Deno {
   }
 
   /** Deno KV (--unstable-kv): declared as the portable KvStore subset that src/storage/denokv.ts uses. */
-  function openKv(path?: string): Promise<import("../../storage/kv-types.ts").KvStore>;
+  function openKv(path?: string): Promise<import("../kv-types.ts").KvStore>;
 
   function serve(options: ServeOptions, handler: (request: Request) => Response | Promise<Response>): HttpServer;
 }

@@ -1,5 +1,5 @@
 /** FsModule over the Deno namespace; platform errors are translated here (NotFound, FsFault) and nowhere else. */
-import { faultKindOf, FsFault, type FsModule } from "../../storage/fs-module.ts";
+import { faultKindOf, FsFault, type FsModule } from "../fs-module.ts";
 import { createMkdirp } from "../mkdirp.ts";
 
 const isNotFound = (err: unknown) => err instanceof Deno.errors.NotFound;

@@ -1,7 +1,7 @@
 /** FsModule over node:fs; platform errors are translated here (ENOENT, FsFault) and nowhere else. */
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { faultKindOf, FsFault, type FsModule } from "../../storage/fs-module.ts";
+import { faultKindOf, FsFault, type FsModule } from "../fs-module.ts";
 import { createMkdirp } from "../mkdirp.ts";
 
 const codeOf = (err: unknown) => (err as NodeJS.ErrnoException)?.code;

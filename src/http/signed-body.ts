@@ -5,28 +5,16 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { payloadTooLarge } from "../errors.ts";
-import { readBodyBytes } from "../http/body.ts";
-import { EMPTY_DIGEST, invalidProof } from "./proof.ts";
+import { EMPTY_DIGEST, invalidProof } from "../spread/proof.ts";
+import { readBodyBytes } from "./body.ts";
 
 export async function readSignedBody(request: Request, limit: number, digest: string | undefined): Promise<Uint8Array> {
   if (digest === undefined) return readBodyBytes(request, limit);
   const hash = sha256.create();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body?.getReader();
-  for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) {
-    size += chunk.value.length;
-    if (size > limit) {
-      await reader!.cancel();
-      throw payloadTooLarge(limit);
-    }
-    hash.update(chunk.value);
-    chunks.push(chunk.value);
-  }
-  const actual = size === 0 ? EMPTY_DIGEST : bytesToHex(hash.digest());
+  const body = await readBodyBytes(request, limit, (chunk) => hash.update(chunk));
+  const actual = body.length === 0 ? EMPTY_DIGEST : bytesToHex(hash.digest());
   if (actual !== digest) throw invalidProof("the body is not the one the proof was made for");
-  return chunks.length === 1 ? chunks[0]! : new Uint8Array(await new Blob(chunks as Uint8Array<ArrayBuffer>[]).arrayBuffer());
+  return body;
 }
 
 /** A request that carries no body (a lookup) must have been signed as one. */

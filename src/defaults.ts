@@ -1,0 +1,49 @@
+/**
+ * Every default, once. The options' defaults are written as a user would type them: the command
+ * line parses them like a given value, and --help prints them as they stand here. Engines and the
+ * outbox take theirs from here too, so that a default never drifts between two files.
+ */
+import { duration, size } from "./util/units.ts";
+
+/** The defaults of the command-line options (and MINSTORE_* variables), as text. */
+export const OPTION_DEFAULTS = {
+  port: "8001",
+  host: "127.0.0.1",
+  processes: "lang",
+  bodyLimit: "1mb",
+  cacheBytes: "64mb",
+  durability: "strict",
+  storage: "file",
+  poolSize: "10",
+  log: "false",
+  peerTimeoutMs: "10s",
+  lookupTimeoutMs: "2s",
+  retryMaxMs: "10s",
+  maxHops: "8",
+  bounceCacheBytes: "16mb",
+  tombstoneRetentionMs: "7d",
+  maxDepth: "64",
+  maxClockSkewMs: "1m",
+  maxConnections: "1024",
+  headersTimeoutMs: "10s",
+  requestTimeoutMs: "30s",
+  idleTimeoutMs: "5s",
+} as const;
+
+export const FILE_STORAGE_DEFAULTS = {
+  cacheBytes: size(OPTION_DEFAULTS.cacheBytes),
+  segmentBytes: size("16mb"),
+  idleCheckpointMs: duration("2s"),
+  writeBehindMs: duration("1s"),
+  pendingLimit: 50_000,
+};
+
+export const OUTBOX_DEFAULTS = {
+  batchEntries: 1000,
+  batchBytes: size("4mb"),
+  retryBaseMs: duration("100ms"),
+  retryMaxMs: duration(OPTION_DEFAULTS.retryMaxMs),
+  segmentBytes: size("8mb"),
+  lingerMs: duration("10ms"),
+  confirmMs: duration("50ms"),
+};
