@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { invalidInput, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
+import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
@@ -177,7 +177,7 @@ function uidParam(c: Context): string {
 }
 
 /** A path parameter decoded strictly (see path-segment.ts): a malformed escape is a 400, not raw text. */
-function pathParam(c: Context, name: string, index: number, code: string): string {
+function pathParam(c: Context, name: string, index: number, code: InvalidInputCode): string {
   let decoded: string | undefined;
   try {
     decoded = strictPathSegment(c.req.url, index);

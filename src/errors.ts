@@ -1,17 +1,65 @@
 /**
- * Every error a client can cause, or that the node reports on purpose, is a StoreError with an
- * HTTP status and a stable machine-readable code. `toErrorBody` is the single place where errors
- * become responses; anything else is a bug, logged and answered as an opaque 500.
+ * Every error a client can cause, or that the node reports on purpose, is a StoreError with a
+ * stable machine-readable code, and its code decides its HTTP status (ERROR_STATUS: the README's
+ * error table is checked against it). `toErrorBody` is the single place where errors become
+ * responses; anything else is a bug, logged and answered as an opaque 500. The factories below are
+ * the only places that make them.
  */
+
+/** Every error code the node answers with, and its status. */
+export const ERROR_STATUS = {
+  invalid_body: 400,
+  invalid_collection: 400,
+  invalid_uid: 400,
+  invalid_json: 400,
+  invalid_flag: 400,
+  invalid_length: 400,
+  invalid_limit: 400,
+  invalid_replica: 400,
+  invalid_visited: 400,
+  missing_uid: 400,
+  missing_value: 400,
+  uid_mismatch: 400,
+  too_deep: 400,
+  body_incomplete: 400,
+  record_exists: 400,
+  no_dependants: 400,
+  clock_skew: 400,
+  unknown_process: 400,
+  proof_required: 401,
+  invalid_proof: 403,
+  record_missing: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  write_conflict: 409,
+  future_version: 409,
+  length_required: 411,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  internal: 500,
+  storage_corrupt: 500,
+  dependants_unreachable: 502,
+  storage_unavailable: 503,
+  replication_busy: 503,
+  too_many_requests: 503,
+  insufficient_storage: 507,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export type InvalidInputCode = { [K in ErrorCode]: (typeof ERROR_STATUS)[K] extends 400 ? K : never }[ErrorCode];
+
 export class StoreError extends Error {
+  readonly status: (typeof ERROR_STATUS)[ErrorCode];
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 411 | 412 | 413 | 415 | 429 | 500 | 502 | 503 | 507,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "StoreError";
+    this.status = ERROR_STATUS[code];
     this.headers = options?.headers ?? {};
   }
   /** Response headers the error implies (Allow on a 405, Retry-After on a 503, Connection: close on a 413). */
@@ -20,37 +68,45 @@ export class StoreError extends Error {
   quiet = false;
 }
 
-export const invalidInput = (code: string, message: string) => new StoreError(400, code, message);
+export const invalidInput = (code: InvalidInputCode, message: string) => new StoreError(code, message);
 export const recordExists = (uid: string) =>
-  new StoreError(400, "record_exists", `Record "${uid}" already exists; use PUT to update it`);
-export const recordMissing = (uid: string) => new StoreError(404, "record_missing", `Record "${uid}" does not exist`);
-export const preconditionFailed = (message: string) => new StoreError(412, "precondition_failed", message);
+  new StoreError("record_exists", `Record "${uid}" already exists; use PUT to update it`);
+export const recordMissing = (uid: string) => new StoreError("record_missing", `Record "${uid}" does not exist`);
+export const preconditionFailed = (message: string) => new StoreError("precondition_failed", message);
 export const payloadTooLarge = (limit: number) =>
   // The rest of an oversized body may still be on the wire: the connection cannot carry another request.
-  new StoreError(413, "payload_too_large", `Request body is larger than the limit of ${limit} bytes`, { headers: { connection: "close" } });
+  new StoreError("payload_too_large", `Request body is larger than the limit of ${limit} bytes`, { headers: { connection: "close" } });
 export const unsupportedMediaType = (type: string) =>
-  new StoreError(
-    415,
-    "unsupported_media_type",
+  new StoreError("unsupported_media_type",
     `Content type "${type}" is not supported; send application/json, application/x-www-form-urlencoded or multipart/form-data`,
   );
 export const methodNotAllowed = (method: string, allowed: readonly string[]) =>
-  new StoreError(405, "method_not_allowed", `Method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, {
+  new StoreError("method_not_allowed", `Method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, {
     headers: { allow: allowed.join(", ") },
   });
 export const storageUnavailable = (message: string, cause?: unknown) =>
-  new StoreError(503, "storage_unavailable", message, { cause, headers: { "retry-after": "1" } });
+  new StoreError("storage_unavailable", message, { cause, headers: { "retry-after": "1" } });
 /** The disk is full (ENOSPC, EDQUOT): nothing was written. */
 export const insufficientStorage = (message: string, cause?: unknown) =>
-  new StoreError(507, "insufficient_storage", message, { cause, headers: { "retry-after": "5" } });
+  new StoreError("insufficient_storage", message, { cause, headers: { "retry-after": "5" } });
 /** The client closed or aborted its request while sending the body: nothing to log, nothing was done. */
 export const bodyIncomplete = (cause: unknown) =>
-  new StoreError(400, "body_incomplete", "The request body ended before it was complete (the client closed or aborted it)", { cause });
+  new StoreError("body_incomplete", "The request body ended before it was complete (the client closed or aborted it)", { cause });
+export const writeConflict = (uid: string) => new StoreError("write_conflict", `Record "${uid}" is being written concurrently too often; retry`);
+export const lengthRequired = (what: string) => new StoreError("length_required", `${what} carry a Content-Length header`);
+export const recordTooLarge = (message: string, cause?: unknown) => new StoreError("payload_too_large", message, { cause });
+export const storageCorrupt = (message: string, cause?: unknown) => new StoreError("storage_corrupt", message, { cause });
+export const proofRequired = (header: string) =>
+  new StoreError("proof_required", `This request needs a cluster proof (${header}); only peers holding the cluster secret may send it`);
+export const invalidProof = (why: string, headers?: Record<string, string>) => new StoreError("invalid_proof", `Cluster proof refused: ${why}`, { headers });
+export const replicationBusy = (message: string) => new StoreError("replication_busy", message, { headers: { "retry-after": "1" } });
+export const clockSkew = (message: string) => new StoreError("clock_skew", message);
+export const futureVersion = (message: string) => new StoreError("future_version", message);
 export const noDependants = () =>
-  new StoreError(400, "no_dependants", "cache=1 forwards to the dependants listed in servers.list, and this node lists none");
-export const dependantsUnreachable = (reasons: string) => new StoreError(502, "dependants_unreachable", `No dependant answered: ${reasons}`);
+  new StoreError("no_dependants", "cache=1 forwards to the dependants listed in servers.list, and this node lists none");
+export const dependantsUnreachable = (reasons: string) => new StoreError("dependants_unreachable", `No dependant answered: ${reasons}`);
 export const tooDeep = (limit: number) =>
-  new StoreError(400, "too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
+  new StoreError("too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 
 export interface ErrorBody {
   error: string;
@@ -64,5 +120,5 @@ export function toErrorBody(err: unknown, log: (message: string, err: unknown) =
     return { status: err.status, body: { error: err.code, message: err.message } };
   }
   log("unexpected error", err);
-  return { status: 500, body: { error: "internal", message: "Internal error; the node logged the details" } };
+  return { status: ERROR_STATUS.internal, body: { error: "internal", message: "Internal error; the node logged the details" } };
 }

@@ -3,7 +3,7 @@
  * store it with the right condition, and run each storage write through the replicator, which owes it to the peers. HTTP details
  * (bodies, headers) stay in src/http; storage details stay behind the Storage interface.
  */
-import { preconditionFailed, recordExists, recordMissing, StoreError } from "./errors.ts";
+import { preconditionFailed, recordExists, recordMissing, writeConflict } from "./errors.ts";
 import type { Draft } from "./process/types.ts";
 import { checksum, type Entry, isLive, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
 import type { Replicator } from "./spread/replicator.ts";
@@ -176,4 +176,4 @@ function sameContent(next: StoredRecord, current: StoredRecord): boolean {
   return processFields(next) === processFields(current);
 }
 
-const busy = (uid: string) => new StoreError(409, "write_conflict", `Record "${uid}" is being written concurrently too often; retry`);
+const busy = writeConflict;

@@ -10,7 +10,7 @@
  * the journal's replay. Such versions are refused where they enter (the replication receiver) and
  * never observed.
  */
-import { StoreError } from "./errors.ts";
+import { futureVersion, StoreError } from "./errors.ts";
 
 export interface Clock {
   /** A version newer than every version this clock has issued or observed. */
@@ -81,7 +81,7 @@ export function createClock(nodeId: string, now: () => number = Date.now, option
     aheadOf,
     nextAfter(previous) {
       // Observed, `previous` is behind the clock, so next() outranks it.
-      if (previous !== undefined && isVersion(previous) && !observe(previous)) throw futureVersion(previous, aheadOf(previous)!, maxSkewMs);
+      if (previous !== undefined && isVersion(previous) && !observe(previous)) throw futureVersionError(previous, aheadOf(previous)!, maxSkewMs);
       return next();
     },
   };
@@ -111,12 +111,10 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9_.]{1,64}$/;
 
 // --- Internal helpers ---
 
-function futureVersion(previous: string, aheadMs: number, maxSkewMs: number): StoreError {
+function futureVersionError(previous: string, aheadMs: number, maxSkewMs: number): StoreError {
   const when = new Date(parseVersion(previous)!.ms).toISOString();
-  return new StoreError(
-    409,
-    "future_version",
+  return futureVersion(
     `The stored version "${previous}" is from ${when}, ${Math.round(aheadMs / 1000)} s ahead of this node's clock, beyond --max-clock-skew (${maxSkewMs} ms); ` +
-      "a write over it would need a version from the future, so it is refused until the clock reaches it (check the clocks of the nodes)",
+        "a write over it would need a version from the future, so it is refused until the clock reaches it (check the clocks of the nodes)",
   );
 }

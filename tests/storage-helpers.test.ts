@@ -67,7 +67,7 @@ describe("PostgreSQL errors", () => {
     for (const err of [withCode("23505"), withCode("42601"), new Error("no code"), "text", null]) {
       assert.equal(toStorageError(err), err);
     }
-    const already = new StoreError(413, "payload_too_large", "big");
+    const already = new StoreError("payload_too_large", "big");
     assert.equal(toStorageError(already), already);
   });
 

@@ -4,7 +4,7 @@
  * starting with "_" can never be collections, so these paths cannot shadow a record.
  */
 import type { Context } from "hono";
-import { invalidInput, payloadTooLarge, recordMissing, StoreError } from "../errors.ts";
+import { invalidInput, lengthRequired, payloadTooLarge, recordMissing } from "../errors.ts";
 import { checkUid } from "../record.ts";
 import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
@@ -79,7 +79,7 @@ export async function lookupMarker(c: Context, header: string, nodeId: string, u
 /** The body's Content-Length, required: the budget is taken before the body is read. */
 function declaredLength(request: Request, limit: number): number {
   const declared = request.headers.get("content-length");
-  if (declared === null) throw new StoreError(411, "length_required", "Replication requests carry a Content-Length header");
+  if (declared === null) throw lengthRequired("Replication requests");
   if (!/^\d{1,16}$/.test(declared)) throw invalidInput("invalid_length", "Content-Length is not a number of bytes");
   const length = Number(declared);
   if (length > limit) throw payloadTooLarge(limit);

@@ -5,7 +5,8 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { EMPTY_DIGEST, invalidProof } from "../spread/proof.ts";
+import { invalidProof } from "../errors.ts";
+import { EMPTY_DIGEST } from "../spread/proof.ts";
 import { readBodyBytes } from "./body.ts";
 
 export async function readSignedBody(request: Request, limit: number, digest: string | undefined): Promise<Uint8Array> {

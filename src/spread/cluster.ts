@@ -3,7 +3,7 @@
  * lookups, the cache strategy, the cluster proof and the tombstone sweeper, around the peer list
  * from servers.list (which SIGHUP replaces while running), less any entry that is this node itself.
  */
-import { invalidInput, StoreError } from "../errors.ts";
+import { invalidInput, replicationBusy } from "../errors.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
 import type { Storage } from "../storage/types.ts";
 import { type Clock, NODE_ID_PATTERN } from "../version.ts";
@@ -160,9 +160,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     reserveBody(bytes) {
       const release = budget.take(bytes);
       if (release) return release;
-      throw new StoreError(503, "replication_busy", `This node is receiving ${budget.used} bytes of replication bodies already (at most ${budget.limit}); send again later`, {
-        headers: { "retry-after": "1" },
-      });
+      throw replicationBusy(`This node is receiving ${budget.used} bytes of replication bodies already (at most ${budget.limit}); send again later`);
     },
     async receive(entries, bridge, durable) {
       const result = await receiver(entries, bridge, durable);

@@ -12,7 +12,7 @@
  * remembered for the window). Web Crypto does the HMAC: it is on both runtimes and native.
  */
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { StoreError } from "../errors.ts";
+import { invalidProof, proofRequired } from "../errors.ts";
 import { NODE_ID_PATTERN } from "../version.ts";
 
 export const PROOF_HEADER = "x-minstore-proof";
@@ -70,7 +70,7 @@ export async function createProver(secret: string, now: () => number = Date.now)
       return `t=${time},n=${nonce},r=${named},d=${digest},s=${bytesToHex(new Uint8Array(mac))}`;
     },
     async verify(method, pathAndQuery, header, self) {
-      if (!header) throw new StoreError(401, "proof_required", `This request needs a cluster proof (${PROOF_HEADER}); only peers holding the cluster secret may send it`);
+      if (!header) throw proofRequired(PROOF_HEADER);
       const { t: time, n: nonce, r: named, d: digest, s: signature } = parseFields(header);
       if (!time || !nonce || !named || !digest || !signature || !/^\d{1,16}$/.test(time) || !HEX_64.test(signature) || !HEX_64.test(digest) || !/^[0-9a-f]{1,64}$/.test(nonce)) {
         throw invalidProof("the proof is malformed");
@@ -104,7 +104,6 @@ export function isIdentity(value: unknown): value is Identity {
 }
 
 /** A refusal of the sender's proof (403), in the one format the peer client knows. */
-export const invalidProof = (why: string, headers?: Record<string, string>) => new StoreError(403, "invalid_proof", `Cluster proof refused: ${why}`, { headers });
 
 // --- Internal helpers ---
 

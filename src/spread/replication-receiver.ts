@@ -15,7 +15,7 @@
  * carry a version from the future) or stay ahead of every local write of its uid. The emitter
  * keeps it and sends it again; once real time has caught up it is accepted, so nothing is lost.
  */
-import { StoreError } from "../errors.ts";
+import { clockSkew } from "../errors.ts";
 import type { Storage } from "../storage/types.ts";
 import { type Clock, parseVersion } from "../version.ts";
 import type { Outbox } from "./outbox.ts";
@@ -74,10 +74,7 @@ function checkSkew({ collection, entry }: IncomingEntry, clock: Clock, maxSkewMs
   const ahead = clock.aheadOf(entry.version) ?? 0;
   if (ahead <= maxSkewMs) return;
   const written = parseVersion(entry.version)!.ms;
-  throw new StoreError(
-    400,
-    "clock_skew",
-    `Replicated entry ${collection}/${entry.uid} has version "${entry.version}" from ${new Date(written).toISOString()}, ` +
+  throw clockSkew(`Replicated entry ${collection}/${entry.uid} has version "${entry.version}" from ${new Date(written).toISOString()}, ` +
       `${ahead} ms ahead of this node's clock (${new Date(written - ahead).toISOString()}), more than --max-clock-skew (${maxSkewMs} ms); ` +
       "nothing of this batch was applied",
   );

@@ -8,7 +8,7 @@
  * several nodes sharing one database never lose a write. Uid key parts are UTF-16 bytes
  * (sort-key.ts) because Deno KV orders strings by UTF-8, not by code units as list() promises.
  */
-import { StoreError } from "../errors.ts";
+import { recordTooLarge, writeConflict } from "../errors.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import type { KvListSelector, KvStore } from "../runtime/kv-types.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
@@ -42,7 +42,7 @@ export function openDenoKvStorage(options: DenoKvStorageOptions): Storage {
       else operation.set(key, JSON.stringify(next));
       if ((await commit(operation)).ok) return true;
     }
-    throw new StoreError(409, "write_conflict", `Record "${uid}" is being written concurrently too often; retry`);
+    throw writeConflict(uid);
   };
 
   return {
@@ -100,7 +100,7 @@ async function commit(operation: ReturnType<KvStore["atomic"]>) {
     return await operation.commit();
   } catch (err) {
     if (/too large/i.test((err as Error)?.message ?? "")) {
-      throw new StoreError(413, "payload_too_large", `The record is larger than Deno KV's ${VALUE_LIMIT} value limit`, { cause: err });
+      throw recordTooLarge(`The record is larger than Deno KV's ${VALUE_LIMIT} value limit`, err);
     }
     throw err;
   }

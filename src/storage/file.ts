@@ -14,7 +14,7 @@
  * no disk access.
  */
 import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
-import { StoreError } from "../errors.ts";
+import { storageCorrupt } from "../errors.ts";
 import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
@@ -62,7 +62,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     try {
       return JSON.parse(text) as Entry;
     } catch (err) {
-      throw new StoreError(500, "storage_corrupt", `Record file ${path} is not valid JSON`, { cause: err });
+      throw storageCorrupt(`Record file ${path} is not valid JSON`, err);
     }
   };
 
@@ -195,7 +195,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     // Lines are checked by their CRC; this guards against an engine bug, never against a torn line.
     const uid = op.e?.uid ?? op.purge;
     if (!COLLECTION_PATTERN.test(op.c) || typeof uid !== "string" || uid === "" || (op.e && typeof op.e.version !== "string")) {
-      throw new StoreError(500, "storage_corrupt", `Journal line ${line.slice(0, 120)} is not a write this store makes`);
+      throw storageCorrupt(`Journal line ${line.slice(0, 120)} is not a write this store makes`);
     }
     pending.add(`${op.c}/${uid}`, op.c, uid, op.e ? snapshotOf(op.e) : null, segment);
   };

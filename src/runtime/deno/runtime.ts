@@ -1,4 +1,5 @@
 /** The Deno side of Runtime: Deno.serve, Deno signals, denoFs, and Deno KV. */
+import { ERROR_STATUS } from "../../errors.ts";
 import type { FetchHandler, Runtime, ServeOptions } from "../types.ts";
 import { denoFs } from "./fs.ts";
 
@@ -72,14 +73,14 @@ function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: R
   const { maxConnections = Number.POSITIVE_INFINITY, requestTimeoutMs } = options;
   let inFlight = 0;
   return async (request) => {
-    if (inFlight >= maxConnections) return refusal(503, "too_many_requests", `More than ${maxConnections} requests in flight; retry`);
+    if (inFlight >= maxConnections) return refusal("too_many_requests", `More than ${maxConnections} requests in flight; retry`);
     inFlight++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const response = Promise.resolve(fetch(request));
       if (request.body === null || requestTimeoutMs === undefined) return await response;
       const timedOut = new Promise<Response>((resolve) => {
-        timer = setTimeout(() => resolve(refusal(408, "request_timeout", `The request did not arrive within ${requestTimeoutMs} ms`)), requestTimeoutMs);
+        timer = setTimeout(() => resolve(refusal("request_timeout", `The request did not arrive within ${requestTimeoutMs} ms`)), requestTimeoutMs);
       });
       return await Promise.race([response, timedOut]);
     } finally {
@@ -89,5 +90,7 @@ function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: R
   };
 }
 
-const refusal = (status: number, error: string, message: string) =>
-  Response.json({ error, message }, { status, headers: { connection: "close", ...(status === 503 ? { "retry-after": "1" } : {}) } });
+const refusal = (error: "too_many_requests" | "request_timeout", message: string) => {
+  const status = ERROR_STATUS[error];
+  return Response.json({ error, message }, { status, headers: { connection: "close", ...(status === 503 ? { "retry-after": "1" } : {}) } });
+};
