@@ -10,7 +10,9 @@
  * the journal's replay. Such versions are refused where they enter (the replication receiver) and
  * never observed.
  */
+import { OPTION_DEFAULTS } from "./defaults.ts";
 import { futureVersion, StoreError } from "./errors.ts";
+import { duration } from "./util/units.ts";
 
 export interface Clock {
   /** A version newer than every version this clock has issued or observed. */
@@ -39,7 +41,7 @@ export interface ClockOptions {
 }
 
 /** The default of --max-clock-skew. */
-export const DEFAULT_MAX_SKEW_MS = 60_000;
+export const DEFAULT_MAX_SKEW_MS = duration(OPTION_DEFAULTS.maxClockSkewMs);
 const COUNTER_LIMIT = 9999;
 /** The largest millisecond count that fits the 13 digits. */
 const MAX_MS = 9_999_999_999_999;
