@@ -1,0 +1,43 @@
+/**
+ * Where the bench lives and what it runs: the tsc build of src/ and bench/ into bench/.dist, and
+ * the entry a minstore node is started with (that build, src/ through tsx, or another checkout's).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(BENCH_DIR, "..");
+export const DIST = path.join(BENCH_DIR, ".dist");
+
+/** The compiled JS of a bench module, e.g. `benchModule("workers/burner")`: what a child process or worker runs. */
+export const benchModule = (name: string): string => path.join(DIST, "bench", `${name}.js`);
+
+/** Builds src/ and bench/ into bench/.dist with tsc (type errors still emit JS: only stale output is fatal). */
+export async function build(): Promise<void> {
+  const started = Date.now();
+  const tsc = path.join(ROOT, "node_modules", ".bin", "tsc");
+  try {
+    execFileSync(tsc, ["-p", path.join(BENCH_DIR, "tsconfig.json")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  } catch (err) {
+    const output = `${(err as { stdout?: string }).stdout ?? ""}${(err as { stderr?: string }).stderr ?? ""}`.trim();
+    const outputs = [path.join(DIST, "src", "server.js"), benchModule("bare-hono"), benchModule("workers/probe"), benchModule("workers/burner")];
+    const fresh = outputs.every((file) => existsSync(file) && statSync(file).mtimeMs >= started - 1000);
+    if (!fresh) throw new Error(`build failed:\n${output}`);
+    console.warn(`bench: tsc reported errors (others may be editing src/); running the emitted JS anyway:\n${output.split("\n").slice(0, 10).join("\n")}`);
+  }
+}
+
+/** How a minstore node is started: node ARGS…, and a note for the report saying which build ran. */
+export interface MinstoreEntry {
+  args: string[];
+  note: string;
+}
+
+/** The entry to start a minstore node with: another checkout's build, src/ through tsx, or bench/.dist. */
+export function minstoreEntry(options: { serverJs?: string; source: boolean }): MinstoreEntry {
+  if (options.serverJs) return { args: [path.resolve(options.serverJs)], note: options.serverJs };
+  if (options.source) return { args: ["--import", "tsx", path.join(ROOT, "src", "server.ts")], note: "src/ through tsx" };
+  return { args: [path.join(DIST, "src", "server.js")], note: "compiled to bench/.dist" };
+}
