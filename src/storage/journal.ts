@@ -94,6 +94,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
         retryTimer = undefined;
         void checkpoint();
       }, CHECKPOINT_RETRY_MS);
+      (retryTimer as { unref?: () => void }).unref?.();
     });
     return checkpointing;
   };
