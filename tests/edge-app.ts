@@ -1,6 +1,7 @@
 /**
  * An in-process app over MemoryStorage (or a wrapper of it) with no peers: what the edge-*.test.ts
- * files call through `app.request()`, without a socket.
+ * files call through `app.request()`, without a socket. Its cluster side is a stub; for a whole node
+ * (/_status, cache=1, replication, several nodes talking) see helpers/in-process-node.ts.
  */
 import { createApp } from "../src/app.ts";
 import type { ClusterApi } from "../src/http/cluster-routes.ts";
