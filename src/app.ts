@@ -83,7 +83,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
-    if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
+    if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
     // Only a peer's lookup carries the header: a client's GET stays synchronous up to storage.
     const marker = c.req.header(VISITED_HEADER);
@@ -97,13 +97,13 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.post("/:collection/:uid", async (c) => {
-    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
+    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), uidParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.create(collection, uid, value, createConditions(c)));
   });
 
   app.put("/:collection/:uid", async (c) => {
-    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), bodyLimit, cluster);
+    if (wantsCache(c)) return cacheResponse(c, collectionParam(c), uidParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.update(collection, uid, value, {
       ifMatch: parseEtagList(c.req.header("if-match")),
@@ -113,7 +113,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.delete("/:collection/:uid", async (c) => {
     const collection = collectionParam(c);
-    if (wantsCache(c)) return cacheResponse(c, collection, bodyLimit, cluster);
+    if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
     return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
   });

@@ -81,6 +81,8 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
           if (!before || !isLive(before.entry)) {
             // If-None-Match: * asks for "only if absent": a create, with its own check against a racing write.
             if (conditions.ifNoneMatch?.includes("*")) return createUnlocked(collection, uid, value, conditions);
+            // If-Match (even "*") asks for a current record, and there is none (RFC 9110 13.1.1).
+            if (conditions.ifMatch) throw preconditionFailed(`If-Match and record "${uid}" does not exist`);
             throw recordMissing(uid);
           }
           checkConditions(conditions, before.entry);
@@ -110,14 +112,14 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
           if (attempt > 0) await backoff(attempt);
           const before = await storage.get(collection, uid);
-          if (!before || !isLive(before.entry)) {
-            // Not here: a peer may hold it (the original forwarded deletes the same way).
-            if (await replicator.lookup(collection, uid)) return removeFound(collection, uid, before?.entry);
-            throw recordMissing(uid);
-          }
-          checkConditions(conditions, before.entry);
-          const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before.entry);
-          if (await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before.entry.version))) return snapshotOf(tombstone);
+          // Not here: a peer may hold it (the original forwarded deletes the same way). Its
+          // conditions are the found record's, and the tombstone must outrank that record too.
+          const found = !before || !isLive(before.entry) ? await replicator.lookup(collection, uid) : before;
+          if (!found || !isLive(found.entry)) throw recordMissing(uid);
+          checkConditions(conditions, found.entry);
+          const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, newer(before?.entry, found.entry));
+          // Lost to a replica that landed meanwhile (during the lookup, say): read again and retry.
+          if (await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before?.entry.version))) return snapshotOf(tombstone);
         }
         throw busy(uid);
       });
@@ -138,16 +140,14 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     if (!(await replicator.spread(collection, uid, () => storage.create(collection, record)))) throw exists();
     return snapshotOf(record);
   }
-
-  /** Deletes a record only a peer holds: a tombstone here, spread like any delete. */
-  async function removeFound(collection: string, uid: string, before: Entry | undefined): Promise<Snapshot> {
-    const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, before);
-    if (!(await replicator.spread(collection, uid, () => storage.put(collection, tombstone, before?.version)))) throw busy(uid);
-    return snapshotOf(tombstone);
-  }
 }
 
 // --- Internal helpers ---
+
+/** The newer of two entries of one uid. */
+function newer(one: Entry | undefined, other: Entry): Entry {
+  return one !== undefined && one.version > other.version ? one : other;
+}
 
 function checkConditions(conditions: Preconditions, current: StoredRecord): void {
   const { ifMatch, ifNoneMatch } = conditions;

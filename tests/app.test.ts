@@ -221,6 +221,21 @@ describe("conditional requests", () => {
     await assertRefused("/text/once", jsonBody('{"value":"v2"}', "POST", onlyIfAbsent), 412, "precondition_failed");
     assert.equal((await put("/text/fresh", "new", onlyIfAbsent)).status, 200);
   });
+
+  test("If-Match (even *) on a PUT or DELETE of an absent uid is 412, as RFC 9110 says", async () => {
+    for (const header of ["*", '"0000000000000-0000-x"']) {
+      await assertRefused("/text/absent", jsonBody('{"value":"v"}', "PUT", { "if-match": header }), 412, "precondition_failed");
+    }
+  });
+});
+
+describe("numbers JSON cannot carry", () => {
+  test("a value like 1e999 (Infinity once parsed) is 400 invalid_json, not stored as null", async () => {
+    for (const text of ['{"value":1e999}', '{"value":[1,{"x":-2E+400}]}', `{"value":${"9".repeat(400)}}`]) {
+      await assertRefused("/text/huge", jsonBody(text, "POST"), 400, "invalid_json");
+    }
+    assert.equal((await call("/text/big", jsonBody('{"value":1e300}', "POST"))).status, 200);
+  });
 });
 
 describe("the node's own routes", () => {

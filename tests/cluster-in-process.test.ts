@@ -94,12 +94,6 @@ describe("bridge", () => {
 
   test(
     "--max-hops 2 carries a bridged write two hops down a chain, as far as a lookup goes",
-    {
-      todo:
-        "it goes three: the emitter sends hops 0 and a receiver passes an entry on while hops + 1 <= maxHops " +
-        "(replication-receiver.ts), where a lookup stops once visited.length + 1 > maxHops (lookup.ts); " +
-        '--help says both are "how far a bridged write or a lookup travels"',
-    },
     async () => {
       const c = await cluster(CHAIN_OF_FOUR("*"), ["--max-hops", "2"]);
       const written = await (await write(c.nodes.n1!, "POST", "/text/hops", "x")).text();
@@ -153,11 +147,6 @@ describe("lookup", () => {
 
   test(
     "a DELETE that found the record on a peer succeeds though a newer replica of it lands meanwhile",
-    {
-      todo:
-        "it is 409 write_conflict: removeFound (record-service.ts) tries its compare-and-swap once, against the entry read " +
-        'before the lookup, where remove() retries; DESIGN.md §5: "Unconditional writes never fail because others write the same uid"',
-    },
     async () => {
       const c = await cluster({ n1: ["n2"], n2: ["n1"] });
       const { n1, n2 } = c.nodes;
@@ -188,7 +177,6 @@ describe("lookup", () => {
 
   test(
     "a DELETE with a stale If-Match of a record only a peer holds is 412, and deletes nothing",
-    { todo: "it answers 200 and deletes the record everywhere: record-service.ts's remove() checks no condition against the record the lookup found (removeFound)" },
     async () => {
       const c = await cluster({ n1: ["n2"], n2: [] });
       const { n1, n2 } = c.nodes;
@@ -270,11 +258,6 @@ describe("cache=1", () => {
 
   test(
     "a uid with a malformed escape is 400 invalid_uid, and is never forwarded as another uid",
-    {
-      todo:
-        'it is forwarded: cacheResponse (http/cluster-routes.ts) reads the uid with checkUid(c.req.param("uid")), not the strict ' +
-        'decoding of the other record routes, so POST /text/%FF?cache=1 creates the record "%FF" on the dependants',
-    },
     async () => {
       const c = await cluster({ n1: ["n2"], n2: [] });
       for (const method of ["POST", "PUT", "GET", "DELETE"]) {

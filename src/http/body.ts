@@ -36,6 +36,8 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
       if (err instanceof SyntaxError) throw invalidInput("invalid_json", `The body is not valid JSON: ${err.message}`);
       throw err;
     }
+    // JSON.parse reads 1e999 as Infinity, which would be stored as null: refuse it rather than change it.
+    if (MAYBE_HUGE_NUMBER.test(text) && !allFinite(data)) throw invalidInput("invalid_json", "The body holds a number too large for a double (like 1e999)");
     return parseJsonWriteBody(data);
   }
   if (mediaType === "multipart/form-data") {
@@ -143,6 +145,16 @@ async function drained(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A number with a 3-digit exponent or 309 digits: only such a body can hold one JSON.parse makes Infinity. */
+const MAYBE_HUGE_NUMBER = /\d[eE][+]?\d{3}|\d{309}/;
+
+/** No Infinity anywhere in a parsed value (the depth limit bounds the recursion). */
+function allFinite(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || value === null) return true;
+  return Object.values(value).every(allFinite);
 }
 
 /** Past the limit, how much more of a body is drained before the 413; 20 MB sent against 1 MiB fits. */

@@ -5,7 +5,6 @@
  */
 import type { Context } from "hono";
 import { invalidInput, lengthRequired, payloadTooLarge, recordMissing } from "../errors.ts";
-import { checkUid } from "../record.ts";
 import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
 import { checkNoBody, readSignedBody } from "./signed-body.ts";
@@ -53,8 +52,7 @@ export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLim
 }
 
 /** A record request with `?cache=1`: forwarded to the dependants, nothing stored here. */
-export async function cacheResponse(c: Context, collection: string, bodyLimit: number, cluster: ClusterApi): Promise<Response> {
-  const uid = checkUid(c.req.param("uid") ?? "");
+export async function cacheResponse(c: Context, collection: string, uid: string, bodyLimit: number, cluster: ClusterApi): Promise<Response> {
   const method = c.req.method as "GET" | "POST" | "PUT" | "DELETE";
   const body = method === "POST" || method === "PUT" ? await readBodyBytes(c.req.raw, bodyLimit) : undefined;
   const answer = await cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type") });

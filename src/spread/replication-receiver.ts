@@ -49,7 +49,8 @@ export function createReplicationReceiver({ storage, clock, outbox, maxHops, max
   const applyOne = async ({ collection, hops, entry }: IncomingEntry, bridge: boolean): Promise<boolean> => {
     // Later local writes must outrank what peers wrote before them.
     clock.observe(entry.version);
-    const onward = bridge && hops + 1 <= maxHops;
+    // An entry that arrives with `hops` has travelled hops + 1 times; passing it on makes that hops + 2.
+    const onward = bridge && hops + 2 <= maxHops;
     if (!onward) return apply(collection, entry);
     // Noted in the outbox before it is applied, so that a crash in between cannot leave an applied
     // entry that never travels on; the look first keeps already-known entries (a cycle coming
