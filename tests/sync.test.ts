@@ -56,6 +56,23 @@ describe("sync between nodes", () => {
     }
   });
 
+  test("with a cluster secret, a peer's sync requests need the proof; the nodes' own rounds carry it", { timeout: 60_000 }, async () => {
+    const cluster = await startCluster("node", { a: ["b"], b: [] }, ["--cluster-secret", "0123456789abcdef0123"]);
+    try {
+      const { a, b } = cluster.nodes;
+      for (const path of ["/_sync/tree", "/_sync/entries"]) {
+        const response = await fetch(`${b!.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+        assert.equal(response.status, 401, path);
+        assert.equal((await response.json()).error, "proof_required");
+      }
+      assert.equal((await b!.request("POST", "/text/on-b", "x")).status, 200);
+      const round = await (await fetch(`${a!.url}/_sync`, { method: "POST" })).json();
+      assert.deepEqual([round.peers[0].pulled, round.peers[0].error], [1, undefined]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
   test("a peer added to servers.list by SIGHUP is backfilled without a manual step", { timeout: 60_000 }, async () => {
     const cluster = await startCluster("node", { a: [], b: [] }, SYNC_ON);
     try {
