@@ -10,6 +10,7 @@ import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
+import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
@@ -27,8 +28,8 @@ export interface AppDeps {
   bodyLimit: number;
   /** Deepest nesting of arrays and objects accepted in a value. */
   maxDepth: number;
-  /** Replication, lookups from peers, cache=1 and /_status. */
-  cluster: ClusterApi;
+  /** Replication, lookups from peers, cache=1, sync and /_status. */
+  cluster: SyncApi;
   /** When set, called with one line per request. */
   logRequest?: (line: string) => void;
   logError?: (message: string, err: unknown) => void;
@@ -74,7 +75,9 @@ export function createApp(deps: AppDeps): Hono {
 
   // The HTML form posts here, with the uid as a field.
   app.post("/:collection", async (c) => {
-    if (c.req.param("collection") === "_replicate") return replicateResponse(c, cluster, replicationLimit);
+    const name = c.req.param("collection");
+    if (name === "_replicate") return replicateResponse(c, cluster, replicationLimit);
+    if (name === "_sync") return syncRunResponse(c, cluster);
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
@@ -97,6 +100,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.post("/:collection/:uid", async (c) => {
+    if (c.req.param("collection") === "_sync") return syncPeerResponse(c, cluster, c.req.param("uid"), replicationLimit);
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), uidParam(c), bodyLimit, cluster);
     const { collection, uid, value } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.create(collection, uid, value, createConditions(c)));

@@ -43,6 +43,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** A keep-alive connection with no request is closed after this. */
   idleTimeoutMs: number;
+  /** Between anti-entropy rounds with the peers; 0: only when asked (POST /_sync). */
+  syncIntervalMs: number;
 }
 
 export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
@@ -90,6 +92,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "max-connections": { key: "maxConnections", env: "MINSTORE_MAX_CONNECTIONS", help: "open client connections at most" },
   "headers-timeout": { key: "headersTimeoutMs", env: "MINSTORE_HEADERS_TIMEOUT", help: "time a client has to send a request's headers" },
   "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request" },
+  "sync-interval": { key: "syncIntervalMs", env: "MINSTORE_SYNC_INTERVAL", help: "between anti-entropy rounds with the peers; 0: only on POST /_sync" },
   "idle-timeout": { key: "idleTimeoutMs", env: "MINSTORE_IDLE_TIMEOUT", help: "close a keep-alive connection idle this long" },
 };
 
@@ -179,6 +182,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       headersTimeoutMs: parseDuration("headers-timeout", value("headersTimeoutMs")),
       requestTimeoutMs: parseDuration("request-timeout", value("requestTimeoutMs")),
       idleTimeoutMs: parseDuration("idle-timeout", value("idleTimeoutMs")),
+      syncIntervalMs: value("syncIntervalMs") === "0" ? 0 : parseDuration("sync-interval", value("syncIntervalMs")),
     },
   };
 }

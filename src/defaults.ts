@@ -28,6 +28,7 @@ export const OPTION_DEFAULTS = {
   headersTimeoutMs: "10s",
   requestTimeoutMs: "30s",
   idleTimeoutMs: "5s",
+  syncIntervalMs: "1m",
 } as const;
 
 export const FILE_STORAGE_DEFAULTS = {

@@ -118,6 +118,7 @@ async function openNodeLocked(
       tombstoneRetentionMs: config.tombstoneRetentionMs,
       maxClockSkewMs: config.maxClockSkewMs,
       maxDepth: config.maxDepth,
+      syncIntervalMs: config.syncIntervalMs,
       log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
     });
   } catch (err) {
@@ -127,10 +128,11 @@ async function openNodeLocked(
   if (!config.clusterSecret) {
     console.warn("minstore: no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
   }
-  const records = createRecordService({ storage, clock, pipeline, replicator: cluster.replicator });
+  // Every write goes through the cluster's storage, which keeps the sync digest in step.
+  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
   const app = createApp({
     records,
-    storage,
+    storage: cluster.storage,
     cluster,
     nodeId,
     version: MINSTORE_VERSION,

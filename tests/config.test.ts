@@ -42,6 +42,7 @@ describe("parseConfig()", () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       idleTimeoutMs: 5000,
+      syncIntervalMs: 60_000,
     });
     assert.equal(run(["s", "d", "9000"]).port, 9000);
   });

@@ -4,7 +4,7 @@
  * (/_status, cache=1, replication, several nodes talking) see helpers/in-process-node.ts.
  */
 import { createApp } from "../src/app.ts";
-import type { ClusterApi } from "../src/http/cluster-routes.ts";
+import type { SyncApi } from "../src/http/sync-routes.ts";
 import { createPipeline } from "../src/process/pipeline.ts";
 import { createRecordService } from "../src/record-service.ts";
 import type { Replicator } from "../src/spread/replicator.ts";
@@ -25,7 +25,7 @@ export function edgeApp(options: EdgeAppOptions = {}) {
   const unused = () => {
     throw new Error("no cluster in edge tests");
   };
-  const cluster = { verify: unused, receive: unused, status: unused, cache: undefined } as unknown as ClusterApi;
+  const cluster = { verify: unused, receive: unused, status: unused, cache: undefined } as unknown as SyncApi;
   const records = createRecordService({ storage, clock: createClock("edge"), pipeline: createPipeline([]), replicator });
   const app = createApp({
     records,

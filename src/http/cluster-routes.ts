@@ -39,13 +39,22 @@ export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLim
   if (c.req.query("mirror") !== "1") throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
   const ack = c.req.query("ack") ?? "durable";
   if (ack !== "durable" && ack !== "applied") throw invalidInput("invalid_flag", "ack is durable (the default) or applied");
+  return withPeerBody(c, cluster, bodyLimit, async (text) => {
+    const entries = parseReplicationBody(text, cluster.maxDepth);
+    return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
+  });
+}
+
+/**
+ * Reads a node-to-node request's body for `handle`, once everything that can be refused without it
+ * has been: the length, the proof, and the memory budget of the bodies being received.
+ */
+export async function withPeerBody(c: Context, cluster: ClusterApi, bodyLimit: number, handle: (text: string) => Promise<Response>): Promise<Response> {
   const length = declaredLength(c.req.raw, bodyLimit);
   const digest = await cluster.verify(c.req.raw);
   const release = cluster.reserveBody(length);
   try {
-    const body = await readSignedBody(c.req.raw, bodyLimit, digest);
-    const entries = parseReplicationBody(decoder.decode(body), cluster.maxDepth);
-    return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
+    return await handle(decoder.decode(await readSignedBody(c.req.raw, bodyLimit, digest)));
   } finally {
     release();
   }
@@ -77,7 +86,7 @@ export async function lookupMarker(c: Context, header: string, nodeId: string, u
 /** The body's Content-Length, required: the budget is taken before the body is read. */
 function declaredLength(request: Request, limit: number): number {
   const declared = request.headers.get("content-length");
-  if (declared === null) throw lengthRequired("Replication requests");
+  if (declared === null) throw lengthRequired("Node-to-node requests");
   if (!/^\d{1,16}$/.test(declared)) throw invalidInput("invalid_length", "Content-Length is not a number of bytes");
   const length = Number(declared);
   if (length > limit) throw payloadTooLarge(limit);

@@ -18,6 +18,9 @@ import { createPeerSender } from "./replication-wire.ts";
 import type { Replicator } from "./replicator.ts";
 import { namesSelf, type SelfAddress, type ServersList } from "./servers-list.ts";
 import { startTombstoneSweeper } from "./tombstone-sweeper.ts";
+import type { SyncDigest } from "./sync/digest.ts";
+import { buildDigest, trackedStorage } from "./sync/tracked-storage.ts";
+import { startSyncer, type Syncer, type SyncStatus } from "./sync/syncer.ts";
 import type { IncomingEntry, PeerStatus } from "./types.ts";
 
 export interface ClusterOptions {
@@ -45,11 +48,21 @@ export interface ClusterOptions {
   replicationBudgetBytes?: number;
   /** What the peer client sends with (the global fetch by default; tests route it to in-process nodes). */
   fetch?: typeof fetch;
+  /** Between anti-entropy rounds; 0 (the default here): only when asked (POST /_sync). */
+  syncIntervalMs?: number;
   log: (message: string, err?: unknown) => void;
 }
 
 export interface Cluster {
   readonly replicator: Replicator;
+  /**
+   * The storage every write of this node must go through (record service included): the one given,
+   * with each write noted in the sync digest, so an anti-entropy round never rescans.
+   */
+  readonly storage: Storage;
+  /** Anti-entropy: rounds with the peers, and what a peer asks of this node's digest. */
+  readonly sync: Syncer;
+  readonly digest: SyncDigest;
   readonly cache: CacheStrategy;
   /** This process, as the proofs sent to it must name it: what GET /_identity answers. */
   readonly identity: Identity;
@@ -85,13 +98,16 @@ export interface ClusterStatus {
   skipped: string[];
   received: { requests: number; applied: number; ignored: number };
   cache: ReturnType<CacheStrategy["stats"]>;
+  sync: SyncStatus;
 }
 
 /** The default of ClusterOptions.replicationBudgetBytes: sixteen of the emitter's 4 MiB batches. */
 export const REPLICATION_BUDGET_BYTES = 64 * 1024 * 1024;
 
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
-  const { storage, clock, log } = options;
+  const { clock, log } = options;
+  const digest = await buildDigest(options.storage);
+  const storage = trackedStorage(options.storage, digest);
   let servers = options.servers;
   let self = options.self;
   const identity: Identity = { node: clock.nodeId, boot: crypto.randomUUID() };
@@ -126,6 +142,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       refreshPeers();
     },
   });
+  const send = createPeerSender(client, options.peerTimeoutMs);
   const budget = createByteBudget(options.replicationBudgetBytes ?? REPLICATION_BUDGET_BYTES);
   const outbox = await openOutbox({
     fs: options.fs,
@@ -133,7 +150,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     sync: options.sync,
     storage,
     peers: active,
-    send: createPeerSender(client, options.peerTimeoutMs),
+    send,
     retryMaxMs: options.retryMaxMs,
     log,
   });
@@ -142,6 +159,22 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const cache = createCacheStrategy({ client, peers, cacheBytes: options.bounceCacheBytes, timeoutMs: options.peerTimeoutMs });
   const sweeper = startTombstoneSweeper({ storage, retentionMs: options.tombstoneRetentionMs, isPending: outbox.isPending, log });
   const received = { requests: 0, applied: 0, ignored: 0 };
+  const sync = await startSyncer({
+    fs: options.fs,
+    dir: `${options.dataDir}/.sync`,
+    client,
+    digest,
+    storage,
+    // Pulled entries are applied as replicas are: only if newer, their clock checked, durable before the round answers.
+    apply: async (entries) => (await receiver(entries, false, true)).applied,
+    send,
+    timeoutMs: options.peerTimeoutMs,
+    maxDepth: options.maxDepth,
+    peers,
+    intervalMs: options.syncIntervalMs ?? 0,
+    tombstoneRetentionMs: options.tombstoneRetentionMs,
+    log,
+  });
 
   return {
     replicator: {
@@ -150,6 +183,9 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       lookup: (collection, uid, visited = []) => lookup(collection, uid, visited),
     },
     cache,
+    storage,
+    sync,
+    digest,
     identity,
     maxDepth: options.maxDepth,
     async verify(request) {
@@ -177,10 +213,12 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       skipped: servers.peers.filter(isSelf),
       received: { ...received },
       cache: cache.stats(),
+      sync: sync.status(),
     }),
     setServers(next) {
       servers = next;
       refreshPeers();
+      sync.peersChanged();
     },
     setSelf(address) {
       self = address;
@@ -190,6 +228,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     },
     async close() {
       sweeper.stop();
+      await sync.close();
       await outbox.close();
     },
   };

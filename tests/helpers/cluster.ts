@@ -43,7 +43,8 @@ export async function startCluster(runtime: RuntimeName, topology: Topology, arg
   const names = Object.keys(topology);
   const ports = await freePorts(names.length);
   const urlOf = (name: string) => `http://127.0.0.1:${ports[names.indexOf(name)]}`;
-  const listText = (entries: string[]) => `${entries.map((entry) => (entry === "*" ? "*" : urlOf(entry))).join("\n")}\n`;
+  // A name is another node of the cluster; "*" and full URLs (a proxy in front of a node, say) stand as they are.
+  const listText = (entries: string[]) => `${entries.map((entry) => (entry === "*" || entry.startsWith("http") ? entry : urlOf(entry))).join("\n")}\n`;
 
   const nodes: Record<string, ClusterNode> = {};
   const dirs: { remove(): Promise<void> }[] = [];
@@ -60,7 +61,7 @@ export async function startCluster(runtime: RuntimeName, topology: Topology, arg
         return server;
       },
       async start() {
-        server = await startServer({ runtime, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", ...args, ...(nodeArgs[name] ?? [])] });
+        server = await startServer({ runtime, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", "--sync-interval", "0", ...args, ...(nodeArgs[name] ?? [])] });
       },
       async stop(signal = "SIGTERM") {
         await server?.stop(signal);

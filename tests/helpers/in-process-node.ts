@@ -72,9 +72,10 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   const sync = config.durability === "strict";
   const cluster = await openCluster({ ...tuningOf(config), fs: nodeFs, dataDir, sync, storage, clock, servers, secret: config.clusterSecret, fetch: peerFetch, log });
   const pipeline = createPipeline(resolveProcesses(config.processes));
-  const records = createRecordService({ storage, clock, pipeline, replicator: cluster.replicator });
+  // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
+  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
   const { bodyLimit, maxDepth } = config;
-  const app = createApp({ records, storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log });
+  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 

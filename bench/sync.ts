@@ -1,0 +1,160 @@
+/**
+ * `node --import tsx bench/sync.ts [--records N] [--server-js PATH] [--baseline-js PATH]`: what
+ * anti-entropy costs and delivers, on 127.0.0.1 only, in one bounded run.
+ *
+ * 1. Node A (file engine, strict, --processes none) takes N creates from 64 concurrent clients: its
+ *    own sustained create rate.
+ * 2. Node B starts empty with A in its servers.list and runs POST /_sync: the backfill rate (N
+ *    records over the round's time), as a ratio of A's create rate (target >= 0.8).
+ * 3. An in-sync round between them, through a byte-counting proxy: bytes and time.
+ * 4. A killed with SIGKILL and started again: time to listening and RSS, with the digest; and, with
+ *    --baseline-js (a build without sync), the same for that build on the same data.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+interface Node {
+  url: string;
+  child: ChildProcess;
+  startedMs: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { records: { type: "string", default: "100000" }, "server-js": { type: "string" }, "baseline-js": { type: "string" } },
+  });
+  const records = Number(values.records);
+  const root = await mkdtemp(join(tmpdir(), "minstore-bench-sync-"));
+  const command = (js: string | undefined) => (js ? [process.execPath, [js]] : [process.execPath, ["--import", "tsx", join(ROOT, "src/server.ts")]]) as [string, string[]];
+  try {
+    const empty = join(root, "empty.list");
+    await writeFile(empty, "");
+    const a = await start(command(values["server-js"]), empty, join(root, "a"));
+    const loadStarted = performance.now();
+    await load(a.url, records);
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const createRate = records / loadSeconds;
+
+    const proxy = await countingProxy(a.url);
+    const bList = join(root, "b.list");
+    await writeFile(bList, `${proxy.url}\n`);
+    const b = await start(command(values["server-js"]), bList, join(root, "b"));
+    const backfillStarted = performance.now();
+    const round = await (await fetch(`${b.url}/_sync`, { method: "POST" })).json() as { peers: { pulled: number; error?: string }[] };
+    const backfillSeconds = (performance.now() - backfillStarted) / 1000;
+    if (round.peers[0]?.error || round.peers[0]?.pulled !== records) throw new Error(`backfill: ${JSON.stringify(round)}`);
+    const backfillBytes = proxy.bytes();
+    proxy.reset();
+    const inSyncStarted = performance.now();
+    const again = await (await fetch(`${b.url}/_sync`, { method: "POST" })).json() as { peers: { differing: number }[] };
+    const inSyncMs = performance.now() - inSyncStarted;
+    if (again.peers[0]?.differing !== 0) throw new Error(`not in sync: ${JSON.stringify(again)}`);
+    const inSyncBytes = proxy.bytes();
+    await b.stop();
+    await proxy.close();
+
+    await a.stop("SIGKILL");
+    const restarted = await start(command(values["server-js"]), empty, join(root, "a"));
+    const withDigest = { startMs: restarted.startedMs, rssMb: await rssMb(restarted.child.pid!) };
+    await restarted.stop();
+    let baseline: { startMs: number; rssMb: number } | undefined;
+    if (values["baseline-js"]) {
+      const old = await start(command(values["baseline-js"]), empty, join(root, "a"));
+      baseline = { startMs: old.startedMs, rssMb: await rssMb(old.child.pid!) };
+      await old.stop();
+    }
+
+    const lines = [
+      `| records | A's create rate /s | backfill rate /s | backfill / create | backfill bytes | in-sync round bytes | in-sync round ms |`,
+      `|---|---|---|---|---|---|---|`,
+      `| ${records} | ${createRate.toFixed(0)} | ${(records / backfillSeconds).toFixed(0)} | ${(records / backfillSeconds / createRate).toFixed(2)} | ${backfillBytes} | ${inSyncBytes} | ${inSyncMs.toFixed(0)} |`,
+      "",
+      `| start-up after kill -9 at ${records} records | ms to listening | RSS MB |`,
+      `|---|---|---|`,
+      `| with the sync digest | ${withDigest.startMs.toFixed(0)} | ${withDigest.rssMb.toFixed(0)} |`,
+      ...(baseline ? [`| without (--baseline-js) | ${baseline.startMs.toFixed(0)} | ${baseline.rssMb.toFixed(0)} |`] : []),
+    ];
+    console.log(lines.join("\n"));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function start([command, args]: [string, string[]], serversList: string, dataDir: string): Promise<Node> {
+  const started = performance.now();
+  const child = spawn(command, [...args, serversList, dataDir, "0", "--processes", "none", "--sync-interval", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<void>((done) => child.on("exit", () => done()));
+  const port = await new Promise<number>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no start within 120 s:\n${output}`)), 120_000);
+    child.stdout!.on("data", () => {
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        done(Number(match[1]));
+      }
+    });
+    void exited.then(() => fail(new Error(`exited:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    startedMs: performance.now() - started,
+    async stop(signal = "SIGTERM") {
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** `count` creates of ~100-byte values from 64 concurrent clients. */
+async function load(url: string, count: number): Promise<void> {
+  let next = 0;
+  const value = encodeURIComponent("The quick brown fox jumps over the lazy dog, and then it runs back for another look at it.");
+  const client = async () => {
+    while (next < count) {
+      const uid = `k${next++}`;
+      const response = await fetch(`${url}/text/${uid}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `value=${value}` });
+      if (response.status !== 200) throw new Error(`POST ${uid}: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, client));
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/** A TCP proxy to `target` on 127.0.0.1 counting the bytes it carries both ways. */
+async function countingProxy(target: string) {
+  let bytes = 0;
+  const { hostname, port } = new URL(target);
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    client.on("data", (chunk) => (bytes += chunk.length));
+    upstream.on("data", (chunk) => (bytes += chunk.length));
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    bytes: () => bytes,
+    reset: () => void (bytes = 0),
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
+
+await main();

@@ -1,0 +1,40 @@
+/**
+ * The anti-entropy routes. `POST /_sync[?peer=&dry=1&force=1]` is the operator's: it runs a round now
+ * (also with --sync-interval 0) and answers once the round's writes are readable. `POST /_sync/tree`
+ * and `POST /_sync/entries` are a peer's, under the cluster proof: what this node's digest says,
+ * and the entries a peer asks for (see spread/sync/sync-wire.ts).
+ */
+import type { Context } from "hono";
+import { invalidInput } from "../errors.ts";
+import type { Cluster } from "../spread/cluster.ts";
+import { answerEntries, answerTree } from "../spread/sync/sync-wire.ts";
+import { type ClusterApi, withPeerBody } from "./cluster-routes.ts";
+
+export type SyncApi = ClusterApi & Pick<Cluster, "sync" | "digest" | "storage">;
+
+/** `POST /_sync`: a round with every peer (or `peer`), `dry=1` only compares, `force=1` pushes even after a long absence. */
+export async function syncRunResponse(c: Context, cluster: SyncApi): Promise<Response> {
+  const flag = (name: string) => {
+    const text = c.req.query(name);
+    if (text === undefined || text === "0") return false;
+    if (text === "1") return true;
+    throw invalidInput("invalid_flag", `${name} is 1 or 0`);
+  };
+  const peer = c.req.query("peer");
+  const request = { peer, dry: flag("dry"), force: flag("force") };
+  try {
+    return c.json(await cluster.sync.run(request));
+  } catch (err) {
+    if (peer !== undefined) throw invalidInput("invalid_flag", (err as Error).message);
+    throw err;
+  }
+}
+
+/** `POST /_sync/tree` and `POST /_sync/entries`, from a peer comparing with this node. */
+export function syncPeerResponse(c: Context, cluster: SyncApi, which: string, bodyLimit: number): Promise<Response> {
+  return withPeerBody(c, cluster, bodyLimit, async (text) => {
+    if (which === "tree") return c.json(answerTree(cluster.digest, text));
+    if (which === "entries") return new Response(await answerEntries(cluster.storage, text), { headers: { "content-type": "application/json" } });
+    throw invalidInput("invalid_flag", `No sync request "${which}": POST /_sync/tree or /_sync/entries`);
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * Keeps a node's sync digest in step with its storage: every write that stores something (a
+ * client's, a replica's, a synced one, a purge) updates the digest as it returns, so a sync round
+ * never rescans. The digest is built once at start from `entries()`.
+ */
+import type { Storage } from "../../storage/types.ts";
+import { createSyncDigest, type SyncDigest } from "./digest.ts";
+
+/** The digest of everything `storage` holds now (one pass over its entries, in bounded memory). */
+export async function buildDigest(storage: Storage): Promise<SyncDigest> {
+  const digest = createSyncDigest();
+  for await (const { collection, entry } of storage.entries()) digest.set(collection, entry.uid, entry.version);
+  return digest;
+}
+
+/** `storage`, with every successful write noted in `digest`. */
+export function trackedStorage(storage: Storage, digest: SyncDigest): Storage {
+  const noted = (collection: string, uid: string, version: string | undefined) => (stored: boolean) => {
+    if (stored) digest.set(collection, uid, version);
+    return stored;
+  };
+  return {
+    ...storage,
+    create: (collection, record) => storage.create(collection, record).then(noted(collection, record.uid, record.version)),
+    put: (collection, entry, expected) => storage.put(collection, entry, expected).then(noted(collection, entry.uid, entry.version)),
+    applyIfNewer: (collection, entry, options) => storage.applyIfNewer(collection, entry, options).then(noted(collection, entry.uid, entry.version)),
+    purge: (collection, uid, version) => storage.purge(collection, uid, version).then(noted(collection, uid, undefined)),
+  };
+}
