@@ -103,8 +103,6 @@ export function isIdentity(value: unknown): value is Identity {
   return typeof node === "string" && NODE_ID_PATTERN.test(node) && typeof boot === "string" && BOOT_PATTERN.test(boot);
 }
 
-/** A refusal of the sender's proof (403), in the one format the peer client knows. */
-
 // --- Internal helpers ---
 
 const encoder = new TextEncoder();
