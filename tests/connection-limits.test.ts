@@ -1,5 +1,5 @@
 /**
- * Connections are bounded (issue 11): a maximum, and header, request and idle timeouts of seconds.
+ * Connections are bounded: a maximum, and header, request and idle timeouts of seconds.
  * Real nodes on 127.0.0.1 with small limits, raw sockets as clients; counts and waits are bounded.
  * On Deno, Deno.serve allows less (see src/runtime/deno/runtime.ts): requests in flight and bodies.
  */

@@ -1,5 +1,5 @@
 /**
- * Request bodies that end badly (issue 11): an oversized one gets its 413 even while the client is
+ * Request bodies that end badly: an oversized one gets its 413 even while the client is
  * still sending, and one cut short is a quiet 400 body_incomplete, not an "unexpected error".
  * In process through app.request(), then over TCP against real nodes on 127.0.0.1.
  */

@@ -1,4 +1,4 @@
-/** Input limits at the HTTP edge (issue 11): nesting depth, and a stored form bounded by the body. */
+/** Input limits at the HTTP edge: nesting depth, and a stored form bounded by the body. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { jsonDepthExceeds } from "../src/util/json-depth.ts";

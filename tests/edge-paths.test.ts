@@ -1,4 +1,4 @@
-/** Path segments are decoded strictly (issue 11): a malformed escape is a 400, never a second name for a record. */
+/** Path segments are decoded strictly: a malformed escape is a 400, never a second name for a record. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { strictPathSegment } from "../src/http/path-segment.ts";

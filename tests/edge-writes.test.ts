@@ -1,4 +1,4 @@
-/** Writes of one uid (issue 11): serialized on the node, retried against replicas, and If-None-Match: *. */
+/** Writes of one uid: serialized on the node, retried against replicas, and If-None-Match: *. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Entry } from "../src/record.ts";

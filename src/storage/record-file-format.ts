@@ -2,7 +2,7 @@
  * The text of a record file: one top-level field per line, each value as compact JSON. Still
  * readable with `cat` and a diff, but its size is the compact JSON's plus 4 bytes per field:
  * JSON.stringify(entry, null, 2) indents every nested level, so a small body of deeply nested
- * arrays became a file thousands of times its size (issue 11).
+ * arrays became a file thousands of times its size.
  */
 import type { Entry } from "../record.ts";
 
