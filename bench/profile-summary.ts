@@ -141,7 +141,8 @@ function locator(): (frame: CallFrame) => string {
 
 function areaOf(frame: CallFrame, where: string): string {
   if (frame.functionName.startsWith("(")) return frame.functionName; // (garbage collector), (idle), (program)
-  if (where.startsWith("src/")) return "minstore src/";
+  // src/… of this checkout, or of another one profiled through --server-js or --compare-js (built with source maps).
+  if (where.startsWith("src/") || (/(^|\/)src\/.*\.ts:\d+$/.test(where) && !where.includes("node_modules"))) return "minstore src/";
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
   if (match) return match[1]!;
   if (frame.url.startsWith("node:")) return "node internals (JS)";

@@ -84,8 +84,13 @@ export function notesSection(runs: readonly NamedRun[], problems: readonly strin
     if (odd.length > 0 || m.errors > 0) notes.push(`- ${name}: status codes ${JSON.stringify(m.statusCodes)}, ${m.errors} socket errors`);
   }
   notes.push(...extra);
-  const disturbed = runs.filter(({ m }) => (m.otherCpu ?? 0) > DISTURBED_PERCENT).map(({ name }) => name);
-  if (disturbed.length > 0) notes.push(`- ⚠ other processes took over ${DISTURBED_PERCENT}% of a core during: ${disturbed.join(", ")}; rerun to compare those.`);
+  // Named once each, with how many of its runs (rounds) were disturbed.
+  const disturbed = new Map<string, number>();
+  for (const { name, m } of runs) if ((m.otherCpu ?? 0) > DISTURBED_PERCENT) disturbed.set(name, (disturbed.get(name) ?? 0) + 1);
+  if (disturbed.size > 0) {
+    const names = [...disturbed].map(([name, count]) => (count > 1 ? `${name} (${count} runs)` : name));
+    notes.push(`- ⚠ other processes took over ${DISTURBED_PERCENT}% of a core during: ${names.join(", ")}; rerun to compare those.`);
+  }
   for (const message of problems) notes.push(`- ${message}`);
   for (const node of nodes) {
     const serious = node.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings|no cluster secret/.test(line));
