@@ -197,16 +197,21 @@ function fill(path: string, leave = 0): void {
   }
 }
 
-/** The snapshot once the node has stopped changing its files (record files written, journal checkpointed). */
+/**
+ * The snapshot once the node has stopped changing its files: record files land within the 1 s
+ * write-behind, and the journal is checkpointed 2 s after (a new, empty segment), so the tree must
+ * stay the same for longer than both.
+ */
 async function settled(dir: string): Promise<Map<string, string>> {
   let previous = await snapshot(dir);
-  for (let round = 0; round < 40; round++) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  for (let stableSince = Date.now(), started = Date.now(); Date.now() - stableSince < 3500; ) {
+    if (Date.now() - started > 30_000) throw new Error("the node never stopped writing");
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const next = await snapshot(dir);
-    if (JSON.stringify([...next]) === JSON.stringify([...previous])) return next;
+    if (JSON.stringify([...next]) !== JSON.stringify([...previous])) stableSince = Date.now();
     previous = next;
   }
-  throw new Error("the node never stopped writing");
+  return previous;
 }
 
 /** Every file under `dir` with its content: what a second process must not change. */

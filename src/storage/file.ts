@@ -3,7 +3,7 @@
  *
  *   BASE/{collection}/{bucket}/{file name}.json               live records
  *   BASE/{collection}/.tombstones/{bucket}/{file name}.json   deleted records (tombstones)
- *   BASE/.journal/NNNNNNNN.log                                writes not yet checkpointed
+ *   BASE/.journal/<16-digit seq>.log                          writes not yet checkpointed (wal.ts)
  *
  * (keydir.ts says how uids become paths.) A write is serialized per uid, checked against the
  * current entry, appended to the journal (group commit: acknowledged once synced; a replica's write
