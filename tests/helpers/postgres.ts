@@ -1,7 +1,7 @@
 /**
  * PostgreSQL for the tests. MINSTORE_TEST_PG_URL names a database the tests may create tables and
  * databases in (.ci/run starts a throwaway cluster and sets it; on a laptop: see CONTRIBUTING.md,
- * "PostgreSQL for the tests"). Without it the PostgreSQL tests skip with one line, except under CI=true, where they fail:
+ * "PostgreSQL"). Without it the PostgreSQL tests skip with one line, except under CI=true, where they fail:
  * CI must never pass by skipping them.
  */
 import { spawnSync } from "node:child_process";
