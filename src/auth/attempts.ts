@@ -16,8 +16,8 @@ export interface AttemptLimitOptions {
 }
 
 export interface AttemptLimiter {
-  /** 0 when the address may try; otherwise the milliseconds until it may again. */
-  blockedFor(address: string | undefined): number;
+  /** 0 when the address may try; otherwise the milliseconds until it may again. `address` is asked only when some address failed. */
+  blockedFor(address: string | undefined | (() => string | undefined)): number;
   /** Counts one failed attempt from the address. */
   fail(address: string | undefined): void;
 }
@@ -46,7 +46,7 @@ export function createAttemptLimiter({ burst, refillMs, maxAddresses, now = Date
     blockedFor(address) {
       // The common case, nobody failing: no key to build.
       if (buckets.size === 0) return 0;
-      const bucket = current(sourceKey(address));
+      const bucket = current(sourceKey(typeof address === "function" ? address() : address));
       return bucket && bucket.credit < 1 ? Math.ceil((1 - bucket.credit) * refillMs) : 0;
     },
     fail(address) {

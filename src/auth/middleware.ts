@@ -2,9 +2,10 @@
  * Request authentication, when the node has a tokens file: every request but the open probes
  * carries `Authorization: Bearer mst_<id>.<secret>` (or HTTP Basic with the token as the password,
  * for a browser's prompt), is looked up by id, and its secret's SHA-256 compared in constant time
- * with the file's. What the request needs (route-access.ts) is then checked against the token's
- * scopes, and the token's Access is left on the context (accessOf) for routes that filter what
- * they answer, such as the changes feed.
+ * with the file's (or, for a token's next requests, its secret compared in constant time with the
+ * last one that matched, which saves the hash). What the request needs (route-access.ts) is then
+ * checked against the token's scopes, and the token's Access is left on the context (accessOf) for
+ * routes that filter what they answer, such as the changes feed.
  *
  * Peers do not hold client tokens: a request carrying a valid cluster proof acts with the node's
  * own authority (replication, lookups, cache=1 forwards). A record body sent that way is checked
@@ -23,7 +24,7 @@ import { constantTimeEqual } from "../util/constant-time.ts";
 import type { AttemptLimiter } from "./attempts.ts";
 import { type Need, requiredAccess } from "./route-access.ts";
 import { type Access, fullAccess, missingScope } from "./scopes.ts";
-import { parseToken, secretDigest } from "./token.ts";
+import { parseToken, secretBytes, secretDigest } from "./token.ts";
 import type { TokenTable } from "./tokens-file.ts";
 
 declare module "hono" {
@@ -64,13 +65,14 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
     const request = c.req.raw;
     const need = requiredAccess(request.method, c.req.path, request.url);
     if (need.kind === "open") return next();
-    const address = (c.env as { remoteAddress?: string } | undefined)?.remoteAddress;
-    const blocked = limiter.blockedFor(address);
+    // Read only when needed: most requests meet an empty table and never ask.
+    const addressOf = () => (c.env as { remoteAddress?: string } | undefined)?.remoteAddress;
+    const blocked = limiter.blockedFor(addressOf);
     if (blocked > 0) throw tooManyAttempts(blocked);
     let access: Access;
     if (verifyPeer && isPeerRequest(request, need)) {
       access = await peerAccess(c, need, verifyPeer, options.bodyLimit).catch((err: unknown) => {
-        if (err instanceof StoreError && (err.status === 401 || err.status === 403)) limiter.fail(address);
+        if (err instanceof StoreError && (err.status === 401 || err.status === 403)) limiter.fail(addressOf());
         throw err;
       });
     } else {
@@ -80,7 +82,7 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
       if (header === null) throw tokenRequired(browser);
       const found = tokenAccess(options.tokens(), header);
       if (!found) {
-        limiter.fail(address);
+        limiter.fail(addressOf());
         throw invalidToken(browser);
       }
       access = found;
@@ -122,9 +124,14 @@ function tokenAccess(tokens: TokenTable, header: string): Access | undefined {
   const text = credentialOf(header);
   const parsed = text === undefined ? undefined : parseToken(text);
   const entry = parsed && tokens.get(parsed.id);
-  // Always one digest, of a bounded text, whether the token is known, unknown or malformed.
-  const digest = secretDigest(parsed?.secret ?? "");
-  return entry && constantTimeEqual(digest, entry.digest) ? entry.access : undefined;
+  const bytes = secretBytes(parsed?.secret ?? "");
+  // The same secret as this token's last good request, compared in constant time: no hash needed.
+  if (entry?.verified && constantTimeEqual(bytes, entry.verified)) return entry.access;
+  // Otherwise one digest, of a bounded text, whether the token is known, unknown or malformed.
+  const digest = secretDigest(bytes);
+  if (!entry || !constantTimeEqual(digest, entry.digest)) return undefined;
+  entry.verified = bytes;
+  return entry.access;
 }
 
 /** The token in a Bearer header, or the password of a Basic one (any user name). */

@@ -30,9 +30,12 @@ export function parseToken(text: string): PresentedToken | undefined {
 }
 
 /** SHA-256 of the secret's UTF-8 text: what the tokens file holds, in hex. */
-export function secretDigest(secret: string): Uint8Array {
-  return sha256(encoder.encode(secret));
+export function secretDigest(secret: string | Uint8Array): Uint8Array {
+  return sha256(typeof secret === "string" ? encoder.encode(secret) : secret);
 }
+
+/** The secret's UTF-8 bytes, what secretDigest hashes. */
+export const secretBytes = (secret: string): Uint8Array => encoder.encode(secret);
 
 /** A fresh token and its tokens-file line. `random` fills a buffer (crypto.getRandomValues). */
 export function newToken(scopes: readonly string[], random: (bytes: Uint8Array<ArrayBuffer>) => Uint8Array, id?: string): { token: string; line: string } {

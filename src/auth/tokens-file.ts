@@ -13,6 +13,11 @@ export interface TokenEntry {
   digest: Uint8Array;
   scopes: readonly string[];
   access: Access;
+  /**
+   * The UTF-8 bytes of the last secret that matched the digest: a token's next request is compared
+   * with them in constant time and skips the hash. Never written anywhere; gone with the table on reload.
+   */
+  verified?: Uint8Array;
 }
 
 /** The tokens by id. */
