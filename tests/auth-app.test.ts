@@ -22,6 +22,7 @@ import { nodeFs } from "../src/runtime/node/fs.ts";
 import { openCluster } from "../src/spread/cluster.ts";
 import { createMemoryStorage } from "../src/storage/memory.ts";
 import { createClock } from "../src/version.ts";
+import { createRoutedFetch } from "./helpers/routed-fetch.ts";
 
 const SECRET = "a cluster secret for the auth tests";
 const random = (bytes: Uint8Array<ArrayBuffer>) => crypto.getRandomValues(bytes);
@@ -50,17 +51,8 @@ const { tokens, table } = makeTokens({
   logs: ["logs-*:r"],
 });
 
-/** In-process nodes by origin, each with tokens; the peer client's fetch is routed to their app.fetch. */
-const routes = new Map<string, (request: Request) => Promise<Response>>();
-const routedFetch = (async (input: string | URL | Request, init?: RequestInit) => {
-  const request = new Request(input, init);
-  const handler = routes.get(new URL(request.url).origin);
-  if (!handler) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
-  const body = init?.body instanceof Uint8Array ? init.body : undefined;
-  const headers = new Headers(request.headers);
-  if (body) headers.set("content-length", String(body.length));
-  return handler(new Request(request, { headers }));
-}) as typeof fetch;
+/** In-process nodes by origin; the peer client's fetch goes to their app.fetch. */
+const { routes, fetch: routedFetch } = createRoutedFetch();
 
 async function startNode(url: string, peers: string[], options: { secret?: string; burst?: number } = {}) {
   const nodeId = new URL(url).hostname.split(".")[0]!.replaceAll("-", "_");
