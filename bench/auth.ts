@@ -9,7 +9,10 @@
  * still swings from round to round: the CPU time each node spent per request (from /proc, Linux)
  * is the steadier measure of what the token costs, and its ratio is reported beside.
  *
- *   node --import tsx bench/auth.ts [--seconds 5] [--rounds 9] [--connections 8]
+ *   node --import tsx bench/auth.ts [--seconds 5] [--rounds 9] [--connections 8] [--control]
+ *
+ * --control starts the second node without a tokens file too (the client still sends the token): the
+ * ratio then shows what the method itself and the header's bytes account for, with no check at all.
  */
 import autocannon from "autocannon";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -108,7 +111,8 @@ await writeFile(path.join(dir, "tokens"), `${[...others, line].join("\n")}\n`);
 const openDir = await mkdtemp(path.join(dir, "open-"));
 const securedDir = await mkdtemp(path.join(dir, "secured-"));
 const open = await startNode(openDir, []);
-const secured = await startNode(securedDir, ["--tokens", path.join(dir, "tokens")]);
+const control = process.argv.includes("--control");
+const secured = await startNode(securedDir, control ? [] : ["--tokens", path.join(dir, "tokens")]);
 const auth = { authorization: `Bearer ${token}` };
 try {
   for (const [node, headers] of [[open, {}], [secured, auth]] as const) {
@@ -133,7 +137,7 @@ try {
       );
     }
   }
-  console.log(`\n${os.cpus().length} CPUs, Node ${process.version}, ${connections} connections per node, ${rounds} rounds of ${seconds} s, both nodes loaded at once:\n`);
+  console.log(`\n${os.cpus().length} CPUs, Node ${process.version}, ${connections} connections per node, ${rounds} rounds of ${seconds} s, both nodes loaded at once${control ? " (--control: neither node has a tokens file)" : ""}:\n`);
   console.log("| request | no tokens file (req/s, median) | with a token (req/s, median) | ratio (median of the rounds) | rounds' ratios |");
   console.log("|---|---:|---:|---:|---|");
   for (const method of ["GET", "PUT"]) {

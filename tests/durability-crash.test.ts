@@ -200,10 +200,14 @@ function fill(path: string, leave = 0): void {
 /** The snapshot once the node has stopped changing its files (record files written, journal checkpointed). */
 async function settled(dir: string): Promise<Map<string, string>> {
   let previous = await snapshot(dir);
-  for (let round = 0; round < 40; round++) {
+  // Unchanged for longer than the write-behind window (1 s) and the idle checkpoint (2 s): two looks
+  // 500 ms apart could both come before the last writes' record files land, as on a busy machine.
+  let unchanged = 0;
+  for (let round = 0; round < 60; round++) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const next = await snapshot(dir);
-    if (JSON.stringify([...next]) === JSON.stringify([...previous])) return next;
+    unchanged = JSON.stringify([...next]) === JSON.stringify([...previous]) ? unchanged + 1 : 0;
+    if (unchanged >= 5) return next;
     previous = next;
   }
   throw new Error("the node never stopped writing");

@@ -77,13 +77,12 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
       });
     } else {
       const header = request.headers.get("authorization");
-      const browser = request.headers.get("accept")?.includes("text/html") === true;
       // A browser's first request comes without credentials, to be challenged: it is no failed attempt.
-      if (header === null) throw tokenRequired(browser);
+      if (header === null) throw tokenRequired(isBrowser(request));
       const found = tokenAccess(options.tokens(), header);
       if (!found) {
         limiter.fail(addressOf());
-        throw invalidToken(browser);
+        throw invalidToken(isBrowser(request));
       }
       access = found;
     }
@@ -95,6 +94,9 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
 }
 
 // --- Internal helpers ---
+
+/** A navigation (Accept: text/html): its 401 challenges Basic first, so that the browser prompts. */
+const isBrowser = (request: Request) => request.headers.get("accept")?.includes("text/html") === true;
 
 /** Node-to-node traffic: a proof header, a replica batch, or a lookup (which the route checks for a proof). */
 function isPeerRequest(request: Request, need: Need): boolean {
