@@ -20,11 +20,11 @@ import { forbidden, invalidToken, StoreError, tokenRequired, tooManyAttempts } f
 import { checkNoBody, readSignedBody } from "../http/signed-body.ts";
 import { PROOF_HEADER } from "../spread/proof.ts";
 import { VISITED_HEADER } from "../spread/lookup.ts";
-import { constantTimeEqual } from "../util/constant-time.ts";
+import { constantTimeEqual, constantTimeEqualText } from "../util/constant-time.ts";
 import type { AttemptLimiter } from "./attempts.ts";
 import { type Need, requiredAccess } from "./route-access.ts";
 import { type Access, fullAccess, missingScope } from "./scopes.ts";
-import { parseToken, secretBytes, secretDigest } from "./token.ts";
+import { parseToken, secretDigest } from "./token.ts";
 import type { TokenTable } from "./tokens-file.ts";
 
 declare module "hono" {
@@ -126,13 +126,13 @@ function tokenAccess(tokens: TokenTable, header: string): Access | undefined {
   const text = credentialOf(header);
   const parsed = text === undefined ? undefined : parseToken(text);
   const entry = parsed && tokens.get(parsed.id);
-  const bytes = secretBytes(parsed?.secret ?? "");
+  const secret = parsed?.secret ?? "";
   // The same secret as this token's last good request, compared in constant time: no hash needed.
-  if (entry?.verified && constantTimeEqual(bytes, entry.verified)) return entry.access;
+  if (entry?.verified !== undefined && constantTimeEqualText(secret, entry.verified)) return entry.access;
   // Otherwise one digest, of a bounded text, whether the token is known, unknown or malformed.
-  const digest = secretDigest(bytes);
+  const digest = secretDigest(secret);
   if (!entry || !constantTimeEqual(digest, entry.digest)) return undefined;
-  entry.verified = bytes;
+  entry.verified = secret;
   return entry.access;
 }
 

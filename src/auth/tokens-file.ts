@@ -14,10 +14,10 @@ export interface TokenEntry {
   scopes: readonly string[];
   access: Access;
   /**
-   * The UTF-8 bytes of the last secret that matched the digest: a token's next request is compared
-   * with them in constant time and skips the hash. Never written anywhere; gone with the table on reload.
+   * The last secret that matched the digest: a token's next request is compared with it in constant
+   * time and skips the hash. Never written anywhere; gone with the table on reload.
    */
-  verified?: Uint8Array;
+  verified?: string;
 }
 
 /** The tokens by id. */
