@@ -252,11 +252,12 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
 
     describe("bad input is a 4xx JSON error and touches nothing", () => {
       // Record files of earlier tests land behind the journal, up to ~1 s after their write (the
-      // write-behind window): wait until the tree has not changed for longer than that.
+      // write-behind window), and the journal is checkpointed after 2 s idle (a segment goes): wait
+      // until the tree has not changed for longer than both.
       before(async () => {
         if (!storage.files) return;
         let previous = JSON.stringify(await tree(dirs.root));
-        for (let stableSince = Date.now(); Date.now() - stableSince < 1500; ) {
+        for (let stableSince = Date.now(); Date.now() - stableSince < 2500; ) {
           await new Promise((resolve) => setTimeout(resolve, 300));
           const current = JSON.stringify(await tree(dirs.root));
           if (current !== previous) stableSince = Date.now();
