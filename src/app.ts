@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import { type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
 import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
@@ -32,6 +33,8 @@ export interface AppDeps {
   cluster: SyncApi;
   /** When set, called with one line per request. */
   logRequest?: (line: string) => void;
+  /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
+  auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
 }
 
@@ -54,9 +57,12 @@ export function createApp(deps: AppDeps): Hono {
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
-      logRequest(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`);
+      // The token's id, never the token: who did it, for the audit trail.
+      const token = c.get("auth")?.kind === "token" ? ` token=${c.get("auth").principal}` : "";
+      logRequest(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms${token}`);
     });
   }
+  if (deps.auth) app.use(createAuthMiddleware(deps.auth));
 
   app.get("/:collection", async (c) => {
     // The probes are answered here rather than by routes of their own: a static route beside

@@ -25,6 +25,13 @@ export interface Config {
   log: boolean;
   /** Shared by the nodes of a cluster; proves node-to-node requests. */
   clusterSecret?: string;
+  /** The tokens file: with one, every request but the probes needs a client token. */
+  tokens?: string;
+  /** PEM certificate (chain) and key: with both, the node serves HTTPS. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** PEM CA certificate(s) trusted for https:// peers, besides the system's. */
+  tlsCa?: string;
   peerTimeoutMs: number;
   lookupTimeoutMs: number;
   retryMaxMs: number;
@@ -50,7 +57,12 @@ export interface Config {
 export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
 export type StorageEngine = (typeof STORAGE_ENGINES)[number];
 
-export type ParsedCommand = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
+export type ParsedCommand =
+  | { kind: "run"; config: Config }
+  | { kind: "help" }
+  | { kind: "version" }
+  /** `minstore token ...`: the words after "token" (src/auth/token-cli.ts). */
+  | { kind: "token"; args: string[] };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -81,6 +93,10 @@ const OPTIONS: Record<string, OptionSpec> = {
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
+  tokens: { key: "tokens", env: "MINSTORE_TOKENS", help: "tokens file: clients need a token (make one: minstore token new SCOPE...); SIGHUP reloads it" },
+  "tls-cert": { key: "tlsCert", env: "MINSTORE_TLS_CERT", help: "PEM certificate: serve HTTPS (with --tls-key)" },
+  "tls-key": { key: "tlsKey", env: "MINSTORE_TLS_KEY", help: "PEM private key of --tls-cert" },
+  "tls-ca": { key: "tlsCa", env: "MINSTORE_TLS_CA", help: "PEM CA certificate trusted for https:// peers in servers.list" },
   "peer-timeout": { key: "peerTimeoutMs", env: "MINSTORE_PEER_TIMEOUT", help: "timeout of a replication or cache=1 request to a peer" },
   "lookup-timeout": { key: "lookupTimeoutMs", env: "MINSTORE_LOOKUP_TIMEOUT", help: "how long a local miss waits for the peers" },
   "retry-max": { key: "retryMaxMs", env: "MINSTORE_RETRY_MAX", help: "longest wait between retries to a peer that is down" },
@@ -102,6 +118,7 @@ export const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
 
 export const USAGE = `Usage: minstore SERVERS_LIST_PATH BASE_PATH [PORT] [options]
+       minstore token new SCOPE... [--id ID] [--line-only]   (see minstore token --help)
 
 A replicable RESTful key/value store. Records live at /{collection}/{uid}.
 
@@ -111,6 +128,7 @@ ${optionLines()}
   --version                                  show the version`;
 
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
+  if (argv[0] === "token") return { kind: "token", args: argv.slice(1) };
   const raw: Partial<Record<keyof Config, string>> = {};
   const positional: string[] = [];
   for (let index = 0; index < argv.length; index++) {
@@ -147,6 +165,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (raw.clusterSecret !== undefined && raw.clusterSecret.length < 16) {
     throw new ConfigError("The cluster secret is too short: use at least 16 characters (e.g. openssl rand -hex 16)");
   }
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither");
+  }
   const storage = parseChoice("storage", value("storage"), STORAGE_ENGINES);
   const storageUrl = parseStorageUrl(storage, raw.storageUrl, raw.data);
   const nodeId = raw.nodeId;
@@ -170,6 +191,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       nodeId,
       log: parseBoolean("log", value("log")),
       clusterSecret: raw.clusterSecret,
+      tokens: raw.tokens,
+      tlsCert: raw.tlsCert,
+      tlsKey: raw.tlsKey,
+      tlsCa: raw.tlsCa,
       peerTimeoutMs: parseDuration("peer-timeout", value("peerTimeoutMs")),
       lookupTimeoutMs: parseDuration("lookup-timeout", value("lookupTimeoutMs")),
       retryMaxMs: parseDuration("retry-max", value("retryMaxMs")),

@@ -48,3 +48,13 @@ export const OUTBOX_DEFAULTS = {
   lingerMs: duration("10ms"),
   confirmMs: duration("50ms"),
 };
+
+/**
+ * Failed authentication per source address: a burst of 10, then one more every 6 s (10 a minute),
+ * for at most 10,000 addresses remembered at once.
+ */
+export const AUTH_DEFAULTS = {
+  failureBurst: 10,
+  failureRefillMs: duration("6s"),
+  maxAddresses: 10_000,
+};

@@ -27,7 +27,10 @@ export const ERROR_STATUS = {
   clock_skew: 400,
   unknown_process: 400,
   proof_required: 401,
+  token_required: 401,
+  invalid_token: 401,
   invalid_proof: 403,
+  forbidden: 403,
   record_missing: 404,
   not_found: 404,
   method_not_allowed: 405,
@@ -38,6 +41,7 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  too_many_attempts: 429,
   internal: 500,
   storage_corrupt: 500,
   dependants_unreachable: 502,
@@ -55,15 +59,18 @@ export class StoreError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string | string[]> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "StoreError";
     this.status = ERROR_STATUS[code];
     this.headers = options?.headers ?? {};
   }
-  /** Response headers the error implies (Allow on a 405, Retry-After on a 503, Connection: close on a 413). */
-  readonly headers: Record<string, string>;
+  /**
+   * Response headers the error implies (Allow on a 405, Retry-After on a 503, Connection: close on a
+   * 413, WWW-Authenticate on a 401: an array is one header line per value).
+   */
+  readonly headers: Record<string, string | string[]>;
   /** Already reported (a storage fault logs once per change of state): not logged again per request. */
   quiet = false;
 }
@@ -107,6 +114,24 @@ export const noDependants = () =>
 export const dependantsUnreachable = (reasons: string) => new StoreError("dependants_unreachable", `No dependant answered: ${reasons}`);
 export const tooDeep = (limit: number) =>
   new StoreError("too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
+
+/** The challenges of a 401: Bearer for API clients, and Basic too for a browser, whose prompt then asks for the token. */
+// Fetch's Headers join the two into one line: Basic goes first there, as browsers read the first challenge.
+const challenges = (browser: boolean) => (browser ? ['Basic realm="minstore", charset="UTF-8"', 'Bearer realm="minstore"'] : ['Bearer realm="minstore"']);
+export const tokenRequired = (browser: boolean) =>
+  new StoreError("token_required", "This node needs a token: send Authorization: Bearer mst_<id>.<secret> (or HTTP Basic with the token as the password)", {
+    headers: { "www-authenticate": challenges(browser) },
+  });
+export const invalidToken = (browser: boolean) =>
+  new StoreError("invalid_token", "The token is not valid on this node (unknown, revoked, or mistyped)", { headers: { "www-authenticate": challenges(browser) } });
+export const forbidden = (principal: string, needed: string) =>
+  new StoreError("forbidden", `Token "${principal}" does not have the scope ${needed}`);
+export const tooManyAttempts = (retryAfterMs: number) => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new StoreError("too_many_attempts", `Too many failed authentications from this address; retry in ${seconds} s`, {
+    headers: { "retry-after": String(seconds) },
+  });
+};
 
 export interface ErrorBody {
   error: string;

@@ -3,6 +3,10 @@
  * and shut down cleanly on SIGINT/SIGTERM. Runtime specifics arrive as a Runtime.
  */
 import { createApp } from "./app.ts";
+import { createAttemptLimiter } from "./auth/attempts.ts";
+import { runTokenCommand } from "./auth/token-cli.ts";
+import { parseTokensFile, type TokenTable, TokensFileError } from "./auth/tokens-file.ts";
+import { AUTH_DEFAULTS } from "./defaults.ts";
 import { type Config, ConfigError, parseConfig, USAGE } from "./config.ts";
 import { StoreError } from "./errors.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
@@ -19,11 +23,17 @@ import { MINSTORE_VERSION } from "./version-info.ts";
 
 export interface RunningNode {
   readonly port: number;
+  /** "https" with --tls-cert and --tls-key. */
+  readonly scheme: "http" | "https";
   readonly nodeId: string;
   /** The peer list in use. */
   readonly servers: ServersList;
   /** Reads servers.list again (SIGHUP); a bad list is refused and the old one kept. */
   reload(): Promise<ServersList>;
+  /** The tokens in force; undefined without a tokens file (an open node). */
+  readonly tokens: TokenTable | undefined;
+  /** Reads the tokens file again (SIGHUP); a bad file is refused whole and the old tokens kept. */
+  reloadTokens(): Promise<TokenTable | undefined>;
   /** Stops accepting requests, lets in-flight ones finish, then flushes and closes storage. */
   close(): Promise<void>;
 }
@@ -42,6 +52,10 @@ export async function startNode(runtime: Runtime): Promise<void> {
       console.log(MINSTORE_VERSION);
       return runtime.exit(0);
     }
+    if (command.kind === "token") {
+      const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line), random: (bytes: Uint8Array<ArrayBuffer>) => crypto.getRandomValues(bytes) };
+      return runtime.exit(runTokenCommand(command.args, io));
+    }
     config = command.config;
     node = await openNode(config, runtime);
   } catch (err) {
@@ -49,15 +63,23 @@ export async function startNode(runtime: Runtime): Promise<void> {
     return runtime.exit(1);
   }
   console.log(
-    `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on http://${config.host}:${node.port} ` +
+    `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on ${node.scheme}://${config.host}:${node.port} ` +
       `(node ${node.nodeId}, ${describeStorage(config)}, ${describePeers(node.servers)})`,
   );
+  for (const line of accessNotes(config, node)) console.warn(`minstore: ${line}`);
   runtime.onReloadSignal(async () => {
     try {
       const servers = await node.reload();
       console.log(`minstore: servers.list reloaded: ${describePeers(servers)}`);
     } catch (err) {
       console.error(`minstore: servers.list not reloaded, the previous list stays: ${startupMessage(err)}`);
+    }
+    if (config.tokens === undefined) return;
+    try {
+      const tokens = await node.reloadTokens();
+      console.log(`minstore: tokens file reloaded: ${describeTokens(tokens)}`);
+    } catch (err) {
+      console.error(`minstore: tokens file not reloaded, the previous tokens stay: ${startupMessage(err)}`);
     }
   });
   runtime.onShutdownSignal(async (signal) => {
@@ -76,13 +98,14 @@ export async function startNode(runtime: Runtime): Promise<void> {
 export async function openNode(config: Config, runtime: Runtime): Promise<RunningNode> {
   const servers = parseServersList(await readServersList(runtime.fs, config.servers));
   const pipeline = createPipeline(resolveProcesses(config.processes));
+  const security = await readSecurity(config, runtime);
   await runtime.fs.mkdirp(config.data).catch((err) => {
     throw new ConfigError(`Cannot create the data directory ${config.data}: ${(err as Error).message}`);
   });
   // Before anything in the data directory is read or written: a second node there touches nothing.
   const lock = await lockDataDir(runtime.fs, config.data, runtime);
   try {
-    return await openNodeLocked(config, runtime, servers, pipeline, lock);
+    return await openNodeLocked(config, runtime, servers, pipeline, lock, security);
   } catch (err) {
     await lock.release().catch(() => {});
     throw err;
@@ -95,8 +118,10 @@ async function openNodeLocked(
   initialServers: ServersList,
   pipeline: ReturnType<typeof createPipeline>,
   lock: DataDirLock,
+  security: Security,
 ): Promise<RunningNode> {
   let servers = initialServers;
+  let tokens = security.tokens;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
   const storage = await openStorage(config, runtime);
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
@@ -119,13 +144,14 @@ async function openNodeLocked(
       maxClockSkewMs: config.maxClockSkewMs,
       maxDepth: config.maxDepth,
       syncIntervalMs: config.syncIntervalMs,
+      fetch: security.peerFetch,
       log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
     });
   } catch (err) {
     await storage.close();
     throw err;
   }
-  if (!config.clusterSecret) {
+  if (!config.clusterSecret && !security.tokens) {
     console.warn("minstore: no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
   }
   // Every write goes through the cluster's storage, which keeps the sync digest in step.
@@ -139,6 +165,13 @@ async function openNodeLocked(
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
     logRequest: config.log ? (line) => console.log(line) : undefined,
+    auth: tokens && {
+      tokens: () => tokens!,
+      limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),
+      // Without a cluster secret a peer cannot prove it is one: it has no authority of its own.
+      verifyPeer: config.clusterSecret ? cluster.verify : undefined,
+      bodyLimit: config.bodyLimit,
+    },
   });
   let server;
   try {
@@ -149,6 +182,7 @@ async function openNodeLocked(
       headersTimeoutMs: config.headersTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
+      tls: security.tls,
     });
   } catch (err) {
     await cluster.close();
@@ -159,6 +193,7 @@ async function openNodeLocked(
   cluster.setSelf({ host: config.host, port: server.port });
   return {
     port: server.port,
+    scheme: security.tls ? "https" : "http",
     nodeId,
     get servers() {
       return servers;
@@ -167,6 +202,14 @@ async function openNodeLocked(
       servers = parseServersList(await readServersList(runtime.fs, config.servers));
       cluster.setServers(servers);
       return servers;
+    },
+    get tokens() {
+      return tokens;
+    },
+    async reloadTokens() {
+      if (config.tokens === undefined) return undefined;
+      tokens = await readTokens(runtime.fs, config.tokens);
+      return tokens;
     },
     async close() {
       await server.close();
@@ -178,6 +221,74 @@ async function openNodeLocked(
 }
 
 // --- Internal helpers ---
+
+/** What --tokens and --tls-* name, read before anything in the data directory is touched. */
+interface Security {
+  tokens?: TokenTable;
+  tls?: { cert: string; key: string };
+  peerFetch?: typeof fetch;
+}
+
+async function readSecurity(config: Config, runtime: Runtime): Promise<Security> {
+  const tokens = config.tokens === undefined ? undefined : await readTokens(runtime.fs, config.tokens);
+  const tls = config.tlsCert && config.tlsKey
+    ? { cert: await readPem(runtime.fs, config.tlsCert, "--tls-cert"), key: await readPem(runtime.fs, config.tlsKey, "--tls-key") }
+    : undefined;
+  const peerFetch = config.tlsCa ? runtime.fetchTrusting([await readPem(runtime.fs, config.tlsCa, "--tls-ca")]) : undefined;
+  return { tokens, tls, peerFetch };
+}
+
+async function readTokens(fs: FsModule, path: string): Promise<TokenTable> {
+  let text: string | undefined;
+  try {
+    text = await fs.readText(path);
+  } catch (err) {
+    throw new ConfigError(`Cannot read the tokens file "${path}": ${(err as Error).message}`);
+  }
+  if (text === undefined) throw new ConfigError(`Cannot read the tokens file "${path}": no such file`);
+  try {
+    return parseTokensFile(text);
+  } catch (err) {
+    if (err instanceof TokensFileError) throw new ConfigError(`Tokens file "${path}": ${err.message}`);
+    throw err;
+  }
+}
+
+async function readPem(fs: FsModule, path: string, option: string): Promise<string> {
+  let text: string | undefined;
+  try {
+    text = await fs.readText(path);
+  } catch (err) {
+    throw new ConfigError(`Cannot read ${option} "${path}": ${(err as Error).message}`);
+  }
+  if (text === undefined) throw new ConfigError(`Cannot read ${option} "${path}": no such file`);
+  if (!text.includes("-----BEGIN ")) throw new ConfigError(`${option} "${path}" is not a PEM file (no -----BEGIN line)`);
+  return text;
+}
+
+function describeTokens(tokens: TokenTable | undefined): string {
+  return tokens === undefined ? "none" : `${tokens.size} token${tokens.size === 1 ? "" : "s"}`;
+}
+
+/** What a start-up says about who may do what, and the risks it sees. */
+function accessNotes(config: Config, node: RunningNode): string[] {
+  const loopback = isLoopback(config.host);
+  if (node.tokens === undefined) {
+    const open = "no tokens file (--tokens): the node is open, any client that reaches it can read, write and delete every record";
+    if (loopback) return [open];
+    return [`WARNING: listening on ${config.host} with ${open}; anyone on the network can. Start with --tokens FILE (make one with: minstore token new SCOPE...)`];
+  }
+  const notes = [`access: ${describeTokens(node.tokens)} from ${config.tokens}; every request but /healthz, /livez, /readyz and /_identity needs one`];
+  if (!config.clusterSecret) {
+    notes.push("tokens without --cluster-secret: peers cannot prove who they are, so their replicas and lookups need an admin token and are refused; set the same --cluster-secret on every node");
+  }
+  if (node.scheme === "http" && !loopback) notes.push(`WARNING: tokens travel in clear over http:// on ${config.host}: serve HTTPS with --tls-cert and --tls-key`);
+  return notes;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 function describePeers(servers: ServersList): string {
   if (servers.peers.length === 0) return "no peers";
@@ -206,7 +317,7 @@ async function loadNodeId(fs: FsModule, dir: string): Promise<string> {
 }
 
 function startupMessage(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof ServersListError || err instanceof StoreError || err instanceof WalDamaged) return err.message;
+  if (err instanceof ConfigError || err instanceof TokensFileError || err instanceof ServersListError || err instanceof StoreError || err instanceof WalDamaged) return err.message;
   if (err instanceof FsFault) return `Cannot use the data directory: ${err.message}`;
   const code = (err as { code?: string }).code;
   if (code === "EADDRINUSE" || (err as Error).name === "AddrInUse") return `Port already in use: ${(err as Error).message}`;

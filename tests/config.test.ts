@@ -30,6 +30,10 @@ describe("parseConfig()", () => {
       nodeId: undefined,
       log: false,
       clusterSecret: undefined,
+      tokens: undefined,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      tlsCa: undefined,
       peerTimeoutMs: 10_000,
       lookupTimeoutMs: 2000,
       retryMaxMs: 10_000,
@@ -45,6 +49,14 @@ describe("parseConfig()", () => {
       syncIntervalMs: 60_000,
     });
     assert.equal(run(["s", "d", "9000"]).port, 9000);
+  });
+
+  test("--tokens and --tls-* take paths (or MINSTORE_* variables); cert and key go together; token is a command", () => {
+    const config = run(["s", "d", "--tokens", "t.txt", "--tls-cert", "c.pem", "--tls-key", "k.pem"], { MINSTORE_TLS_CA: "ca.pem" });
+    assert.deepEqual([config.tokens, config.tlsCert, config.tlsKey, config.tlsCa], ["t.txt", "c.pem", "k.pem", "ca.pem"]);
+    assert.equal(run(["s", "d"], { MINSTORE_TOKENS: "env-tokens" }).tokens, "env-tokens");
+    assert.throws(() => run(["s", "d", "--tls-key", "k.pem"]), /--tls-cert and --tls-key go together/);
+    assert.deepEqual(parseConfig(["token", "new", "text:r", "--line-only"], {}), { kind: "token", args: ["new", "text:r", "--line-only"] });
   });
 
   test("limits take sizes, counts and durations, and refuse what would make records unstorable", () => {

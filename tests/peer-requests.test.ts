@@ -21,24 +21,15 @@ import { createMemoryStorage } from "../src/storage/memory.ts";
 import type { Storage } from "../src/storage/types.ts";
 import { createClock, parseVersion } from "../src/version.ts";
 import { waitFor } from "./helpers/cluster.ts";
+import { createRoutedFetch } from "./helpers/routed-fetch.ts";
 
 const MiB = 1024 * 1024;
 const SECRET = "a cluster secret for the tests";
 const cleanups: (() => Promise<void>)[] = [];
 after(() => Promise.all(cleanups.map((cleanup) => cleanup())));
 
-/** In-process nodes by origin; an origin with no node refuses the connection, like a closed port. */
-const routes = new Map<string, (request: Request) => Promise<Response>>();
-const routedFetch = (async (input: string | URL | Request, init?: RequestInit) => {
-  const request = new Request(input, init);
-  const handler = routes.get(new URL(request.url).origin);
-  if (!handler) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
-  // What fetch adds on the wire: the receiver requires it.
-  const body = init?.body instanceof Uint8Array ? init.body : undefined;
-  const headers = new Headers(request.headers);
-  if (body) headers.set("content-length", String(body.length));
-  return handler(new Request(request, { headers }));
-}) as typeof fetch;
+/** In-process nodes by origin; the peer client's fetch goes to their app.fetch. */
+const { routes, fetch: routedFetch } = createRoutedFetch();
 
 let nextPort = 1;
 

@@ -5,7 +5,13 @@
 import type { FsModule } from "./fs-module.ts";
 import type { KvStore } from "./kv-types.ts";
 
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** What the server knows of a request's connection, handed to the app as Hono's `c.env`. */
+export interface ClientInfo {
+  /** The peer address of the connection (no proxy header is trusted). */
+  readonly remoteAddress: string | undefined;
+}
+
+export type FetchHandler = (request: Request, client: ClientInfo) => Response | Promise<Response>;
 
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -15,6 +21,12 @@ export interface Runtime {
   readonly fs: FsModule;
   /** Listens on hostname:port (0 picks a free port); resolves once it accepts connections. */
   serve(fetch: FetchHandler, options: ServeOptions): Promise<RunningServer>;
+  /**
+   * A fetch that trusts these PEM CA certificates besides the system's: the peer client's, for
+   * https:// peers whose certificates a private CA signed. Neither runtime lets the global fetch
+   * trust one after start (NODE_EXTRA_CA_CERTS is read at launch only).
+   */
+  fetchTrusting(caCerts: readonly string[]): typeof fetch;
   /** This process's id, written into the data directory's lock. */
   readonly pid: number;
   /** Whether a process with this id runs now: a lock left by a dead process is stale. */
@@ -48,6 +60,8 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. */
   idleTimeoutMs?: number;
+  /** PEM certificate (chain) and private key: serve HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningServer {

@@ -71,7 +71,7 @@ export interface Cluster {
   /**
    * Checks a node-to-node request's proof from its headers alone, before its body is read: throws
    * 401/403 unless it is valid, and resolves with the body digest it promises (undefined without a
-   * secret: then every request passes).
+   * secret: then every request passes). Asked again for the same Request, it answers the same.
    */
   verify(request: Request): Promise<string | undefined>;
   /**
@@ -175,6 +175,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     tombstoneRetentionMs: options.tombstoneRetentionMs,
     log,
   });
+  // The auth layer and a route may both ask about one request; a proof's nonce is spent only once.
+  const verified = new WeakMap<Request, Promise<string | undefined>>();
 
   return {
     replicator: {
@@ -188,10 +190,15 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     digest,
     identity,
     maxDepth: options.maxDepth,
-    async verify(request) {
-      if (!prover) return undefined;
-      const url = new URL(request.url);
-      return prover.verify(request.method, url.pathname + url.search, request.headers.get(PROOF_HEADER), identity);
+    verify(request) {
+      if (!prover) return Promise.resolve(undefined);
+      let result = verified.get(request);
+      if (!result) {
+        const url = new URL(request.url);
+        result = prover.verify(request.method, url.pathname + url.search, request.headers.get(PROOF_HEADER), identity);
+        verified.set(request, result);
+      }
+      return result;
     },
     reserveBody(bytes) {
       const release = budget.take(bytes);

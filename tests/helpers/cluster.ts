@@ -38,11 +38,28 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+/** How the test talks to the nodes: over HTTPS with a private CA, with a token. */
+export interface ClusterClient {
+  scheme?: "http" | "https";
+  /** The test's own fetch (one trusting the test's CA). */
+  fetch?: typeof fetch;
+  /** Sent with every request of the test (an Authorization header). */
+  headers?: Record<string, string>;
+}
+
 /** `args` go to every node; `nodeArgs` to one node each (e.g. its storage engine). */
-export async function startCluster(runtime: RuntimeName, topology: Topology, args: string[] = [], nodeArgs: Record<string, string[]> = {}): Promise<Cluster> {
+export async function startCluster(
+  runtime: RuntimeName,
+  topology: Topology,
+  args: string[] = [],
+  nodeArgs: Record<string, string[]> = {},
+  client: ClusterClient = {},
+): Promise<Cluster> {
   const names = Object.keys(topology);
   const ports = await freePorts(names.length);
-  const urlOf = (name: string) => `http://127.0.0.1:${ports[names.indexOf(name)]}`;
+  const scheme = client.scheme ?? "http";
+  const fetch = client.fetch ?? globalThis.fetch;
+  const urlOf = (name: string) => `${scheme}://127.0.0.1:${ports[names.indexOf(name)]}`;
   // A name is another node of the cluster; "*" and full URLs (a proxy in front of a node, say) stand as they are.
   const listText = (entries: string[]) => `${entries.map((entry) => (entry === "*" || entry.startsWith("http") ? entry : urlOf(entry))).join("\n")}\n`;
 
@@ -74,13 +91,13 @@ export async function startCluster(runtime: RuntimeName, topology: Topology, arg
         await reloaded;
       },
       async status() {
-        return (await (await fetch(`${urlOf(name)}/_status`)).json()) as NodeStatus;
+        return (await (await fetch(`${urlOf(name)}/_status`, { headers: client.headers })).json()) as NodeStatus;
       },
       local: (collection, uid) => node.request("GET", `/${collection}/${encodeURIComponent(uid)}?local=1`),
       async request(method, path, value) {
         const response = await fetch(urlOf(name) + path, {
           method,
-          headers: value === undefined ? {} : { "content-type": "application/json" },
+          headers: { ...client.headers, ...(value === undefined ? {} : { "content-type": "application/json" }) },
           body: value === undefined ? undefined : JSON.stringify({ value }),
         });
         return { status: response.status, text: await response.text() };

@@ -81,20 +81,22 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+  let scheme = "http";
   const port = await new Promise<number>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`Server did not start within 30 s:\n${output}`)), 30_000);
     const check = () => {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      const match = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
-        done(Number(match[1]));
+        scheme = match[1]!;
+        done(Number(match[2]));
       }
     };
     child.stdout!.on("data", check);
     void exited.then((code) => fail(new Error(`Server exited with ${code} before listening:\n${output}`)));
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     port,
     child,
     output: () => output,

@@ -89,7 +89,21 @@ declare namespace Deno {
     port?: number;
     signal?: AbortSignal;
     onListen?: (localAddr: NetAddr) => void;
+    /** PEM: with both, Deno.serve speaks HTTPS. */
+    cert?: string;
+    key?: string;
   }
+
+  interface ServeHandlerInfo {
+    remoteAddr: NetAddr;
+  }
+
+  /** What fetch's `client` option takes: here, to trust a private CA. */
+  interface HttpClient {
+    close(): void;
+  }
+
+  function createHttpClient(options: { caCerts?: string[] }): HttpClient;
 
   interface HttpServer {
     readonly addr: NetAddr;
@@ -102,5 +116,5 @@ declare namespace Deno {
   /** Deno KV (--unstable-kv): declared as the portable KvStore subset that src/storage/denokv.ts uses. */
   function openKv(path?: string): Promise<import("../kv-types.ts").KvStore>;
 
-  function serve(options: ServeOptions, handler: (request: Request) => Response | Promise<Response>): HttpServer;
+  function serve(options: ServeOptions, handler: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>): HttpServer;
 }

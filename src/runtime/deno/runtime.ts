@@ -30,14 +30,20 @@ export const denoRuntime: Runtime = {
     const { hostname, port } = options;
     const listening = Promise.withResolvers<Deno.NetAddr>();
     // Deno.serve throws at once when it cannot bind; onListen also replaces its default "Listening on" log.
-    // The wrapper passes only the request: Deno's second argument (connection info) is not Hono's env.
-    const server = Deno.serve({ hostname, port, onListen: listening.resolve }, boundedHandler(fetch, options));
+    // The wrapper hands the app a ClientInfo (Hono's env), not Deno's connection info as it is.
+    const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
+    const server = Deno.serve({ hostname, port, onListen: listening.resolve, ...tls }, boundedHandler(fetch, options));
     const addr = await listening.promise;
     return {
       port: addr.port,
       // shutdown() stops accepting, closes idle keep-alive connections and waits for in-flight requests.
       close: () => server.shutdown(),
     };
+  },
+  fetchTrusting(caCerts) {
+    // caCerts are trusted in addition to the default roots.
+    const client = Deno.createHttpClient({ caCerts: [...caCerts] });
+    return ((input: string, init?: RequestInit) => fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
   },
   onShutdownSignal(handler) {
     // Windows delivers only SIGINT (and SIGBREAK); adding a SIGTERM listener there throws.
@@ -69,15 +75,15 @@ export const denoRuntime: Runtime = {
  * - requestTimeoutMs, for requests with a body: without a response by then, 408 with Connection:
  *   close, and the handler's body read fails and is dropped (hyper still keeps a dribbling client).
  */
-function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: Request) => Promise<Response> {
+function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
   const { maxConnections = Number.POSITIVE_INFINITY, requestTimeoutMs } = options;
   let inFlight = 0;
-  return async (request) => {
+  return async (request, info) => {
     if (inFlight >= maxConnections) return refusal("too_many_requests", `More than ${maxConnections} requests in flight; retry`);
     inFlight++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const response = Promise.resolve(fetch(request));
+      const response = Promise.resolve(fetch(request, { remoteAddress: info.remoteAddr.hostname }));
       if (request.body === null || requestTimeoutMs === undefined) return await response;
       const timedOut = new Promise<Response>((resolve) => {
         timer = setTimeout(() => resolve(refusal("request_timeout", `The request did not arrive within ${requestTimeoutMs} ms`)), requestTimeoutMs);

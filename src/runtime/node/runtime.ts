@@ -1,8 +1,11 @@
 /** The Node runtime: node:fs storage, @hono/node-server, process signals. */
-import { serve } from "@hono/node-server";
+import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import type { Server, ServerOptions } from "node:http";
-import type { Runtime, ServeOptions } from "../types.ts";
+import { createServer as createHttpsServer } from "node:https";
+import { rootCertificates } from "node:tls";
+import { Agent, fetch as undiciFetch } from "undici";
+import type { ClientInfo, FetchHandler, Runtime, ServeOptions } from "../types.ts";
 import { nodeFs } from "./fs.ts";
 
 /** In-flight requests get this long to finish at shutdown before their connections are cut. */
@@ -26,17 +29,29 @@ export const nodeRuntime: Runtime = {
   serve(fetch, options) {
     const { hostname, port } = options;
     return new Promise((resolve, reject) => {
-      // Without createServer or TLS options, serve() makes a node:http Server.
-      const server = serve({ fetch, hostname, port, serverOptions: timeoutOptions(options) }, (info: AddressInfo) => {
+      const listening = (info: AddressInfo) => {
         server.off("error", reject);
         resolve({ port: info.port, close: () => closeGracefully(server) });
-      }) as Server;
+      };
+      const handler = withClientInfo(fetch);
+      // Without createServer, serve() makes a node:http Server; node:https's takes the same timeouts.
+      const server = (
+        options.tls
+          ? serve({ fetch: handler, hostname, port, createServer: createHttpsServer, serverOptions: { ...timeoutOptions(options), ...options.tls } }, listening)
+          : serve({ fetch: handler, hostname, port, serverOptions: timeoutOptions(options) }, listening)
+      ) as Server;
       // Past the maximum, Node closes each new connection as soon as it is accepted.
       if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
       // A property on every Node 20, where the constructor option is not.
       if (options.idleTimeoutMs !== undefined) server.keepAliveTimeout = options.idleTimeoutMs;
       server.once("error", reject);
     });
+  },
+  fetchTrusting(caCerts) {
+    // `ca` replaces Node's trust store: the system's roots stay trusted beside the private CA.
+    const dispatcher = new Agent({ connect: { ca: [...rootCertificates, ...caCerts] } });
+    // undici's own fetch, the one that knows its Agent (the global fetch may be another undici).
+    return ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
   },
   onShutdownSignal(handler) {
     let called = false;
@@ -53,6 +68,18 @@ export const nodeRuntime: Runtime = {
   },
   exit: (code) => process.exit(code),
 };
+
+/** The app sees the connection's address, read only when asked (a failed authentication). */
+function withClientInfo(fetch: FetchHandler) {
+  return (request: Request, env: HttpBindings | Http2Bindings) => {
+    const client: ClientInfo = {
+      get remoteAddress() {
+        return env.incoming.socket.remoteAddress;
+      },
+    };
+    return fetch(request, client);
+  };
+}
 
 /**
  * Node's own request timers: a connection that has not sent its headers in time (silent from the
