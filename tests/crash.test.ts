@@ -1,14 +1,16 @@
 /**
  * Crash safety with real processes: a node killed with SIGKILL in the middle of a burst of
  * acknowledged writes, restarted on the same directory, still has every acknowledged write and
- * only whole, parsable files. And a SIGTERM lets in-flight writes finish and exits 0.
+ * only whole, parsable files. And a SIGTERM lets in-flight writes finish and exits 0. On Node and
+ * on Bun (Deno's journal is the same code over another FsModule: its lock and faults are in
+ * durability-crash.test.ts).
  */
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { entryPaths } from "../src/storage/keydir.ts";
-import { type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
+import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
 const WORKERS = 16;
 const HOT_KEYS = 4;
@@ -73,56 +75,58 @@ async function checkFiles(dataDir: string) {
   }
 }
 
-describe("crash safety", () => {
-  let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
-  before(async () => (dirs = await tempNodeDir("minstore-crash-")));
-  after(() => dirs.remove());
+for (const runtime of ["node", "bun"] satisfies RuntimeName[]) {
+  describe(`crash safety on ${runtime}`, () => {
+    let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
+    before(async () => (dirs = await tempNodeDir("minstore-crash-")));
+    after(() => dirs.remove());
 
-  test("SIGKILL mid-burst loses no acknowledged write and leaves no torn file", async () => {
-    const acknowledged = new Map<string, string>();
-    const hot = new Map<string, { acked?: string; inFlight?: string }>();
-    for (let round = 0; round < 3; round++) {
-      const server = await startServer({ runtime: "node", serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
-      const result = await burst(server, round, 300, "SIGKILL");
-      result.created.forEach((value, uid) => acknowledged.set(uid, value));
-      result.hot.forEach((state, uid) => hot.set(uid, state));
-      assert.ok(result.created.size > 100, `round ${round}: only ${result.created.size} writes acknowledged`);
-    }
-    const server = await startServer({ runtime: "node", serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
-    try {
-      for (const [uid, value] of acknowledged) {
-        const response = await fetch(`${server.url}/text/${uid}?local=1`);
-        assert.equal(response.status, 200, `acknowledged ${uid} is missing after the crash`);
-        assert.equal((await response.json()).value, value);
+    test("SIGKILL mid-burst loses no acknowledged write and leaves no torn file", async () => {
+      const acknowledged = new Map<string, string>();
+      const hot = new Map<string, { acked?: string; inFlight?: string }>();
+      for (let round = 0; round < 3; round++) {
+        const server = await startServer({ runtime, serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
+        const result = await burst(server, round, 300, "SIGKILL");
+        result.created.forEach((value, uid) => acknowledged.set(uid, value));
+        result.hot.forEach((state, uid) => hot.set(uid, state));
+        assert.ok(result.created.size > 100, `round ${round}: only ${result.created.size} writes acknowledged`);
       }
-      for (const [uid, { acked, inFlight }] of hot) {
-        const record = await (await fetch(`${server.url}/text/${uid}`)).json();
-        // The write in flight at the kill may or may not have landed; nothing older than the last ack may show.
-        assert.ok([acked, inFlight].includes(record.value), `${uid}: ${record.value} is neither ${acked} nor ${inFlight}`);
+      const server = await startServer({ runtime, serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
+      try {
+        for (const [uid, value] of acknowledged) {
+          const response = await fetch(`${server.url}/text/${uid}?local=1`);
+          assert.equal(response.status, 200, `acknowledged ${uid} is missing after the crash`);
+          assert.equal((await response.json()).value, value);
+        }
+        for (const [uid, { acked, inFlight }] of hot) {
+          const record = await (await fetch(`${server.url}/text/${uid}`)).json();
+          // The write in flight at the kill may or may not have landed; nothing older than the last ack may show.
+          assert.ok([acked, inFlight].includes(record.value), `${uid}: ${record.value} is neither ${acked} nor ${inFlight}`);
+        }
+        const listed = new Set<string>();
+        let cursor: string | undefined;
+        do {
+          const page = await (await fetch(`${server.url}/text?limit=1000${cursor ? `&cursor=${cursor}` : ""}`)).json();
+          page.uids.forEach((uid: string) => listed.add(uid));
+          cursor = page.cursor;
+        } while (cursor);
+        for (const uid of acknowledged.keys()) assert.ok(listed.has(uid), `${uid} is not listed`);
+      } finally {
+        assert.equal(await server.stop("SIGTERM"), 0);
       }
-      const listed = new Set<string>();
-      let cursor: string | undefined;
-      do {
-        const page = await (await fetch(`${server.url}/text?limit=1000${cursor ? `&cursor=${cursor}` : ""}`)).json();
-        page.uids.forEach((uid: string) => listed.add(uid));
-        cursor = page.cursor;
-      } while (cursor);
-      for (const uid of acknowledged.keys()) assert.ok(listed.has(uid), `${uid} is not listed`);
-    } finally {
-      assert.equal(await server.stop("SIGTERM"), 0);
-    }
-    await checkFiles(dirs.dataDir);
-  });
+      await checkFiles(dirs.dataDir);
+    });
 
-  test("SIGTERM finishes in-flight writes, checkpoints the journal and exits 0", async () => {
-    const server = await startServer({ runtime: "node", serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
-    const result = await burst(server, 10, 200, "SIGTERM");
-    assert.equal(server.child.exitCode, 0, server.output());
-    assert.deepEqual(await readdir(join(dirs.dataDir, ".journal")), [], "a clean stop leaves no journal to replay");
-    await checkFiles(dirs.dataDir);
-    for (const [uid, value] of result.created) {
-      const file = JSON.parse(await readFile(entryPaths(dirs.dataDir, "text", uid).record, "utf8"));
-      assert.equal(file.value, value);
-    }
+    test("SIGTERM finishes in-flight writes, checkpoints the journal and exits 0", async () => {
+      const server = await startServer({ runtime, serversList: dirs.serversList, dataDir: dirs.dataDir, args: ["--processes", "none"] });
+      const result = await burst(server, 10, 200, "SIGTERM");
+      assert.equal(server.child.exitCode, 0, server.output());
+      assert.deepEqual(await readdir(join(dirs.dataDir, ".journal")), [], "a clean stop leaves no journal to replay");
+      await checkFiles(dirs.dataDir);
+      for (const [uid, value] of result.created) {
+        const file = JSON.parse(await readFile(entryPaths(dirs.dataDir, "text", uid).record, "utf8"));
+        assert.equal(file.value, value);
+      }
+    });
   });
-});
+}

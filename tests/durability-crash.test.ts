@@ -11,9 +11,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { FILE_STORAGE_DEFAULTS } from "../src/defaults.ts";
 import { type RuntimeName, startServer } from "./helpers/server-process.ts";
 
-const RUNTIMES: RuntimeName[] = ["node", "deno"];
+const RUNTIMES: RuntimeName[] = ["node", "deno", "bun"];
 
 for (const runtime of RUNTIMES) {
   describe(`durability on ${runtime}`, () => {
@@ -197,16 +198,23 @@ function fill(path: string, leave = 0): void {
   }
 }
 
-/** The snapshot once the node has stopped changing its files (record files written, journal checkpointed). */
+/**
+ * The snapshot once the node has stopped changing its files: record files are written up to the
+ * write-behind's delay after a write, and the journal is checkpointed the idle checkpoint's wait
+ * after that, so the tree must stay the same for longer than both (a shorter wait returned before
+ * them, and the first node's own checkpoint was blamed on the second).
+ */
 async function settled(dir: string): Promise<Map<string, string>> {
+  const quietMs = FILE_STORAGE_DEFAULTS.writeBehindMs + FILE_STORAGE_DEFAULTS.idleCheckpointMs + 500;
   let previous = await snapshot(dir);
-  for (let round = 0; round < 40; round++) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  for (let stableSince = Date.now(), started = Date.now(); Date.now() - stableSince < quietMs; ) {
+    if (Date.now() - started > 20_000) throw new Error("the node never stopped writing");
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const next = await snapshot(dir);
-    if (JSON.stringify([...next]) === JSON.stringify([...previous])) return next;
+    if (JSON.stringify([...next]) !== JSON.stringify([...previous])) stableSince = Date.now();
     previous = next;
   }
-  throw new Error("the node never stopped writing");
+  return previous;
 }
 
 /** Every file under `dir` with its content: what a second process must not change. */

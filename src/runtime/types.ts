@@ -8,7 +8,7 @@ import type { KvStore } from "./kv-types.ts";
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
 export interface Runtime {
-  readonly name: "node" | "deno";
+  readonly name: "node" | "deno" | "bun";
   /** Command-line arguments after the script name. */
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
