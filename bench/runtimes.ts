@@ -50,7 +50,7 @@ async function startTarget(target: Target) {
   for (let start = 0; start < KEYS; start += 50) {
     await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${url}/text/k${start + i}`, { method: "POST", body: new URLSearchParams({ value: VALUE }) }).then((r) => r.text())));
   }
-  const version = execFileSync(command, ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
+  const version = execFileSync(command, ["--version"], { encoding: "utf8" }).split(/[\n(]/)[0]!.trim();
   return { target, url, version, stop: async () => { child.kill("SIGTERM"); await new Promise((done) => child.once("exit", done)); await dirs.remove(); } };
 }
 

@@ -5,13 +5,16 @@
  * and has a connection-level idle timeout, so it is the one used.
  *
  * What of ServeOptions Bun allows. Bun.serve (1.4) has no connection count and no header or request
- * timeouts, only `idleTimeout`: seconds (1..255) a connection may send and receive nothing, whether
- * it is between requests or waiting for its response. boundedHandler bounds requests in flight
- * (maxConnections) and requests with a body (requestTimeoutMs); the idle timeout is set past the
- * request timeout, because a shorter one would cut a request still being answered (a cache=1 forward
- * waits up to --peer-timeout): a silent connection, a client that sends nothing, and an idle
- * keep-alive connection are closed after max(idle, request timeout) + 1 s, at most 255 s. A client
- * dribbling its headers a byte at a time keeps its connection.
+ * timeouts, only `idleTimeout`: seconds (1..255) a connection may send and receive nothing once it
+ * has sent a request, whether it is waiting for its response or idling between requests. So:
+ * - maxConnections and requestTimeoutMs are bounded by boundedHandler, as on Deno (requests in
+ *   flight, 503; requests with a body, 408);
+ * - the idle timeout is set past the request timeout, max(idle, request) + 1 s (at most 255 s),
+ *   because a shorter one would cut a request still being answered (a cache=1 forward waits up to
+ *   --peer-timeout): a keep-alive connection idle after its response is closed after that;
+ * - headersTimeoutMs cannot be applied: measured, a connection that never sends a byte and one that
+ *   dribbles its headers a byte every 500 ms were both still open after 8 s (idle timeout 3 s). In
+ *   front of a Bun node, as of a Deno node, a reverse proxy must bound connections.
  */
 import { boundedHandler } from "../bounded-handler.ts";
 import type { Runtime, ServeOptions } from "../types.ts";

@@ -1,9 +1,9 @@
 /**
  * Crash safety with real processes: a node killed with SIGKILL in the middle of a burst of
  * acknowledged writes, restarted on the same directory, still has every acknowledged write and
- * only whole, parsable files. And a SIGTERM lets in-flight writes finish and exits 0. On Node and
- * on Bun (Deno's journal is the same code over another FsModule: its lock and faults are in
- * durability-crash.test.ts).
+ * only whole, parsable files. And a SIGTERM lets in-flight writes finish and exits 0. Run on Node
+ * and on Bun by crash.node.test.ts and crash.bun.test.ts (Deno's journal is the same code over
+ * another FsModule: its lock and faults are in durability-crash.test.ts).
  */
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
@@ -75,7 +75,7 @@ async function checkFiles(dataDir: string) {
   }
 }
 
-for (const runtime of ["node", "bun"] satisfies RuntimeName[]) {
+export function crashSuite(runtime: RuntimeName): void {
   describe(`crash safety on ${runtime}`, () => {
     let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
     before(async () => (dirs = await tempNodeDir("minstore-crash-")));
