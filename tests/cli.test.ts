@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { ROOT, runCli, startServer, tempNodeDir } from "./helpers/server-process.ts";
+import { ROOT, type RuntimeName, runCli, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
 describe("minstore CLI on node", () => {
   let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
@@ -27,7 +27,7 @@ describe("minstore CLI on node", () => {
     assert.equal(stdout.trim(), version);
   });
 
-  const failures: [string, () => string[], RegExp][] = [
+  const failures: Refusal[] = [
     ["no arguments", () => [], /Missing SERVERS_LIST_PATH/],
     ["no BASE_PATH", () => [dirs.serversList], /Missing BASE_PATH/],
     ["a bad port", () => [dirs.serversList, dirs.dataDir, "80000"], /Invalid port "80000"/],
@@ -40,14 +40,7 @@ describe("minstore CLI on node", () => {
     ["a BASE_PATH under /proc", () => [dirs.serversList, "/proc/minstore/data"], /^minstore: Cannot create the data directory \/proc\/minstore\/data: /],
     ["a BASE_PATH that is a file", () => [dirs.serversList, dirs.serversList], /^minstore: Cannot create the data directory .*servers\.list: .*not a folder/],
   ];
-  for (const [name, args, message] of failures) {
-    test(`${name}: one line on stderr, exit 1`, async () => {
-      const { code, stderr } = await runCli("node", args());
-      assert.equal(code, 1);
-      assert.match(stderr, message);
-      assert.equal(stderr.trim().split("\n").length, 1, stderr);
-    });
-  }
+  refusalTests("node", failures);
 
   test("an unreachable PostgreSQL at start: one line naming host and database, never the password, exit 1", async () => {
     const port = await closedPort();
@@ -88,6 +81,21 @@ describe("minstore CLI on node", () => {
   });
 });
 
+/** A test name, the arguments, and the one line expected on stderr. */
+type Refusal = [string, () => string[], RegExp];
+
+/** One test per refusal: exit 1 with exactly one line on stderr. */
+function refusalTests(runtime: RuntimeName, refusals: Refusal[]): void {
+  for (const [name, args, message] of refusals) {
+    test(`${name}: one line on stderr, exit 1`, async () => {
+      const { code, stderr } = await runCli(runtime, args());
+      assert.equal(code, 1);
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    });
+  }
+}
+
 /** A 127.0.0.1 port nobody listens on: the OS hands out a free one, which is closed again at once. */
 function closedPort(): Promise<number> {
   return new Promise((done) => {
@@ -97,3 +105,35 @@ function closedPort(): Promise<number> {
     });
   });
 }
+
+describe("minstore CLI on bun", () => {
+  let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
+  before(async () => (dirs = await tempNodeDir("minstore-cli-bun-")));
+  after(() => dirs.remove());
+
+  test("--help and --version exit 0, as on Node", async () => {
+    const help = await runCli("bun", ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: minstore SERVERS_LIST_PATH BASE_PATH \[PORT\]/);
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+    assert.equal((await runCli("bun", ["--version"])).stdout.trim(), version);
+  });
+
+  const refusals: Refusal[] = [
+    ["--storage denokv on Bun", () => [dirs.serversList, dirs.dataDir, "--storage", "denokv"], /^minstore: --storage denokv needs Deno \(Deno\.openKv\), not bun/],
+    ["no BASE_PATH", () => [dirs.serversList], /^minstore: Missing BASE_PATH/],
+  ];
+  refusalTests("bun", refusals);
+
+  test("a port in use: one line on stderr, exit 1", async () => {
+    const server = await startServer({ runtime: "bun", serversList: dirs.serversList, dataDir: dirs.dataDir });
+    try {
+      const { code, stderr } = await runCli("bun", [dirs.serversList, join(dirs.root, "other"), String(server.port), "--host", "127.0.0.1"]);
+      assert.equal(code, 1);
+      // After the warning every start without a cluster secret prints: the refusal is one line.
+      assert.match(stderr.trim().split("\n").at(-1)!, /^minstore: Port already in use: .*\b\d+\b/, stderr);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});

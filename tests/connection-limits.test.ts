@@ -1,7 +1,8 @@
 /**
  * Connections are bounded: a maximum, and header, request and idle timeouts of seconds.
  * Real nodes on 127.0.0.1 with small limits, raw sockets as clients; counts and waits are bounded.
- * On Deno, Deno.serve allows less (see src/runtime/deno/runtime.ts): requests in flight and bodies.
+ * On Deno and Bun, their servers allow less (see src/runtime/{deno,bun}/): requests in flight and bodies,
+ * and on Bun an idle keep-alive connection.
  */
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
@@ -80,43 +81,53 @@ describe("connection limits on node", () => {
   });
 });
 
-describe("connection limits on deno (what Deno.serve allows)", () => {
-  const deno = withServer("deno", ["--max-connections", "2", "--request-timeout", "1s"]);
-  const slowPost = async () => {
-    const client = await open(deno.server.port);
-    client.socket.write("POST /text/slow HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{");
-    return client;
-  };
+for (const runtime of ["deno", "bun"] satisfies RuntimeName[]) {
+  describe(`connection limits on ${runtime} (what its server allows, through boundedHandler)`, () => {
+    const node = withServer(runtime, ["--max-connections", "2", "--request-timeout", "1s", "--idle-timeout", "1s"]);
+    const slowPost = async () => {
+      const client = await open(node.server.port);
+      client.socket.write("POST /text/slow HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{");
+      return client;
+    };
 
-  test("a body that does not arrive within the request timeout is answered 408", async () => {
-    const client = await slowPost();
-    try {
-      for (let waited = 0; !client.received() && waited < CLOSED_WITHIN_MS; waited += 100) await sleep(100);
-      assert.match(client.received(), /^HTTP\/1\.1 408/);
-      assert.match(client.received(), /"error":"request_timeout"/);
-    } finally {
-      client.socket.destroy();
+    test("a body that does not arrive within the request timeout is answered 408", async () => {
+      const client = await slowPost();
+      try {
+        for (let waited = 0; !client.received() && waited < CLOSED_WITHIN_MS; waited += 100) await sleep(100);
+        assert.match(client.received(), /^HTTP\/1\.1 408/);
+        assert.match(client.received(), /"error":"request_timeout"/);
+      } finally {
+        client.socket.destroy();
+      }
+    });
+
+    test("past --max-connections requests in flight, the next is 503", async () => {
+      const slow = [await slowPost(), await slowPost()];
+      try {
+        await sleep(200);
+        const response = await fetch(`${node.server.url}/healthz`);
+        assert.equal(response.status, 503);
+        assert.equal((await response.json()).error, "too_many_requests");
+      } finally {
+        for (const client of slow) client.socket.destroy();
+      }
+      // The slow two end with their 408 or their reset; then requests pass again.
+      for (let waited = 0; waited < CLOSED_WITHIN_MS; waited += 200) {
+        if ((await fetch(`${node.server.url}/healthz`)).status === 200) return;
+        await sleep(200);
+      }
+      assert.fail("the node did not serve again");
+    });
+    if (runtime === "bun") {
+      test("a keep-alive connection idle after its response is closed after max(idle, request timeout) + 1 s", async () => {
+        const client = await open(node.server.port);
+        client.socket.write("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+        assert.ok((await client.closedWithin(CLOSED_WITHIN_MS)) !== undefined, "still open");
+        assert.match(client.received(), /^HTTP\/1\.1 200/);
+      });
     }
   });
-
-  test("past --max-connections requests in flight, the next is 503", async () => {
-    const slow = [await slowPost(), await slowPost()];
-    try {
-      await sleep(200);
-      const response = await fetch(`${deno.server.url}/healthz`);
-      assert.equal(response.status, 503);
-      assert.equal((await response.json()).error, "too_many_requests");
-    } finally {
-      for (const client of slow) client.socket.destroy();
-    }
-    // The slow two end with their 408 or their reset; then requests pass again.
-    for (let waited = 0; waited < CLOSED_WITHIN_MS; waited += 200) {
-      if ((await fetch(`${deno.server.url}/healthz`)).status === 200) return;
-      await sleep(200);
-    }
-    assert.fail("the node did not serve again");
-  });
-});
+}
 
 // --- Internal helpers ---
 

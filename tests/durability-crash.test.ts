@@ -11,9 +11,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { FILE_STORAGE_DEFAULTS } from "../src/defaults.ts";
 import { type RuntimeName, startServer } from "./helpers/server-process.ts";
 
-const RUNTIMES: RuntimeName[] = ["node", "deno"];
+const RUNTIMES: RuntimeName[] = ["node", "deno", "bun"];
 
 for (const runtime of RUNTIMES) {
   describe(`durability on ${runtime}`, () => {
@@ -203,6 +204,7 @@ function fill(path: string, leave = 0): void {
  * stay the same for longer than both.
  */
 async function settled(dir: string): Promise<Map<string, string>> {
+  const quietMs = FILE_STORAGE_DEFAULTS.writeBehindMs + FILE_STORAGE_DEFAULTS.idleCheckpointMs + 500;
   let previous = await snapshot(dir);
   for (let stableSince = Date.now(), started = Date.now(); Date.now() - stableSince < 3500; ) {
     if (Date.now() - started > 30_000) throw new Error("the node never stopped writing");

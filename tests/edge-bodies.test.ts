@@ -63,7 +63,7 @@ describe("bodies that end badly, in process", () => {
   });
 });
 
-for (const runtime of ["node", "deno"] satisfies RuntimeName[]) {
+for (const runtime of ["node", "deno", "bun"] satisfies RuntimeName[]) {
   describe(`bodies that end badly, over TCP on ${runtime}`, () => {
     let server: ServerProcess;
     let dirs: Awaited<ReturnType<typeof tempNodeDir>>;

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { FILE_STORAGE_DEFAULTS } from "../src/defaults.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
 import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
@@ -256,6 +257,7 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
       // wait until the tree has not changed for longer than both.
       before(async () => {
         if (!storage.files) return;
+        const quietMs = FILE_STORAGE_DEFAULTS.idleCheckpointMs + 500;
         let previous = JSON.stringify(await tree(dirs.root));
         for (let stableSince = Date.now(); Date.now() - stableSince < 3500; ) {
           await new Promise((resolve) => setTimeout(resolve, 300));

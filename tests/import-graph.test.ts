@@ -1,6 +1,6 @@
 /**
  * The shape of src/, read from its imports, so that it stays as it was laid out: no import cycle
- * between folders (or files), runtime code only in src/runtime/ and the two entries, and the
+ * between folders (or files), runtime code only in src/runtime/<runtime>/ and the two entries, and the
  * portable tools in src/util/ depending on nothing of the store.
  */
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ interface SourceFile {
 }
 
 const ENTRIES = new Set(["src/server.ts", "src/main.ts"]);
+const RUNTIME_FOLDERS = ["src/runtime/node/", "src/runtime/deno/", "src/runtime/bun/"];
 
 describe("src/ import graph", () => {
   test("no folder of src/ imports one that imports it back, and no file is in a cycle", async () => {
@@ -26,13 +27,15 @@ describe("src/ import graph", () => {
     assert.deepEqual(fileCycles, [], `files in a cycle: ${fileCycles.map((cycle) => cycle.join(" -> ")).join("; ")}`);
   });
 
-  test("node:* imports and Deno calls live only in src/runtime/ and the two entries", async () => {
+  test("node:* imports, Deno and Bun calls, and runtime detection live only in src/runtime/<runtime>/ and the two entries", async () => {
     for (const file of await sourceFiles()) {
-      if (file.path.startsWith("src/runtime/node/") || file.path.startsWith("src/runtime/deno/") || ENTRIES.has(file.path)) continue;
+      if (RUNTIME_FOLDERS.some((folder) => file.path.startsWith(folder)) || ENTRIES.has(file.path)) continue;
       assert.ok(!/from\s+["']node:/.test(file.text), `${file.path} imports node:*`);
-      // Comments and messages may name Deno; code may not call it.
+      // Comments and messages may name Deno and Bun; code may not call them, nor ask which runtime it is on.
       const code = file.text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").replace(/(["'`])(?:\\.|(?!\1)[^\\])*\1/g, '""');
       assert.ok(!/\bDeno\./.test(code), `${file.path} uses Deno`);
+      assert.ok(!/\bBun\./.test(code), `${file.path} uses Bun`);
+      assert.ok(!/\bin\s+globalThis\b|globalThis\.(Deno|Bun|process)\b/.test(code), `${file.path} detects its runtime`);
     }
   });
 

@@ -14,7 +14,7 @@ export interface ClientInfo {
 export type FetchHandler = (request: Request, client: ClientInfo) => Response | Promise<Response>;
 
 export interface Runtime {
-  readonly name: "node" | "deno";
+  readonly name: "node" | "deno" | "bun";
   /** Command-line arguments after the script name. */
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;

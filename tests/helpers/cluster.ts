@@ -1,5 +1,5 @@
 /**
- * Several real nodes on 127.0.0.1 for replication tests: each a child process (Node or Deno) with
+ * Several real nodes on 127.0.0.1 for replication tests: each a child process (Node, Deno or Bun) with
  * its own temp folder, a fixed port, and a servers.list naming the others by name. Nodes can be
  * stopped, killed and started again on the same port and data, and their lists rewritten (SIGHUP).
  */
@@ -47,9 +47,12 @@ export interface ClusterClient {
   headers?: Record<string, string>;
 }
 
-/** `args` go to every node; `nodeArgs` to one node each (e.g. its storage engine). */
+/**
+ * `runtime` is every node's, or each node's by name (a mixed cluster); `args` go to every node;
+ * `nodeArgs` to one node each (e.g. its storage engine).
+ */
 export async function startCluster(
-  runtime: RuntimeName,
+  runtime: RuntimeName | Record<string, RuntimeName>,
   topology: Topology,
   args: string[] = [],
   nodeArgs: Record<string, string[]> = {},
@@ -78,7 +81,7 @@ export async function startCluster(
         return server;
       },
       async start() {
-        server = await startServer({ runtime, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", "--sync-interval", "0", ...args, ...(nodeArgs[name] ?? [])] });
+        server = await startServer({ runtime: typeof runtime === "string" ? runtime : runtime[name]!, serversList: dir.serversList, dataDir: dir.dataDir, port: ports[index], args: ["--node-id", name, "--processes", "mark", "--sync-interval", "0", ...args, ...(nodeArgs[name] ?? [])] });
       },
       async stop(signal = "SIGTERM") {
         await server?.stop(signal);

