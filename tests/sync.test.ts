@@ -184,6 +184,8 @@ async function countingProxy() {
   let target = "";
   let bytes = 0;
   const server: Server = createServer((client) => {
+    // Before the target is known (a node asking who its peer is at start): as if nobody listened.
+    if (!target) return void client.destroy();
     const { hostname, port } = new URL(target);
     const upstream = connect(Number(port), hostname);
     client.on("data", (chunk) => (bytes += chunk.length));
