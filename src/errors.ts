@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   clock_skew: 400,
   unknown_process: 400,
   invalid_cursor: 400,
+  invalid_query: 400,
   proof_required: 401,
   invalid_proof: 403,
   record_missing: 404,
@@ -112,6 +113,10 @@ export const cursorExpired = (why: string) =>
   new StoreError("cursor_expired", `The changes cursor cannot be continued here (${why}); list the collection again and follow the feed from since=now`);
 export const invalidCursor = (text: string) =>
   new StoreError("invalid_cursor", `"${text.slice(0, 80)}" is not a changes cursor: pass a seq or last_seq from /_changes, 0 or now`);
+export const tooManyFeeds = (limit: number) =>
+  new StoreError("too_many_requests", `${limit} changes feeds are open already (--max-feeds); retry, or poll with feed=normal`, {
+    headers: { "retry-after": "1" },
+  });
 export const tooDeep = (limit: number) =>
   new StoreError("too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 

@@ -34,7 +34,7 @@ export interface ChangeLog {
   /** Raises the counter (a restart skips seqs a crash may have handed out unpersisted) and the floor. */
   advanceTo(seq: number, floor?: number): void;
   /** Changes after `since`, up to the horizon, in seq order; `cursor_expired` for a seq it cannot answer for. */
-  changesSince(since: number, options: ChangesOptions): ChangesPage<ChangeRef>;
+  changesSince(since: number | "now", options: ChangesOptions): ChangesPage<ChangeRef>;
   /** Every uid with its seq: to write the index out again. */
   live(): IterableIterator<ChangeRef>;
   readonly size: number;
@@ -131,6 +131,7 @@ export function createChangeLog(): ChangeLog {
       floor = Math.max(floor, atLeastFloor);
     },
     changesSince(since, { collection, limit }) {
+      if (since === "now") return { changes: [], lastSeq: horizon() };
       checkSince(since, counter, floor);
       sortIfLoaded();
       const end = horizon();

@@ -150,6 +150,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
     },
     async changes(since, { collection, limit }) {
       const meta = (await kv.get<FeedMeta>(metaKey)).value!;
+      if (since === "now") return { changes: [], lastSeq: meta.seq };
       checkSince(since, meta.seq, meta.floor);
       const changes: ChangeRef[] = [];
       // Up to the counter read first: every seq at or below it is committed.

@@ -244,6 +244,10 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     },
 
     async changes(since, { collection, limit }) {
+      if (since === "now") {
+        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`);
+        return { changes: [], lastSeq: Number(found!.seq) };
+      }
       // One statement, one snapshot: the counter and every row at or below it, all committed.
       const rows = await run(() => sql<FeedRow[]>`
         SELECT m.seq::text AS reserved, m.floor::text AS floor, r.seq::text AS seq, r.collection, r.uid, r.body

@@ -38,14 +38,14 @@ export interface Storage {
   /**
    * The changes feed (DESIGN.md §8): every (collection, uid) whose entry changed after `since`, once,
    * at the seq of its last change, in seq order (older changes of a uid are compacted away).
-   * `since` 0 is the beginning. Seqs are positive integers, increasing per storage instance (a
+   * `since` 0 is the beginning; `"now"` answers no changes and the current end as `lastSeq`. Seqs are positive integers, increasing per storage instance (a
    * `storageId`) in commit order as readers see it: a page never ends past a seq that a write still
    * in flight, here or in another process sharing the engine, will commit below it. `lastSeq` is the
    * last change's seq when `limit` cut the page, else the current end (never below `since`). A
    * `since` this storage cannot answer for (beyond its end, or older than a forgotten change: see
    * `purge`) throws `cursor_expired`. Purges leave no change; replicated writes are changes like any.
    */
-  changes(since: number, options: ChangesOptions): Promise<ChangesPage<ChangeRef>>;
+  changes(since: number | "now", options: ChangesOptions): Promise<ChangesPage<ChangeRef>>;
   /**
    * The id of this storage instance's seq space: random, persisted with the data, shared by every
    * process on one database. A cursor from another id is expired (another data directory, a new one).
