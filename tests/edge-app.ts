@@ -15,6 +15,7 @@ export interface EdgeAppOptions {
   storage?: Storage;
   bodyLimit?: number;
   maxDepth?: number;
+  maxFeeds?: number;
   logError?: (message: string, err: unknown) => void;
 }
 
@@ -34,6 +35,7 @@ export function edgeApp(options: EdgeAppOptions = {}) {
     version: "0.0.0",
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     maxDepth: options.maxDepth ?? 64,
+    maxFeeds: options.maxFeeds,
     logError: options.logError ?? (() => {}),
   });
   return { app, storage };
