@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import { tooManyFeeds } from "../errors.ts";
 import { parseSince } from "../feed/cursor.ts";
 import { type FeedQuery, parseFeedQuery } from "../feed/feed-query.ts";
-import { createFeedWaker, type FeedPage, readFeed } from "../feed/feed-reader.ts";
+import { createFeedHub, type FeedHub, type FeedPage } from "../feed/feed-reader.ts";
 import { formatCursor } from "../feed/cursor.ts";
 import type { Storage } from "../storage/types.ts";
 
@@ -25,23 +25,24 @@ const STALL_MS = 60_000;
 
 export function createChangesRoute(storage: Storage, maxFeeds: number): ChangesRoute {
   let open = 0;
+  const hub = createFeedHub(storage);
 
   return async (c) => {
     const query = parseFeedQuery((name) => c.req.query(name), c.req.header("accept"));
     // EventSource resends the URL it was opened with: the id it last saw must win over `since`.
     const since = parseSince(c.req.header("last-event-id") ?? c.req.query("since"), storage.storageId);
     if (query.mode !== "normal" && open >= maxFeeds) throw tooManyFeeds(maxFeeds);
-    const first = await readFeed(storage, since, query);
+    const first = await hub.read(since, query);
     if (query.mode === "normal") return pageResponse(storage, first);
     open += 1;
     if (query.mode === "longpoll") {
       try {
-        return pageResponse(storage, await longpoll(storage, first, query, c.req.raw.signal));
+        return pageResponse(storage, await longpoll(hub, first, query, c.req.raw.signal));
       } finally {
         open -= 1;
       }
     }
-    return sseResponse(storage, first, query, () => (open -= 1));
+    return sseResponse(hub, first, query, () => (open -= 1));
   };
 }
 
@@ -52,17 +53,17 @@ function pageResponse(storage: Storage, page: FeedPage): Response {
   return new Response(body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
 }
 
-async function longpoll(storage: Storage, first: FeedPage, query: FeedQuery, signal: AbortSignal): Promise<FeedPage> {
+async function longpoll(hub: FeedHub, first: FeedPage, query: FeedQuery, signal: AbortSignal): Promise<FeedPage> {
   if (first.results.length > 0) return first;
   const deadline = Date.now() + query.timeoutMs;
-  const waker = createFeedWaker(storage);
+  const waker = hub.waker();
   try {
     let page = first;
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0 || (await waker.wait(left, signal)) !== "change") return page;
       waker.arm();
-      page = await readFeed(storage, page.lastSeq, query);
+      page = await hub.read(page.lastSeq, query);
       if (page.results.length > 0) return page;
     }
   } finally {
@@ -70,10 +71,17 @@ async function longpoll(storage: Storage, first: FeedPage, query: FeedQuery, sig
   }
 }
 
-function sseResponse(storage: Storage, first: FeedPage, query: FeedQuery, closed: () => void): Response {
-  const encoder = new TextEncoder();
-  const waker = createFeedWaker(storage);
-  const events = (page: FeedPage) => page.results.map((result, index) => `id: ${page.seqs[index]}\nevent: change\ndata: ${result}\n\n`).join("");
+const encoder = new TextEncoder();
+const HEARTBEAT = encoder.encode(": heartbeat\n\n");
+
+/** The page as SSE events, encoded once however many streams send it. */
+function events(page: FeedPage): Uint8Array {
+  page.sse ??= encoder.encode(page.results.map((result, index) => `id: ${page.seqs[index]}\nevent: change\ndata: ${result}\n\n`).join(""));
+  return page.sse;
+}
+
+function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void): Response {
+  const waker = hub.waker();
   let cursor = first.lastSeq;
   let done = false;
   let pulling = false;
@@ -93,7 +101,8 @@ function sseResponse(storage: Storage, first: FeedPage, query: FeedQuery, closed
     {
       start(controller) {
         // A first line at once: proxies and EventSource see the stream open before any change.
-        controller.enqueue(encoder.encode(`: minstore changes feed\nretry: 1000\n\n${events(first)}`));
+        controller.enqueue(encoder.encode(": minstore changes feed\nretry: 1000\n\n"));
+        if (first.results.length > 0) controller.enqueue(events(first));
         const stallMs = Math.max(STALL_MS, 2 * query.heartbeatMs);
         watchdog = setInterval(() => {
           if (pulling || Date.now() - lastPull < stallMs) return;
@@ -108,12 +117,12 @@ function sseResponse(storage: Storage, first: FeedPage, query: FeedQuery, closed
           for (;;) {
             if (done) return;
             waker.arm();
-            const page = await readFeed(storage, cursor, query);
+            const page = await hub.read(cursor, query);
             cursor = page.lastSeq;
-            if (page.results.length > 0) return controller.enqueue(encoder.encode(events(page)));
+            if (page.results.length > 0) return controller.enqueue(events(page));
             const woke = await waker.wait(query.heartbeatMs, abort.signal);
             if (woke === "aborted") return;
-            if (woke === "timeout") return controller.enqueue(encoder.encode(": heartbeat\n\n"));
+            if (woke === "timeout") return controller.enqueue(HEARTBEAT);
           }
         } catch (err) {
           // The storage failed mid-stream (a 503 cannot be sent any more): end the stream; EventSource reconnects.
