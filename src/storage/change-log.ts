@@ -45,9 +45,9 @@ export function createChangeLog(): ChangeLog {
   let floor = 0;
   // Seqs reserved and not yet committed or abandoned, in reservation (= seq) order.
   const inFlight = new Set<number>();
-  const latest = new Map<string, ChangeRef>();
+  const latest = new Map<string, Slot>();
   // Ascending by seq; a slot is live while `latest` holds that very ref.
-  let slots: ChangeRef[] = [];
+  let slots: Slot[] = [];
   // Changes loaded at start arrive in file order: sorted once, on first use.
   let unsorted = false;
 
@@ -56,11 +56,11 @@ export function createChangeLog(): ChangeLog {
   const sortIfLoaded = () => {
     if (!unsorted) return;
     unsorted = false;
-    slots = slots.filter((slot) => latest.get(keyOf(slot.collection, slot.uid)) === slot).sort((a, b) => a.seq - b.seq);
+    slots = slots.filter((slot) => latest.get(slot.key) === slot).sort((a, b) => a.seq - b.seq);
   };
 
   let loading = false;
-  const place = (ref: ChangeRef) => {
+  const place = (ref: Slot) => {
     if (loading) return void slots.push(ref);
     sortIfLoaded();
     slots.push(ref);
@@ -69,7 +69,7 @@ export function createChangeLog(): ChangeLog {
       slots[index] = slots[index - 1]!;
       slots[index - 1] = ref;
     }
-    if (slots.length > 1024 && slots.length > 2 * latest.size) slots = slots.filter((slot) => latest.get(keyOf(slot.collection, slot.uid)) === slot);
+    if (slots.length > 1024 && slots.length > 2 * latest.size) slots = slots.filter((slot) => latest.get(slot.key) === slot);
   };
 
   const apply = (seq: number, collection: string, uid: string, removed: boolean) => {
@@ -82,7 +82,7 @@ export function createChangeLog(): ChangeLog {
       latest.delete(key);
       return;
     }
-    const ref = { seq, collection, uid };
+    const ref: Slot = { seq, collection, uid, key };
     latest.set(key, ref);
     place(ref);
   };
@@ -151,6 +151,11 @@ export function createChangeLog(): ChangeLog {
       return latest.size;
     },
   };
+}
+
+/** A change with its map key kept, so compaction builds no strings. */
+interface Slot extends ChangeRef {
+  key: string;
 }
 
 /** The rule every engine keeps: a seq beyond what was handed out, or before forgotten changes, cannot be continued. */
