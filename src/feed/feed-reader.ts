@@ -59,7 +59,7 @@ export interface FeedHub {
  * Every open feed of one node over one subscription to the storage. Writes are coalesced into
  * ticks (`coalesceMs` after the first write of a tick), and at a tick every waiting feed wakes at
  * once and reads: feeds following the live end ask the same question, so the page is read,
- * serialized and encoded once for all of them (the cache is dropped at each tick). With 100 SSE
+ * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
  * clients, a write costs one read per tick instead of a hundred reads of one change each.
  */
 export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
@@ -69,7 +69,6 @@ export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
   let unsubscribe: (() => void) | undefined;
   const onTick = () => {
     tick = undefined;
-    pages.clear();
     for (const waker of wakers) {
       waker.changed = true;
       waker.wake?.();
@@ -77,6 +76,8 @@ export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
   };
   return {
     read(since, options) {
+      // Unwatched, nothing would tell a cached page is stale: only feeds that wait share pages.
+      if (!unsubscribe) return readFeed(storage, since, options);
       const key = `${since}|${options.collection ?? ""}|${options.limit}|${options.records}`;
       let page = pages.get(key);
       if (!page) {
@@ -91,7 +92,11 @@ export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
       const state: { changed: boolean; wake?: () => void } = { changed: false };
       wakers.add(state);
       // The storage is watched only while some feed waits: no cost on the write path otherwise.
-      unsubscribe ??= storage.watch(() => void (tick ??= setTimeout(onTick, coalesceMs)));
+      unsubscribe ??= storage.watch(() => {
+        // At once, not at the tick: a page read before this change must not answer anyone after it.
+        pages.clear();
+        tick ??= setTimeout(onTick, coalesceMs);
+      });
       return {
         arm() {
           state.changed = false;
@@ -117,6 +122,7 @@ export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
           if (wakers.size > 0) return;
           unsubscribe?.();
           unsubscribe = undefined;
+          pages.clear();
           clearTimeout(tick);
           tick = undefined;
         },
