@@ -4,7 +4,7 @@
  * Engine-agnostic on purpose: only the Storage interface is used, never files or internals.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test, type TestContext } from "node:test";
 import { StoreError } from "../src/errors.ts";
 import type { Entry, Json, StoredRecord, Tombstone } from "../src/record.ts";
 import type { ListPage, Storage } from "../src/storage/types.ts";
@@ -25,6 +25,17 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
     const subject = await factory();
     try {
       await body(subject);
+    } finally {
+      await subject.cleanup();
+    }
+  };
+
+  /** Like withStorage, for engines that keep their data across a reopen; the others skip the test. */
+  const withReopenable = async (t: TestContext, body: (subject: ConformanceSubject, reopen: () => Promise<Storage>) => Promise<void>) => {
+    const subject = await factory();
+    try {
+      if (!subject.reopen) return void t.skip("this engine keeps nothing across a reopen");
+      await body(subject, subject.reopen);
     } finally {
       await subject.cleanup();
     }
@@ -500,13 +511,8 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.equal(calls, after);
         }));
 
-      test("the storage id and the seqs survive reopen; writes after it come later in the feed", async (t) => {
-        const subject = await factory();
-        try {
-          if (!subject.reopen) {
-            t.skip("this engine keeps nothing across a reopen");
-            return;
-          }
+      test("the storage id and the seqs survive reopen; writes after it come later in the feed", (t) =>
+        withReopenable(t, async (subject, reopen) => {
           let storage = subject.storage;
           assert.ok(await storage.create("text", record("a", v(1))));
           assert.ok(await storage.create("text", record("b", v(2))));
@@ -514,7 +520,7 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           await storage.flush();
           const before = await storage.changes(0, { limit: 10 });
           const id = storage.storageId;
-          storage = await subject.reopen();
+          storage = await reopen();
           assert.equal(storage.storageId, id);
           const after = await storage.changes(0, { limit: 10 });
           assert.deepEqual(after.changes.map(({ seq, uid }) => ({ seq, uid })), before.changes.map(({ seq, uid }) => ({ seq, uid })));
@@ -522,22 +528,14 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.ok(await storage.put("text", record("a", v(4), "a2"), v(1)));
           const next = await storage.changes(before.lastSeq, { limit: 10 });
           assert.deepEqual(next.changes.map((change) => change.uid), ["a"]);
-          storage = await subject.reopen();
+          storage = await reopen();
           assert.deepEqual((await storage.changes(before.lastSeq, { limit: 10 })).changes.map((change) => change.seq), next.changes.map((change) => change.seq));
-        } finally {
-          await subject.cleanup();
-        }
-      });
+        }));
     });
 
     describe("persistence", () => {
-      test("records, tombstones and listings survive reopen, and writes continue from them", async (t) => {
-        const subject = await factory();
-        try {
-          if (!subject.reopen) {
-            t.skip("this engine keeps nothing across a reopen");
-            return;
-          }
+      test("records, tombstones and listings survive reopen, and writes continue from them", (t) =>
+        withReopenable(t, async (subject, reopen) => {
           let storage = subject.storage;
           const kept = [
             record("alpha", v(1), "a"),
@@ -555,7 +553,7 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           await storage.flush();
           const before = await collectEntries(storage);
 
-          storage = await subject.reopen();
+          storage = await reopen();
           for (const entry of kept) await assertEntry(storage, "text", entry);
           await assertEntry(storage, "text", tombstone("gamma", v(4)));
           await assertEntry(storage, "json", record("alpha", v(5), 5));
@@ -573,29 +571,18 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.equal(await storage.create("text", record("gamma", v(22), "revived")), true);
           assert.equal(await storage.purge("text", "alpha", v(1)), false);
 
-          storage = await subject.reopen();
+          storage = await reopen();
           await assertEntry(storage, "text", record("beta", v(21), "b2"));
           await assertEntry(storage, "text", record("gamma", v(22), "revived"));
           assert.deepEqual(await listAll(storage, "text"), kept.map((entry) => entry.uid).concat("gamma").sort());
-        } finally {
-          await subject.cleanup();
-        }
-      });
+        }));
 
-      test("an idle storage reopens empty, and close() after no writes is fine", async (t) => {
-        const subject = await factory();
-        try {
-          if (!subject.reopen) {
-            t.skip("this engine keeps nothing across a reopen");
-            return;
-          }
-          const storage = await subject.reopen();
+      test("an idle storage reopens empty, and close() after no writes is fine", (t) =>
+        withReopenable(t, async (subject, reopen) => {
+          const storage = await reopen();
           assert.deepEqual(await collectEntries(storage), []);
           assert.deepEqual(await storage.list("text", { limit: 10 }), { uids: [] });
-        } finally {
-          await subject.cleanup();
-        }
-      });
+        }));
     });
   });
 }
