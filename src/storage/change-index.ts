@@ -48,11 +48,14 @@ export async function openChangeIndex(fs: FsModule, dir: string, changeLog: Chan
   const storageId = await loadStorageId(fs, `${folder}/id`);
   const path = `${folder}/index.log`;
   let lines = 0;
-  for (const line of ((await fs.readText(path)) ?? "").split("\n")) {
+  const text = (await fs.readText(path)) ?? "";
+  for (const line of text.split("\n")) {
     if (parseLine(line, changeLog)) lines += 1;
   }
   let file: AppendFile = await fs.openAppend(path);
   const encoder = new TextEncoder();
+  // A torn last line (a crash mid-append) must not swallow the next line appended after it.
+  if (text !== "" && !text.endsWith("\n")) file.appendNow(encoder.encode("\n"));
   return {
     storageId,
     path,
