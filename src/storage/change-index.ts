@@ -49,7 +49,8 @@ export async function openChangeIndex(fs: FsModule, dir: string, changeLog: Chan
   const path = `${folder}/index.log`;
   let lines = 0;
   const text = (await fs.readText(path)) ?? "";
-  for (const line of text.split("\n")) {
+  // The part after the last newline is a line torn by a crash (its journal line is still there): skipped.
+  for (const line of text.split("\n").slice(0, -1)) {
     if (parseLine(line, changeLog)) lines += 1;
   }
   let file: AppendFile = await fs.openAppend(path);
