@@ -41,7 +41,7 @@ describe("FileStorage changes index", () => {
       await storage.close();
     }));
 
-  test("a torn last line of index.log is skipped, and the line appended after it is kept", () =>
+  test("a torn last line of index.log is skipped and cut off, and the lines appended after it are kept", () =>
     withDir(async (dir, open) => {
       let storage = await open();
       assert.ok(await storage.create("text", record("a", v(1))));
@@ -51,7 +51,7 @@ describe("FileStorage changes index", () => {
       const { lastSeq } = await storage.changes(0, { limit: 10 });
       assert.ok(await storage.create("text", record("b", v(2))));
       await storage.close();
-      assert.match(await readFile(`${dir}/.changes/index.log`, "utf8"), /\ttext\tto\n\d+\ttext\tb\n$/);
+      assert.doesNotMatch(await readFile(`${dir}/.changes/index.log`, "utf8"), /\tto/, "the torn line is cut off");
       storage = await open();
       assert.deepEqual(await uids(storage, lastSeq), ["b"]);
       assert.deepEqual(await uids(storage), ["a", "b"]);

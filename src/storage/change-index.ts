@@ -55,8 +55,8 @@ export async function openChangeIndex(fs: FsModule, dir: string, changeLog: Chan
   }
   let file: AppendFile = await fs.openAppend(path);
   const encoder = new TextEncoder();
-  // A torn last line (a crash mid-append) must not swallow the next line appended after it.
-  if (text !== "" && !text.endsWith("\n")) file.appendNow(encoder.encode("\n"));
+  // A torn last line (a crash mid-append) is cut off, so that the next line appended does not join it.
+  if (!text.endsWith("\n") && text !== "") file.truncateNow(encoder.encode(text.slice(0, text.lastIndexOf("\n") + 1)).length);
   return {
     storageId,
     path,
