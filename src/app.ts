@@ -4,10 +4,12 @@
  * record-service.ts; every error becomes JSON in the one onError handler.
  */
 import { Hono } from "hono";
+import { OPTION_DEFAULTS } from "./defaults.ts";
 import type { Context } from "hono";
 import { type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
 import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
+import { createChangesRoute } from "./http/changes-routes.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
@@ -29,6 +31,8 @@ export interface AppDeps {
   bodyLimit: number;
   /** Deepest nesting of arrays and objects accepted in a value. */
   maxDepth: number;
+  /** Open longpoll and SSE feeds at most (default 512). */
+  maxFeeds?: number;
   /** Replication, lookups from peers, cache=1, sync and /_status. */
   cluster: SyncApi;
   /** When set, called with one line per request. */
@@ -51,6 +55,7 @@ export function createApp(deps: AppDeps): Hono {
   const replicationLimit = Math.max(32 * 1024 * 1024, bodyLimit * 8);
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
+  const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds));
 
   if (deps.logRequest) {
     const logRequest = deps.logRequest;
@@ -71,6 +76,7 @@ export function createApp(deps: AppDeps): Hono {
     if (PROBE_NAMES.has(name)) return probeResponse(c, name, deps);
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
+    if (name === "_changes") return changesResponse(c);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");

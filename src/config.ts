@@ -44,6 +44,8 @@ export interface Config {
   maxClockSkewMs: number;
   /** Open client connections at most; more are refused. */
   maxConnections: number;
+  /** Open longpoll and SSE feeds at most (GET /_changes). */
+  maxFeeds: number;
   /** A request's headers must arrive within this. */
   headersTimeoutMs: number;
   /** A whole request (headers and body) must arrive within this. */
@@ -106,6 +108,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "max-depth": { key: "maxDepth", env: "MINSTORE_MAX_DEPTH", help: "deepest nesting of arrays and objects in a value" },
   "max-clock-skew": { key: "maxClockSkewMs", env: "MINSTORE_MAX_CLOCK_SKEW", help: "refuse replicated versions this far ahead of the local clock" },
   "max-connections": { key: "maxConnections", env: "MINSTORE_MAX_CONNECTIONS", help: "open client connections at most" },
+  "max-feeds": { key: "maxFeeds", env: "MINSTORE_MAX_FEEDS", help: "open longpoll and SSE changes feeds at most" },
   "headers-timeout": { key: "headersTimeoutMs", env: "MINSTORE_HEADERS_TIMEOUT", help: "time a client has to send a request's headers" },
   "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request" },
   "sync-interval": { key: "syncIntervalMs", env: "MINSTORE_SYNC_INTERVAL", help: "between anti-entropy rounds with the peers; 0: only on POST /_sync" },
@@ -204,6 +207,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       maxDepth: parseWholeNumber("max-depth", value("maxDepth"), 1, 1000),
       maxClockSkewMs: parseDuration("max-clock-skew", value("maxClockSkewMs")),
       maxConnections: parseWholeNumber("max-connections", value("maxConnections"), 1, 1_000_000),
+      maxFeeds: parseWholeNumber("max-feeds", value("maxFeeds"), 1, 1_000_000),
       headersTimeoutMs: parseDuration("headers-timeout", value("headersTimeoutMs")),
       requestTimeoutMs: parseDuration("request-timeout", value("requestTimeoutMs")),
       idleTimeoutMs: parseDuration("idle-timeout", value("idleTimeoutMs")),

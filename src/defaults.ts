@@ -25,6 +25,7 @@ export const OPTION_DEFAULTS = {
   maxDepth: "64",
   maxClockSkewMs: "1m",
   maxConnections: "1024",
+  maxFeeds: "512",
   headersTimeoutMs: "10s",
   requestTimeoutMs: "30s",
   idleTimeoutMs: "5s",

@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   no_dependants: 400,
   clock_skew: 400,
   unknown_process: 400,
+  invalid_cursor: 400,
+  invalid_query: 400,
   proof_required: 401,
   token_required: 401,
   invalid_token: 401,
@@ -34,6 +36,7 @@ export const ERROR_STATUS = {
   record_missing: 404,
   not_found: 404,
   method_not_allowed: 405,
+  cursor_expired: 410,
   request_timeout: 408,
   write_conflict: 409,
   future_version: 409,
@@ -112,6 +115,15 @@ export const futureVersion = (message: string) => new StoreError("future_version
 export const noDependants = () =>
   new StoreError("no_dependants", "cache=1 forwards to the dependants listed in servers.list, and this node lists none");
 export const dependantsUnreachable = (reasons: string) => new StoreError("dependants_unreachable", `No dependant answered: ${reasons}`);
+/** A changes-feed cursor this node cannot continue from: the client must start over from a listing. */
+export const cursorExpired = (why: string) =>
+  new StoreError("cursor_expired", `The changes cursor cannot be continued here (${why}); list the collection again and follow the feed from since=now`);
+export const invalidCursor = (text: string) =>
+  new StoreError("invalid_cursor", `"${text.slice(0, 80)}" is not a changes cursor: pass a seq or last_seq from /_changes, 0 or now`);
+export const tooManyFeeds = (limit: number) =>
+  new StoreError("too_many_requests", `${limit} changes feeds are open already (--max-feeds); retry, or poll with feed=normal`, {
+    headers: { "retry-after": "1" },
+  });
 export const tooDeep = (limit: number) =>
   new StoreError("too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 

@@ -164,6 +164,7 @@ async function openNodeLocked(
     version: MINSTORE_VERSION,
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
+    maxFeeds: config.maxFeeds,
     logRequest: config.log ? (line) => console.log(line) : undefined,
     auth: tokens && {
       tokens: () => tokens!,

@@ -43,6 +43,7 @@ describe("parseConfig()", () => {
       maxDepth: 64,
       maxClockSkewMs: 60_000,
       maxConnections: 1024,
+      maxFeeds: 512,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       idleTimeoutMs: 5000,

@@ -16,6 +16,7 @@ export interface EdgeAppOptions {
   storage?: Storage;
   bodyLimit?: number;
   maxDepth?: number;
+  maxFeeds?: number;
   logError?: (message: string, err: unknown) => void;
 }
 
@@ -35,6 +36,7 @@ export function edgeApp(options: EdgeAppOptions = {}) {
     version: "0.0.0",
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     maxDepth: options.maxDepth ?? 64,
+    maxFeeds: options.maxFeeds,
     logError: options.logError ?? (() => {}),
   });
   return { app, storage };

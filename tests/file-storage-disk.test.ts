@@ -38,7 +38,7 @@ describe("FileStorage on disk", () => {
       assert.deepEqual(JSON.parse(await readFile(jsonHello, "utf8")), record("hello", v(3), 3));
       // Each collection folder holds only its bucket folders, which hold the record files.
       const files = [textHello, textAccented, jsonHello].map((path) => under(base, path));
-      assert.deepEqual(await tree(base), withFolders([".journal/", ...files]));
+      assert.deepEqual(await tree(base), withFolders([".changes/id", ".changes/index.log", ".journal/", ...files]));
     }));
 
   test("a tombstone moves the file to .tombstones/, and purge() removes it", () =>
@@ -95,13 +95,14 @@ describe("FileStorage on disk", () => {
       const folders = [...after.keys()].filter((path) => path.endsWith("/") && isInside(path, "base"));
       const where = HOSTILE_UIDS.map((uid) => entryPaths(`${root}/base`, "text", uid));
       const expectedFolders = withFolders([
+        "base/.changes/",
         "base/.journal/",
         "base/text/.tombstones/",
         ...where.map(({ record }) => `${dirname(under(root, record))}/`),
         ...where.filter((_, index) => index % 2 === 0).map(({ tombstone }) => `${dirname(under(root, tombstone))}/`),
       ]);
       assert.deepEqual(folders, expectedFolders);
-      const files = [...after.keys()].filter((path) => !path.endsWith("/") && isInside(path, "base"));
+      const files = [...after.keys()].filter((path) => !path.endsWith("/") && isInside(path, "base") && !path.startsWith("base/.changes/"));
       assert.equal(files.length, HOSTILE_UIDS.length);
       for (const [index, uid] of HOSTILE_UIDS.entries()) {
         const path = index % 2 === 0 ? where[index]!.tombstone : where[index]!.record;
@@ -137,7 +138,7 @@ describe("FileStorage on disk", () => {
       }
       await storage.close();
       const after = await fingerprint(root);
-      assert.deepEqual([...after.keys()], [...before.keys(), "base/", "base/.journal/"]);
+      assert.deepEqual([...after.keys()], [...before.keys(), "base/", "base/.changes/", "base/.changes/id", "base/.changes/index.log", "base/.journal/"]);
     }));
 
   test("leftover temp files from a crash are removed when their collection is loaded and never listed", () =>
@@ -171,7 +172,7 @@ describe("FileStorage on disk", () => {
       assert.deepEqual((await storage.get("text", "hello"))?.entry, record("hello", v(1)));
       for (const [path] of temps) assert.equal(await exists(path), false, `${under(base, path)} is removed`);
       assert.deepEqual(
-        (await tree(base)).filter((path) => !path.startsWith(".journal/")),
+        (await tree(base)).filter((path) => !path.startsWith(".journal/") && !path.startsWith(".changes/")),
         withFolders([
           under(base, gone.tombstone),
           under(base, hello.record),

@@ -4,7 +4,8 @@
  * Engine-agnostic on purpose: only the Storage interface is used, never files or internals.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test, type TestContext } from "node:test";
+import { StoreError } from "../src/errors.ts";
 import type { Entry, Json, StoredRecord, Tombstone } from "../src/record.ts";
 import type { ListPage, Storage } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
@@ -24,6 +25,17 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
     const subject = await factory();
     try {
       await body(subject);
+    } finally {
+      await subject.cleanup();
+    }
+  };
+
+  /** Like withStorage, for engines that keep their data across a reopen; the others skip the test. */
+  const withReopenable = async (t: TestContext, body: (subject: ConformanceSubject, reopen: () => Promise<Storage>) => Promise<void>) => {
+    const subject = await factory();
+    try {
+      if (!subject.reopen) return void t.skip("this engine keeps nothing across a reopen");
+      await body(subject, subject.reopen);
     } finally {
       await subject.cleanup();
     }
@@ -401,14 +413,129 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
         }));
     });
 
-    describe("persistence", () => {
-      test("records, tombstones and listings survive reopen, and writes continue from them", async (t) => {
-        const subject = await factory();
-        try {
-          if (!subject.reopen) {
-            t.skip("this engine keeps nothing across a reopen");
-            return;
+    describe("changes()", () => {
+      test("changes() lists each changed uid once, at its last change, in seq order, with lastSeq at the end", () =>
+        withStorage(async ({ storage }) => {
+          assert.match(storage.storageId, /^[0-9a-f]{16}$/);
+          const empty = await storage.changes(0, { limit: 10 });
+          assert.deepEqual(empty.changes, []);
+          assert.ok(await storage.create("text", record("a", v(1))));
+          assert.ok(await storage.create("text", record("b", v(2))));
+          assert.ok(await storage.create("json", record("c", v(3))));
+          assert.ok(await storage.put("text", record("a", v(4), "a2"), v(1)));
+          assert.ok(await storage.put("json", tombstone("c", v(5)), v(3)));
+          assert.ok(await storage.applyIfNewer("text", record("r", v(6))));
+          // Refused writes are no changes.
+          assert.equal(await storage.create("text", record("b", v(7))), false);
+          assert.equal(await storage.applyIfNewer("text", record("r", v(1))), false);
+          const page = await storage.changes(0, { limit: 100 });
+          assert.deepEqual(page.changes.map(({ collection, uid }) => `${collection}/${uid}`), ["text/b", "text/a", "json/c", "text/r"]);
+          const seqs = page.changes.map((change) => change.seq);
+          assert.deepEqual([...seqs].sort((x, y) => x - y), seqs);
+          assert.equal(new Set(seqs).size, seqs.length);
+          assert.ok(seqs.every((seq) => Number.isSafeInteger(seq) && seq > 0));
+          // Not cut by the limit: the current end, which refused writes may have moved past the last change.
+          assert.ok(page.lastSeq >= seqs.at(-1)!);
+          assert.deepEqual(await storage.changes(page.lastSeq, { limit: 100 }), { changes: [], lastSeq: page.lastSeq });
+          assert.ok(await storage.put("text", tombstone("b", v(8)), v(2)));
+          const next = await storage.changes(page.lastSeq, { limit: 100 });
+          assert.deepEqual(next.changes.map((change) => change.uid), ["b"]);
+          assert.ok(next.changes[0]!.seq > page.lastSeq);
+        }));
+
+      test("changes() pages by limit (lastSeq: the last change returned) and filters by collection", () =>
+        withStorage(async ({ storage }) => {
+          for (let index = 0; index < 7; index++) {
+            assert.ok(await storage.create(index % 2 ? "json" : "text", record(`u${index}`, v(index + 1))));
           }
+          const seen: string[] = [];
+          let since = 0;
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await storage.changes(since, { limit: 2 });
+            assert.ok(page.changes.length <= 2);
+            if (page.changes.length === 2) assert.equal(page.lastSeq, page.changes[1]!.seq);
+            seen.push(...page.changes.map((change) => change.uid));
+            since = page.lastSeq;
+            if (page.changes.length < 2) break;
+          }
+          assert.deepEqual(seen, ["u0", "u1", "u2", "u3", "u4", "u5", "u6"]);
+          const text = await storage.changes(0, { collection: "text", limit: 100 });
+          assert.deepEqual(text.changes.map((change) => change.uid), ["u0", "u2", "u4", "u6"]);
+          const json = await storage.changes(0, { collection: "json", limit: 100 });
+          assert.deepEqual(json.changes.map((change) => change.uid), ["u1", "u3", "u5"]);
+          assert.equal(json.lastSeq, text.lastSeq, "a filtered page that reached the end says where the end is");
+          const engineSnapshot = text.changes[0]!.snapshot;
+          if (engineSnapshot) assert.equal(engineSnapshot.json, (await storage.get("text", "u0"))!.json);
+        }));
+
+      test("changes() from a seq beyond the end, or older than a purged tombstone, is cursor_expired; 0 still answers", () =>
+        withStorage(async ({ storage }) => {
+          assert.ok(await storage.create("text", record("a", v(1))));
+          const { lastSeq } = await storage.changes(0, { limit: 10 });
+          const expired = (err: unknown) => err instanceof StoreError && err.code === "cursor_expired" && err.status === 410;
+          await assert.rejects(storage.changes(lastSeq + 10 ** 9, { limit: 10 }), expired);
+          assert.ok(await storage.put("text", tombstone("gone", v(2)), undefined));
+          const beforeTombstone = lastSeq;
+          const afterTombstone = (await storage.changes(0, { limit: 10 })).lastSeq;
+          assert.ok(await storage.purge("text", "gone", v(2)));
+          await assert.rejects(storage.changes(beforeTombstone, { limit: 10 }), expired);
+          assert.deepEqual((await storage.changes(afterTombstone, { limit: 10 })).changes, []);
+          assert.deepEqual((await storage.changes(0, { limit: 10 })).changes.map((change) => change.uid), ["a"]);
+        }));
+
+      test("concurrent writes of many uids all appear, once each, with distinct seqs", () =>
+        withStorage(async ({ storage }) => {
+          const uids = Array.from({ length: 60 }, (_, index) => `c${index}`);
+          const halfway = storage.changes(0, { limit: 1000 });
+          await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index + 1)))));
+          const early = await halfway;
+          const page = await storage.changes(0, { limit: 1000 });
+          assert.deepEqual(page.changes.map((change) => change.uid).sort(), [...uids].sort());
+          assert.equal(new Set(page.changes.map((change) => change.seq)).size, uids.length);
+          // Whatever an earlier read saw, reading on from its lastSeq yields the rest: no gap.
+          const rest = await storage.changes(early.lastSeq, { limit: 1000 });
+          assert.deepEqual([...early.changes, ...rest.changes].map((change) => change.uid).sort(), [...uids].sort());
+        }));
+
+      test("watch() calls its listener after a write, and no more once unsubscribed", () =>
+        withStorage(async ({ storage }) => {
+          let calls = 0;
+          const unsubscribe = storage.watch(() => void (calls += 1));
+          assert.ok(await storage.create("text", record("a", v(1))));
+          for (let waited = 0; calls === 0 && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+          assert.ok(calls > 0, "the listener heard of the write");
+          unsubscribe();
+          const after = calls;
+          assert.ok(await storage.create("text", record("b", v(2))));
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          assert.equal(calls, after);
+        }));
+
+      test("the storage id and the seqs survive reopen; writes after it come later in the feed", (t) =>
+        withReopenable(t, async (subject, reopen) => {
+          let storage = subject.storage;
+          assert.ok(await storage.create("text", record("a", v(1))));
+          assert.ok(await storage.create("text", record("b", v(2))));
+          assert.ok(await storage.applyIfNewer("text", record("c", v(3)), { deferSync: true }));
+          await storage.flush();
+          const before = await storage.changes(0, { limit: 10 });
+          const id = storage.storageId;
+          storage = await reopen();
+          assert.equal(storage.storageId, id);
+          const after = await storage.changes(0, { limit: 10 });
+          assert.deepEqual(after.changes.map(({ seq, uid }) => ({ seq, uid })), before.changes.map(({ seq, uid }) => ({ seq, uid })));
+          assert.deepEqual((await storage.changes(before.lastSeq, { limit: 10 })).changes, []);
+          assert.ok(await storage.put("text", record("a", v(4), "a2"), v(1)));
+          const next = await storage.changes(before.lastSeq, { limit: 10 });
+          assert.deepEqual(next.changes.map((change) => change.uid), ["a"]);
+          storage = await reopen();
+          assert.deepEqual((await storage.changes(before.lastSeq, { limit: 10 })).changes.map((change) => change.seq), next.changes.map((change) => change.seq));
+        }));
+    });
+
+    describe("persistence", () => {
+      test("records, tombstones and listings survive reopen, and writes continue from them", (t) =>
+        withReopenable(t, async (subject, reopen) => {
           let storage = subject.storage;
           const kept = [
             record("alpha", v(1), "a"),
@@ -426,7 +553,7 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           await storage.flush();
           const before = await collectEntries(storage);
 
-          storage = await subject.reopen();
+          storage = await reopen();
           for (const entry of kept) await assertEntry(storage, "text", entry);
           await assertEntry(storage, "text", tombstone("gamma", v(4)));
           await assertEntry(storage, "json", record("alpha", v(5), 5));
@@ -444,29 +571,18 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.equal(await storage.create("text", record("gamma", v(22), "revived")), true);
           assert.equal(await storage.purge("text", "alpha", v(1)), false);
 
-          storage = await subject.reopen();
+          storage = await reopen();
           await assertEntry(storage, "text", record("beta", v(21), "b2"));
           await assertEntry(storage, "text", record("gamma", v(22), "revived"));
           assert.deepEqual(await listAll(storage, "text"), kept.map((entry) => entry.uid).concat("gamma").sort());
-        } finally {
-          await subject.cleanup();
-        }
-      });
+        }));
 
-      test("an idle storage reopens empty, and close() after no writes is fine", async (t) => {
-        const subject = await factory();
-        try {
-          if (!subject.reopen) {
-            t.skip("this engine keeps nothing across a reopen");
-            return;
-          }
-          const storage = await subject.reopen();
+      test("an idle storage reopens empty, and close() after no writes is fine", (t) =>
+        withReopenable(t, async (subject, reopen) => {
+          const storage = await reopen();
           assert.deepEqual(await collectEntries(storage), []);
           assert.deepEqual(await storage.list("text", { limit: 10 }), { uids: [] });
-        } finally {
-          await subject.cleanup();
-        }
-      });
+        }));
     });
   });
 }

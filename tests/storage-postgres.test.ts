@@ -19,7 +19,7 @@ if (url) {
     const table = `conformance_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     return reopenableSubject(
       () => openPostgresStorage({ url, table, poolSize: 4 }),
-      async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}`),
+      async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}, ${admin(`${table}_changes`)}`),
     );
   });
 }
@@ -37,7 +37,7 @@ if (url) {
         [],
       );
     } finally {
-      await admin`DROP TABLE IF EXISTS ${admin(table)}`;
+      await admin`DROP TABLE IF EXISTS ${admin(table)}, ${admin(`${table}_changes`)}`;
       await admin.end();
     }
   });

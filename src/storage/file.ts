@@ -11,7 +11,8 @@
  * memory until its record file is written within `writeBehindMs` (a new file by temp file +
  * rename, an update in place and synchronously: see writeEntryFiles). Hot reads come from a
  * byte-bounded LRU of ready-made JSON; the keydir knows which uids have files, so absent uids cost
- * no disk access.
+ * no disk access. Every write also gets a seq for the changes feed (change-log.ts in memory,
+ * change-index.ts on disk; the seq rides in the journal line until the index line is synced).
  */
 import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
 import { storageCorrupt } from "../errors.ts";
@@ -19,6 +20,9 @@ import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot,
 import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
+import { createChangeLog } from "./change-log.ts";
+import { indexLine, openChangeIndex, RESTART_GAP } from "./change-index.ts";
+import { createChangeWatchers } from "./change-watchers.ts";
 import { openKeydir } from "./keydir.ts";
 import { createLruCache } from "../util/lru-cache.ts";
 import { recordFileText } from "./record-file-format.ts";
@@ -68,6 +72,9 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
 
   await fs.mkdirp(dir);
   const keydir = await openKeydir(fs, dir, parseEntryFile);
+  const changeLog = createChangeLog();
+  const watchers = createChangeWatchers();
+  const changeIndex = await openChangeIndex(fs, dir, changeLog);
   // Load every collection now (as Bitcask builds its keydir at start): temp files left by a crash
   // go at once, and no request pays for a folder scan.
   for (const collection of keydir.collections()) await keydir.of(collection);
@@ -104,7 +111,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   };
 
   /** Writes the entry's file (or removes it for a purge), keeps the keydir in step, and says what a checkpoint must sync. */
-  const writeEntryFiles = async (collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched> => {
+  const writeEntryFiles = async (collection: string, uid: string, snapshot: Snapshot | null, line: string): Promise<Touched> => {
     const files = await keydir.of(collection);
     const where = keydir.paths(collection, uid);
     const dirs = where.folders;
@@ -112,7 +119,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     if (snapshot === null) {
       if (had) await fs.remove(had === "record" ? where.record : where.tombstone);
       files.delete(uid);
-      return { files: [], dirs };
+      changeIndex.append(line);
+      return { files: [changeIndex.path], dirs };
     }
     const kind = isLive(snapshot.entry) ? "record" : "tombstone";
     const target = kind === "record" ? where.record : where.tombstone;
@@ -132,7 +140,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       if (had && had !== kind) await fs.remove(had === "record" ? where.record : where.tombstone);
     }
     files.set(uid, kind);
-    return { files: [target], dirs };
+    changeIndex.append(line);
+    return { files: [target, changeIndex.path], dirs };
   };
 
   const health = createStorageHealth({
@@ -174,14 +183,21 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       // Backpressure: when record files fall behind, writers wait rather than piling up in memory.
       await pending.room();
       const snapshot = next === null ? null : snapshotOf(next);
-      const line = snapshot ? `{"c":${JSON.stringify(collection)},"e":${snapshot.json}}` : JSON.stringify({ c: collection, purge: uid });
+      const seq = changeLog.reserve();
+      const line = snapshot
+        ? `{"c":${JSON.stringify(collection)},"s":${seq},"e":${snapshot.json}}`
+        : JSON.stringify({ c: collection, s: seq, purge: uid });
       let segment: Segment;
       try {
         segment = await journal!.append(line, { deferSync });
       } catch (err) {
+        changeLog.abandon(seq);
         throw health.journalFailed(err);
       }
-      pending.add(key, collection, uid, snapshot, segment);
+      const removedSeq = snapshot ? undefined : changeLog.seqOf(collection, uid) ?? 0;
+      pending.add(key, collection, uid, snapshot, segment, indexLine(seq, collection, uid, removedSeq));
+      changeLog.commit(seq, collection, uid, snapshot === null);
+      watchers.notify();
       if (snapshot) cache.set(key, snapshot, snapshot.json.length);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
@@ -191,13 +207,17 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
 
   /** A line a previous run left: pending again, so its file is written (and retried) like any other. */
   const recover = (line: string, segment: Segment) => {
-    const op = JSON.parse(line) as { c: string; e?: Entry; purge?: string };
+    const op = JSON.parse(line) as { c: string; s?: number; e?: Entry; purge?: string };
     // Lines are checked by their CRC; this guards against an engine bug, never against a torn line.
     const uid = op.e?.uid ?? op.purge;
     if (!COLLECTION_PATTERN.test(op.c) || typeof uid !== "string" || uid === "" || (op.e && typeof op.e.version !== "string")) {
       throw storageCorrupt(`Journal line ${line.slice(0, 120)} is not a write this store makes`);
     }
-    pending.add(`${op.c}/${uid}`, op.c, uid, op.e ? snapshotOf(op.e) : null, segment);
+    // A line from before the feed has no seq: it takes the next one.
+    const seq = Number.isSafeInteger(op.s) && op.s! > 0 ? op.s! : changeLog.reserved() + 1;
+    const removedSeq = op.e ? undefined : changeLog.seqOf(op.c, uid) ?? 0;
+    changeLog.load(seq, op.c, uid, !op.e);
+    pending.add(`${op.c}/${uid}`, op.c, uid, op.e ? snapshotOf(op.e) : null, segment, indexLine(seq, op.c, uid, removedSeq));
   };
 
   const durability = options.durability ?? "strict";
@@ -212,6 +232,28 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     },
     recover,
   );
+  await indexUnindexedFiles();
+  // Seqs a crash may have shown to readers without persisting them (a replica's deferred line) are never given again.
+  changeLog.advanceTo(changeLog.reserved() + RESTART_GAP);
+  await changeIndex.compactIfStale();
+
+  /**
+   * Files no index line names (a directory from before the feed, or an index lost with its disk)
+   * get a seq now, persisted at once: they appear in the feed from the beginning, and only once.
+   */
+  async function indexUnindexedFiles() {
+    let added = false;
+    for (const collection of keydir.collections()) {
+      for (const uid of (await keydir.of(collection)).keys()) {
+        if (changeLog.seqOf(collection, uid) !== undefined || pending.get(`${collection}/${uid}`)) continue;
+        const seq = changeLog.reserved() + 1;
+        changeLog.load(seq, collection, uid);
+        changeIndex.append(indexLine(seq, collection, uid));
+        added = true;
+      }
+    }
+    if (added) await fs.sync(changeIndex.path);
+  }
 
   return {
     get(collection, uid) {
@@ -269,6 +311,11 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
         if (item.snapshot) yield { collection: item.collection, entry: item.snapshot.entry };
       }
     },
+    async changes(since, options) {
+      return changeLog.changesSince(since, options);
+    },
+    storageId: changeIndex.storageId,
+    watch: (listener) => watchers.add(listener),
     async flush() {
       try {
         await journal!.flush();
@@ -285,6 +332,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       health.close();
       // Whatever could not be written stays in the journal and is replayed at the next start.
       await journal!.close();
+      await changeIndex.close();
     },
   };
 }

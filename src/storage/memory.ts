@@ -3,11 +3,18 @@
  * that only relay (`--storage memory`).
  */
 import { type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
+import { createChangeLog } from "./change-log.ts";
+import { createChangeWatchers } from "./change-watchers.ts";
+import { newStorageId } from "./storage-id.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
 
 export function createMemoryStorage(): Storage {
   const collections = new Map<string, Map<string, Snapshot>>();
   const sortedLive = new Map<string, string[]>();
+  const changeLog = createChangeLog();
+  const watchers = createChangeWatchers();
+  // Nothing survives the process, so neither may its cursors.
+  const storageId = newStorageId();
 
   const collectionOf = (name: string) => {
     let entries = collections.get(name);
@@ -20,6 +27,8 @@ export function createMemoryStorage(): Storage {
     // Snapshots are copied so a caller mutating its object cannot change what is stored.
     entries.set(entry.uid, snapshotOf(structuredClone(entry)));
     if (wasLive !== isLive(entry)) sortedLive.delete(collection);
+    changeLog.commit(changeLog.reserve(), collection, entry.uid);
+    watchers.notify();
   };
 
   return {
@@ -47,6 +56,7 @@ export function createMemoryStorage(): Storage {
       const current = entries?.get(uid)?.entry;
       if (!current || isLive(current) || current.version !== version) return false;
       entries!.delete(uid);
+      changeLog.commit(changeLog.reserve(), collection, uid, true);
       return true;
     },
     async list(collection, options: ListOptions): Promise<ListPage> {
@@ -64,6 +74,11 @@ export function createMemoryStorage(): Storage {
         for (const snapshot of [...entries.values()]) yield { collection, entry: snapshot.entry };
       }
     },
+    async changes(since, options) {
+      return changeLog.changesSince(since, options);
+    },
+    storageId,
+    watch: (listener) => watchers.add(listener),
     // Nothing here is durable to begin with.
     async flush() {},
     defersSync: false,

@@ -14,12 +14,21 @@
  * - Every conditional write is one statement, so several nodes sharing the database stay correct
  *   without locks: no read-then-write race, no advisory locks, nothing PostgreSQL-only.
  * - No read cache: several stateless nodes may share the table, and each read sees the last commit.
+ * - The changes feed: `seq bigint` on every row (indexed), taken from one counter row in
+ *   `<table>_changes` that the write's own statement increments. The row lock orders commits by
+ *   seq (the next writer waits for the commit of the one before), so a reader that sees seq n
+ *   committed has every lower seq visible in the same snapshot: no gap under concurrent writers on
+ *   any number of nodes, at the price of one short row lock per write (measured in docs/changes-feed.md).
+ *   The same row holds the storage id and the floor (the highest seq a purge forgot).
  */
 import postgres from "postgres";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
-import type { ListPage, Storage } from "./types.ts";
+import { checkSince } from "./change-log.ts";
+import { createChangeWatchers } from "./change-watchers.ts";
+import { newStorageId } from "./storage-id.ts";
+import type { ChangeRef, ListPage, Storage } from "./types.ts";
 
 export interface PostgresStorageOptions {
   /** postgres://user:password@host:port/database (postgres.js also reads PG* variables for what is missing). */
@@ -35,7 +44,9 @@ export const POSTGRES_DEFAULTS = { poolSize: 10, table: "minstore_entries" };
 const BATCH = 500;
 /** Retries of a statement that CockroachDB aborted as a serialization conflict. */
 const CONFLICT_RETRIES = 10;
-const TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+const TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,54}$/;
+/** How often watchers look for commits of other nodes sharing the database. */
+const WATCH_POLL_MS = 200;
 
 /** Connects, creates the table if needed, and answers a Storage; throws a connection error if the database is unreachable. */
 export async function openPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
@@ -62,18 +73,45 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       body text NOT NULL,
       PRIMARY KEY (collection, uid_key)
     )`;
+  const meta = sql(`${table}_changes`);
+  const createFeed = async () => {
+    await sql`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS seq bigint`;
+    await sql`CREATE INDEX IF NOT EXISTS ${sql(`${table}_seq`)} ON ${t} (seq)`;
+    await sql`CREATE TABLE IF NOT EXISTS ${meta} (id int PRIMARY KEY, seq bigint NOT NULL, floor bigint NOT NULL, storage_id text NOT NULL)`;
+    await sql`INSERT INTO ${meta} VALUES (1, 0, 0, ${newStorageId()}) ON CONFLICT (id) DO NOTHING`;
+  };
+  let storageId: string;
   try {
-    try {
-      await createTable();
-    } catch (err) {
-      // IF NOT EXISTS is not safe against itself: nodes starting together on a new database race, and
-      // the losers fail with a unique violation on the catalog. The table exists by then: once more is enough.
-      if (!isCreateRace(err)) throw err;
-      await createTable();
+    // IF NOT EXISTS is not safe against itself: nodes starting together on a new database race, and
+    // the losers fail with a unique violation on the catalog. It all exists by then: once more is enough.
+    for (const step of [createTable, createFeed]) {
+      try {
+        await step();
+      } catch (err) {
+        if (!isCreateRace(err)) throw err;
+        await step();
+      }
     }
+    storageId = (await sql<{ storage_id: string }[]>`SELECT storage_id FROM ${meta} WHERE id = 1`)[0]!.storage_id;
+    await numberOldRows();
   } catch (err) {
     await sql.end({ timeout: 1 }).catch(() => {});
     throw err;
+  }
+
+  /** Rows written before the feed existed get seqs once, under the counter's lock, so they appear from the beginning. */
+  async function numberOldRows() {
+    const [old] = await sql`SELECT 1 FROM ${t} WHERE seq IS NULL LIMIT 1`;
+    if (!old) return;
+    await sql.begin(async (tx) => {
+      const [counter] = await tx<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1 FOR UPDATE`;
+      const [numbered] = await tx<{ top: string | null }[]>`
+        WITH numbered AS (SELECT collection, uid_key, ${counter!.seq}::bigint + row_number() OVER () AS n FROM ${t} WHERE seq IS NULL),
+             done AS (UPDATE ${t} SET seq = numbered.n FROM numbered
+                      WHERE ${t}.collection = numbered.collection AND ${t}.uid_key = numbered.uid_key RETURNING numbered.n)
+        SELECT max(n)::text AS top FROM done`;
+      if (numbered?.top) await tx`UPDATE ${meta} SET seq = GREATEST(seq, ${numbered.top}::bigint) WHERE id = 1`;
+    });
   }
 
   /** Runs one statement: retries CockroachDB's serialization conflicts, turns a lost database into a 503. */
@@ -99,7 +137,38 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       body: json,
     };
   };
-  const columns = ["collection", "uid_key", "uid", "version", "deleted", "body"] as const;
+  // Every write's statement takes its seq here: the counter row's lock is what orders commits by seq.
+  const nextSeq = sql`next_seq AS (UPDATE ${meta} SET seq = seq + 1 WHERE id = 1 RETURNING seq)`;
+  const insert = (values: ReturnType<typeof row>) => sql`
+    INSERT INTO ${t} (collection, uid_key, uid, version, deleted, body, seq)
+    SELECT ${values.collection}, ${values.uid_key}, ${values.uid}, ${values.version}, ${values.deleted}, ${values.body}, next_seq.seq FROM next_seq`;
+  const upsertSet = sql`SET uid = excluded.uid, version = excluded.version, deleted = excluded.deleted, body = excluded.body, seq = excluded.seq`;
+  const watchers = createChangeWatchers();
+  const wrote = (result: { count: number }) => {
+    if (result.count === 1) watchers.notify();
+    return result.count === 1;
+  };
+
+  // Other nodes' commits reach this node's watchers by a cheap poll of the counter, only while someone watches.
+  let pollTimer: ReturnType<typeof setInterval> | undefined;
+  let seenSeq: string | undefined;
+  const startPolling = () => {
+    pollTimer ??= setInterval(async () => {
+      try {
+        const [found] = await sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`;
+        if (found && found.seq !== seenSeq) {
+          seenSeq = found.seq;
+          watchers.notify();
+        }
+      } catch {
+        // The database is away: the feed's own reads will say so.
+      }
+    }, WATCH_POLL_MS);
+  };
+  const stopPolling = () => {
+    clearInterval(pollTimer);
+    pollTimer = undefined;
+  };
 
   return {
     async get(collection, uid): Promise<Snapshot | undefined> {
@@ -112,37 +181,39 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     async create(collection, record: StoredRecord) {
       // Over a tombstone the row exists: the conflict branch revives it, and only then.
       const result = await run(() => sql`
-        INSERT INTO ${t} ${sql(row(collection, record), columns)}
-        ON CONFLICT (collection, uid_key) DO UPDATE
-          SET uid = excluded.uid, version = excluded.version, deleted = excluded.deleted, body = excluded.body
-          WHERE ${t}.deleted`);
-      return result.count === 1;
+        WITH ${nextSeq} ${insert(row(collection, record))}
+        ON CONFLICT (collection, uid_key) DO UPDATE ${upsertSet} WHERE ${t}.deleted`);
+      return wrote(result);
     },
 
     async put(collection, entry, expectedVersion) {
       const values = row(collection, entry);
       const result =
         expectedVersion === undefined
-          ? await run(() => sql`INSERT INTO ${t} ${sql(values, columns)} ON CONFLICT (collection, uid_key) DO NOTHING`)
+          ? await run(() => sql`WITH ${nextSeq} ${insert(values)} ON CONFLICT (collection, uid_key) DO NOTHING`)
           : await run(() => sql`
-              UPDATE ${t} SET version = ${values.version}, deleted = ${values.deleted}, body = ${values.body}
+              WITH ${nextSeq}
+              UPDATE ${t} SET version = ${values.version}, deleted = ${values.deleted}, body = ${values.body}, seq = next_seq.seq
+              FROM next_seq
               WHERE collection = ${collection} AND uid_key = ${values.uid_key} AND version = ${versionBytes(expectedVersion)}`);
-      return result.count === 1;
+      return wrote(result);
     },
 
     async applyIfNewer(collection, entry) {
       const result = await run(() => sql`
-        INSERT INTO ${t} ${sql(row(collection, entry), columns)}
-        ON CONFLICT (collection, uid_key) DO UPDATE
-          SET uid = excluded.uid, version = excluded.version, deleted = excluded.deleted, body = excluded.body
-          WHERE ${t}.version < excluded.version`);
-      return result.count === 1;
+        WITH ${nextSeq} ${insert(row(collection, entry))}
+        ON CONFLICT (collection, uid_key) DO UPDATE ${upsertSet} WHERE ${t}.version < excluded.version`);
+      return wrote(result);
     },
 
     async purge(collection, uid, version) {
+      // A reader that had not reached the tombstone's seq can no longer learn of the delete: the floor says so.
       const result = await run(() => sql`
-        DELETE FROM ${t}
-        WHERE collection = ${collection} AND uid_key = ${sortKeyOf(uid)} AND deleted AND version = ${versionBytes(version)}`);
+        WITH gone AS (
+          DELETE FROM ${t}
+          WHERE collection = ${collection} AND uid_key = ${sortKeyOf(uid)} AND deleted AND version = ${versionBytes(version)}
+          RETURNING seq)
+        UPDATE ${meta} SET floor = GREATEST(floor, coalesce((SELECT seq FROM gone), 0)) WHERE id = 1 AND EXISTS (SELECT 1 FROM gone)`);
       return result.count === 1;
     },
 
@@ -172,16 +243,58 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       }
     },
 
+    async changes(since, { collection, limit }) {
+      if (since === "now") {
+        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`);
+        return { changes: [], lastSeq: Number(found!.seq) };
+      }
+      // One statement, one snapshot: the counter and every row at or below it, all committed.
+      const rows = await run(() => sql<FeedRow[]>`
+        SELECT m.seq::text AS reserved, m.floor::text AS floor, r.seq::text AS seq, r.collection, r.uid, r.body
+        FROM ${meta} m LEFT JOIN LATERAL (
+          SELECT seq, collection, uid, body FROM ${t}
+          WHERE seq > ${since} ${collection === undefined ? sql`` : sql`AND collection = ${collection}`}
+          ORDER BY seq LIMIT ${limit}) r ON true
+        WHERE m.id = 1`);
+      const reserved = Number(rows[0]!.reserved);
+      checkSince(since, reserved, Number(rows[0]!.floor));
+      const changes: ChangeRef[] = [];
+      for (const found of rows) {
+        if (found.seq === null) continue;
+        changes.push({ seq: Number(found.seq), collection: found.collection!, uid: found.uid!, snapshot: { entry: JSON.parse(found.body!) as Entry, json: found.body! } });
+      }
+      const lastSeq = changes.length === limit ? changes[changes.length - 1]!.seq : Math.max(since, reserved);
+      return { changes, lastSeq };
+    },
+    storageId,
+    watch(listener) {
+      const unsubscribe = watchers.add(listener);
+      startPolling();
+      return () => {
+        unsubscribe();
+        if (watchers.size === 0) stopPolling();
+      };
+    },
     // Every write is committed (durable) before it resolves.
     async flush() {},
     defersSync: false,
     async close() {
+      stopPolling();
       await sql.end({ timeout: 5 });
     },
   };
 }
 
 // --- Internal helpers ---
+
+interface FeedRow {
+  reserved: string;
+  floor: string;
+  seq: string | null;
+  collection: string | null;
+  uid: string | null;
+  body: string | null;
+}
 
 interface KeyedRow {
   collection: string;

@@ -35,10 +35,53 @@ export interface Storage {
    * `flush()` has work to do. Engines durable on every commit (or never durable: memory) say false.
    */
   readonly defersSync: boolean;
+  /**
+   * The changes feed (DESIGN.md §8): every (collection, uid) whose entry changed after `since`, once,
+   * at the seq of its last change, in seq order (older changes of a uid are compacted away).
+   * `since` 0 is the beginning; `"now"` answers no changes and the current end as `lastSeq`. Seqs are positive integers, increasing per storage instance (a
+   * `storageId`) in commit order as readers see it: a page never ends past a seq that a write still
+   * in flight, here or in another process sharing the engine, will commit below it. `lastSeq` is the
+   * last change's seq when `limit` cut the page, else the current end (never below `since`). A
+   * `since` this storage cannot answer for (beyond its end, or older than a forgotten change: see
+   * `purge`) throws `cursor_expired`. Purges leave no change; replicated writes are changes like any.
+   */
+  changes(since: number | "now", options: ChangesOptions): Promise<ChangesPage<ChangeRef>>;
+  /**
+   * The id of this storage instance's seq space: random, persisted with the data, shared by every
+   * process on one database. A cursor from another id is expired (another data directory, a new one).
+   */
+  readonly storageId: string;
+  /**
+   * Calls `listener` (with no arguments) after changes may have become readable through `changes()`,
+   * at most a poll interval late for writes made by other processes on a shared engine. Returns the
+   * unsubscribe function. Listeners must be cheap: they run on the write path.
+   */
+  watch(listener: () => void): () => void;
   /** What readiness reports: whether writes are accepted and what is wrong. Engines that cannot tell leave it out. */
   condition?(): StorageCondition;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
+}
+
+export interface ChangesOptions {
+  /** Only this collection's changes (absent: every collection). */
+  collection?: string;
+  /** At most this many changes (the caller bounds it). */
+  limit: number;
+}
+
+/** One uid's last change: the feed reads its entry with `get()` (a newer one is fine: it comes again later). */
+export interface ChangeRef {
+  seq: number;
+  collection: string;
+  uid: string;
+  /** The entry as of `seq`, when the engine read it along (postgres); else the feed calls `get()`. */
+  snapshot?: Snapshot;
+}
+
+export interface ChangesPage<T> {
+  changes: T[];
+  lastSeq: number;
 }
 
 export interface ApplyOptions {

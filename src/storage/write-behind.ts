@@ -19,6 +19,8 @@ export interface PendingWrite {
   taken: boolean;
   /** Order of arrival: a pass writes only what arrived before its journal flush. */
   seq: number;
+  /** The changes-index line (change-index.ts) written along with the file. */
+  indexLine: string;
 }
 
 export interface WriteBehindOptions {
@@ -27,7 +29,7 @@ export interface WriteBehindOptions {
   /** Writers wait while this many writes have no file. */
   limit: number;
   /** Writes (or for a purge, removes) one entry's files. */
-  write(collection: string, uid: string, snapshot: Snapshot | null): Promise<Touched>;
+  write(collection: string, uid: string, snapshot: Snapshot | null, indexLine: string): Promise<Touched>;
   /** Runs before each pass: what the pass writes must be durable in the journal first. */
   beforePass(): Promise<void>;
   /** Tells the journal that one of its lines is now in a file. */
@@ -46,7 +48,7 @@ export interface WriteBehind {
   /** Resolves once fewer than `limit` writes are pending: backpressure for writers. */
   room(): Promise<void>;
   /** A write the journal just acknowledged. */
-  add(key: string, collection: string, uid: string, snapshot: Snapshot | null, segment: Segment): void;
+  add(key: string, collection: string, uid: string, snapshot: Snapshot | null, segment: Segment, indexLine: string): void;
   /** Writes out everything pending; what keeps failing stays in the journal for the next start. */
   flushAll(): Promise<void>;
 }
@@ -90,7 +92,7 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
     if (!item || item.taken || item.seq > upTo) return true;
     item.taken = true;
     try {
-      const touched = await options.write(item.collection, item.uid, item.snapshot);
+      const touched = await options.write(item.collection, item.uid, item.snapshot, item.indexLine);
       for (const segment of item.covers) options.release(segment, touched);
       if (pending.get(key) === item) pending.delete(key);
       return true;
@@ -159,11 +161,11 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
         await drained.promise;
       }
     },
-    add(key, collection, uid, snapshot, segment) {
+    add(key, collection, uid, snapshot, segment, indexLine) {
       const previous = pending.get(key);
       // Not yet picked up: the new file will make the older line redundant too.
       const covers = previous && !previous.taken ? [...previous.covers, segment] : [segment];
-      pending.set(key, { collection, uid, snapshot, covers, taken: false, seq: ++added });
+      pending.set(key, { collection, uid, snapshot, covers, taken: false, seq: ++added, indexLine });
       schedule();
     },
     async flushAll() {

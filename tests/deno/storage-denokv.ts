@@ -23,7 +23,7 @@ storageConformance("DenoKvStorage on a local file", async () => {
 });
 
 test("DenoKvStorage: a record over Deno KV's 64 KiB value limit is a 413 payload_too_large and stores nothing", async () => {
-  const storage = openDenoKvStorage({ kv: await Deno.openKv(":memory:") });
+  const storage = await openDenoKvStorage({ kv: await Deno.openKv(":memory:") });
   try {
     const big = record("big", formatVersion(1_700_000_000_000, 0, "n1"), "x".repeat(70_000));
     await assert.rejects(storage.create("text", big), (err) => err instanceof StoreError && err.status === 413 && err.code === "payload_too_large");

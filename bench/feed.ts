@@ -1,0 +1,168 @@
+/**
+ * The changes feed under load (issue 12): one node (a child process on 127.0.0.1, file storage in a
+ * temp dir) takes creates from autocannon, first with no feed open, then with CLIENTS SSE clients
+ * following GET /_changes?feed=sse, alternating ROUNDS times. It prints the write rate of each phase,
+ * the ratio with/without clients (target >= 0.9), and the events per second the clients received
+ * (all of them together) and how far behind the last event came.
+ *
+ *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
+ *                                   [--server src/server.ts] [--records 0|1] [--no-clients]
+ *
+ * `--server` runs another checkout's entry (e.g. a worktree of the commit before the feed) to
+ * compare the bare write rate; `--no-clients` skips the phases with clients.
+ */
+import autocannon from "autocannon";
+import { spawn } from "node:child_process";
+import { Agent, get } from "node:http";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values: flags } = parseArgs({
+  options: {
+    clients: { type: "string", default: "100" },
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "16" },
+    rounds: { type: "string", default: "2" },
+    server: { type: "string", default: resolve(import.meta.dirname, "../src/server.ts") },
+    records: { type: "string", default: "1" },
+    "no-clients": { type: "boolean", default: false },
+    // Internal: this script run as the SSE clients' own process, following `--follow URL`.
+    follow: { type: "string" },
+  },
+});
+const CLIENTS = Number(flags.clients);
+const SECONDS = Number(flags.seconds);
+const CONNECTIONS = Number(flags.connections);
+const ROUNDS = Number(flags.rounds);
+if (flags.follow) await runFollowers(flags.follow);
+
+const root = await mkdtemp(join(tmpdir(), "minstore-bench-feed-"));
+await writeFile(join(root, "servers.list"), "");
+const child = spawn(process.execPath, ["--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])], {
+  cwd: resolve(import.meta.dirname, ".."),
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const url = await new Promise<string>((done, fail) => {
+  let output = "";
+  child.stdout!.on("data", (chunk) => {
+    output += chunk;
+    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+    if (match) done(match[1]!);
+  });
+  child.once("exit", (code) => fail(new Error(`the node exited with ${code}: ${output}`)));
+});
+
+let next = 0;
+/** Creates of fresh uids for `SECONDS`: the write rate (2xx per second). */
+async function writePhase(): Promise<number> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [{
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      setupRequest: (request) => ({ ...request, path: `/text/u${next++}`, body: `value=v${next}` }),
+    }],
+  });
+  const ok = result.requests.total - result.non2xx - result.errors;
+  return ok / SECONDS;
+}
+
+interface Followers {
+  events(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * CLIENTS SSE streams in a process of their own, so that reading them does not slow the load
+ * generator's event loop (they still share the machine's cores with the node and autocannon).
+ */
+async function follow(): Promise<Followers> {
+  const process_ = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--follow", url, "--clients", String(CLIENTS), "--records", flags.records!], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let events = 0;
+  let buffered = "";
+  await new Promise<void>((ready) => {
+    process_.stdout!.on("data", (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        if (line === "ready") ready();
+        else events = Number(line);
+      }
+    });
+  });
+  return {
+    events: () => events,
+    async close() {
+      process_.kill("SIGTERM");
+      await new Promise((done) => process_.once("exit", done));
+    },
+  };
+}
+
+/** The followers' process: opens the streams, prints "ready", then the event count every 50 ms. */
+async function runFollowers(nodeUrl: string): Promise<never> {
+  const since = ((await (await fetch(`${nodeUrl}/_changes?since=now`)).json()) as { last_seq: string }).last_seq;
+  const marker = Buffer.from("event: change");
+  const agent = new Agent({ keepAlive: false, maxSockets: CLIENTS + 1 });
+  let events = 0;
+  await Promise.all(Array.from({ length: CLIENTS }, () =>
+    new Promise<void>((done, fail) => {
+      const request = get(`${nodeUrl}/_changes?feed=sse&since=${since}&records=${flags.records}`, { agent }, (response) => {
+        if (response.statusCode !== 200) return fail(new Error(`SSE answered ${response.statusCode}`));
+        // A marker is never split across chunks in practice: the node writes whole events.
+        response.on("data", (chunk: Buffer) => {
+          for (let at = chunk.indexOf(marker); at !== -1; at = chunk.indexOf(marker, at + marker.length)) events += 1;
+        });
+        done();
+      });
+      request.on("error", () => {});
+    })));
+  console.log("ready");
+  setInterval(() => console.log(events), 50);
+  return new Promise<never>(() => {});
+}
+
+try {
+  const without: number[] = [];
+  const withClients: number[] = [];
+  const delivered: number[] = [];
+  // A short warm-up: JIT, caches, the first journal segment.
+  await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [{ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, setupRequest: (request) => ({ ...request, path: `/text/w${next++}`, body: "value=w" }) }] });
+  for (let round = 0; round < ROUNDS; round++) {
+    without.push(await writePhase());
+    console.log(`round ${round + 1}: ${without.at(-1)!.toFixed(0)} writes/s without clients`);
+    if (flags["no-clients"]) continue;
+    const followers = await follow();
+    const started = performance.now();
+    const writesBefore = next;
+    withClients.push(await writePhase());
+    const writes = next - writesBefore;
+    // Let the streams drain what was written, and time it.
+    const target = writes * CLIENTS * 0.999;
+    while (followers.events() < target && performance.now() - started < (SECONDS + 30) * 1000) await new Promise((done) => setTimeout(done, 20));
+    const seconds = (performance.now() - started) / 1000;
+    delivered.push(followers.events() / seconds);
+    console.log(
+      `round ${round + 1}: ${withClients.at(-1)!.toFixed(0)} writes/s with ${CLIENTS} SSE clients; ` +
+        `${followers.events()} events of ${writes * CLIENTS} delivered in ${seconds.toFixed(1)} s (${delivered.at(-1)!.toFixed(0)} events/s)`,
+    );
+    await followers.close();
+  }
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  console.log(`\nwrites/s without clients: ${mean(without).toFixed(0)}`);
+  if (!flags["no-clients"]) {
+    console.log(`writes/s with ${CLIENTS} SSE clients: ${mean(withClients).toFixed(0)} (ratio ${(mean(withClients) / mean(without)).toFixed(2)}, target >= 0.9)`);
+    console.log(`events/s delivered to the clients, all together: ${mean(delivered).toFixed(0)}`);
+  }
+} finally {
+  child.kill("SIGTERM");
+  await new Promise((done) => child.once("exit", done));
+  await rm(root, { recursive: true, force: true });
+}

@@ -1,0 +1,132 @@
+/**
+ * One page of the changes feed as the client sees it: each change with its entry (read along by the
+ * engine, or by get()), serialized once. The record is the stored JSON exactly as GET answers it.
+ */
+import { isLive } from "../record.ts";
+import type { Storage } from "../storage/types.ts";
+import { formatCursor } from "./cursor.ts";
+
+export interface FeedPage {
+  /** Each result's JSON text, in seq order. */
+  results: string[];
+  /** Each result's seq as a cursor (SSE's event id). */
+  seqs: string[];
+  lastSeq: number;
+  /** The results as SSE events, encoded once for every stream that sends this page. */
+  sse?: Uint8Array;
+}
+
+export interface FeedReadOptions {
+  collection?: string;
+  limit: number;
+  records: boolean;
+}
+
+export async function readFeed(storage: Storage, since: number | "now", options: FeedReadOptions): Promise<FeedPage> {
+  const page = await storage.changes(since, { collection: options.collection, limit: options.limit });
+  const snapshots = await Promise.all(page.changes.map((change) => change.snapshot ?? storage.get(change.collection, change.uid)));
+  const results: string[] = [];
+  const seqs: string[] = [];
+  for (const [index, change] of page.changes.entries()) {
+    const snapshot = snapshots[index];
+    // Purged since the engine listed it: a forgotten tombstone is no change to report.
+    if (!snapshot) continue;
+    const seq = formatCursor(storage.storageId, change.seq);
+    const live = isLive(snapshot.entry);
+    const head = `{"seq":"${seq}","collection":"${change.collection}","uid":${JSON.stringify(change.uid)},"version":${JSON.stringify(snapshot.entry.version)},"deleted":${!live}`;
+    results.push(live && options.records ? `${head},"record":${snapshot.json}}` : `${head}}`);
+    seqs.push(seq);
+  }
+  return { results, seqs, lastSeq: page.lastSeq };
+}
+
+export interface FeedWaker {
+  /** Call before each read: a change from then on makes the next `wait()` return at once. */
+  arm(): void;
+  /** Resolves once a change came since `arm()`, after `ms`, or when `signal` aborts. */
+  wait(ms: number, signal?: AbortSignal): Promise<"change" | "timeout" | "aborted">;
+  close(): void;
+}
+
+export interface FeedHub {
+  /** A page, shared by every feed asking the same question until the next change tick. */
+  read(since: number | "now", options: FeedReadOptions): Promise<FeedPage>;
+  /** A feed's subscription to change ticks for its whole life. */
+  waker(): FeedWaker;
+}
+
+/**
+ * Every open feed of one node over one subscription to the storage. Writes are coalesced into
+ * ticks (`coalesceMs` after the first write of a tick), and at a tick every waiting feed wakes at
+ * once and reads: feeds following the live end ask the same question, so the page is read,
+ * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
+ * clients, a write costs one read per tick instead of a hundred reads of one change each.
+ */
+export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
+  const wakers = new Set<{ changed: boolean; wake?: () => void }>();
+  const pages = new Map<string, Promise<FeedPage>>();
+  let tick: ReturnType<typeof setTimeout> | undefined;
+  let unsubscribe: (() => void) | undefined;
+  const onTick = () => {
+    tick = undefined;
+    for (const waker of wakers) {
+      waker.changed = true;
+      waker.wake?.();
+    }
+  };
+  return {
+    read(since, options) {
+      // Unwatched, nothing would tell a cached page is stale: only feeds that wait share pages.
+      if (!unsubscribe) return readFeed(storage, since, options);
+      const key = `${since}|${options.collection ?? ""}|${options.limit}|${options.records}`;
+      let page = pages.get(key);
+      if (!page) {
+        page = readFeed(storage, since, options);
+        pages.set(key, page);
+        // A failed read is not shared: the next asker tries again.
+        page.catch(() => pages.delete(key));
+      }
+      return page;
+    },
+    waker() {
+      const state: { changed: boolean; wake?: () => void } = { changed: false };
+      wakers.add(state);
+      // The storage is watched only while some feed waits: no cost on the write path otherwise.
+      unsubscribe ??= storage.watch(() => {
+        // At once, not at the tick: a page read before this change must not answer anyone after it.
+        pages.clear();
+        tick ??= setTimeout(onTick, coalesceMs);
+      });
+      return {
+        arm() {
+          state.changed = false;
+        },
+        wait(ms, signal) {
+          if (state.changed) return Promise.resolve("change");
+          if (signal?.aborted) return Promise.resolve("aborted");
+          return new Promise((resolve) => {
+            const finish = (why: "change" | "timeout" | "aborted") => {
+              clearTimeout(timer);
+              state.wake = undefined;
+              signal?.removeEventListener("abort", onAbort);
+              resolve(why);
+            };
+            const onAbort = () => finish("aborted");
+            const timer = setTimeout(() => finish("timeout"), ms);
+            state.wake = () => finish("change");
+            signal?.addEventListener("abort", onAbort);
+          });
+        },
+        close() {
+          wakers.delete(state);
+          if (wakers.size > 0) return;
+          unsubscribe?.();
+          unsubscribe = undefined;
+          pages.clear();
+          clearTimeout(tick);
+          tick = undefined;
+        },
+      };
+    },
+  };
+}
