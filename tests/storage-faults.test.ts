@@ -72,7 +72,8 @@ describe("FileStorage under storage faults", () => {
     withDir(async ({ base, logged }) => {
       // A node acknowledges 50 writes and is killed before any record file is written.
       const crashed = createFaultyFs();
-      const first = await open(base, crashed.fs, logged, { writeBehindMs: 60_000 });
+      // Long enough that no record file is written before the crash; its timer then finds the fs frozen.
+      const first = await open(base, crashed.fs, logged, { writeBehindMs: 5_000 });
       const written = Array.from({ length: 50 }, (_, index) => record(`doc-${index}`, v(index)));
       assert.ok((await Promise.all(written.map((entry) => first.create("text", entry)))).every(Boolean));
       crashed.freeze();

@@ -155,8 +155,12 @@ if (pgUrl) {
         assert.equal((await file!.request("POST", "/text/on-file", "f")).status, 200);
         assert.equal((await pg!.request("POST", "/text/on-pg", "p")).status, 200);
         await file!.relist(["pg"]);
-        const round = await (await fetch(`${file!.url}/_sync`, { method: "POST" })).json();
-        assert.deepEqual([round.peers[0].pulled, round.peers[0].pushed], [1, 1]);
+        const answer = await fetch(`${file!.url}/_sync`, { method: "POST" });
+        const round = await answer.json();
+        assert.equal(answer.status, 200, JSON.stringify(round));
+        assert.equal(round.peers.length, 1, JSON.stringify(round));
+        // The round the new list started may have done the work already: what counts is that both hold both.
+        assert.equal(round.peers[0].error, undefined);
         assert.equal((await pg!.local("text", "on-file")).status, 200);
         assert.equal((await file!.local("text", "on-pg")).status, 200);
       } finally {

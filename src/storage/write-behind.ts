@@ -108,8 +108,6 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
   const schedule = (delay = options.delayMs) => {
     if (pass || timer) return;
     timer = setTimeout(flush, delay);
-    // Never what keeps a process alive: close() writes out what is pending itself.
-    (timer as { unref?: () => void }).unref?.();
   };
 
   function flush(): Promise<void> {

@@ -89,7 +89,10 @@ export async function startCluster(
       },
       async relist(entries) {
         await writeFile(dir.serversList, listText(entries));
-        const reloaded = waitFor(() => /servers\.list reloaded/.test(server!.output()), 10_000);
+        // This reload's line, not an earlier one's.
+        const reloads = () => server!.output().split("servers.list reloaded").length;
+        const before = reloads();
+        const reloaded = waitFor(() => reloads() > before, 10_000);
         server!.child.kill("SIGHUP");
         await reloaded;
       },
