@@ -53,6 +53,21 @@ export function authSuite(runtime: RuntimeName) {
       }
     });
 
+    test("the changes feed shows a token only the collections it may read; the node's own token sees all", async () => {
+      assert.equal((await call("POST", "/text/feed-t", tokens.text, "value=t")).status, 200);
+      assert.equal((await call("POST", "/logs-a/feed-l", tokens.logs, "value=l")).status, 200);
+      const feed = async (token: string) => {
+        const response = await call("GET", "/_changes?records=0", token);
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { results: { collection: string; uid: string }[] }).results.filter((result) => result.uid.startsWith("feed-"));
+      };
+      assert.deepEqual((await feed(tokens.text!)).map((result) => result.collection), ["text"]);
+      assert.deepEqual((await feed(tokens.logs!)).map((result) => result.collection), ["logs-a"]);
+      assert.deepEqual((await feed(tokens.reader!)).map((result) => result.collection).sort(), ["logs-a", "text"]);
+      assert.equal((await call("GET", "/_changes?collection=text", tokens.logs)).status, 403);
+      assert.equal((await call("GET", "/_changes")).status, 401);
+    });
+
     test("the CLI prints mst_<id>.<secret> on stdout and the tokens-file line on stderr", async () => {
       assert.match(tokens.text!, /^mst_text\.[A-Za-z0-9_-]{43}$/);
       assert.match(lines.text!, /^text [0-9a-f]{64} text:rwd\n$/);

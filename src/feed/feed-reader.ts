@@ -11,6 +11,8 @@ export interface FeedPage {
   results: string[];
   /** Each result's seq as a cursor (SSE's event id). */
   seqs: string[];
+  /** Each result's collection: what a token's read scopes filter on. */
+  collections: string[];
   lastSeq: number;
   /** The results as SSE events, encoded once for every stream that sends this page. */
   sse?: Uint8Array;
@@ -27,6 +29,7 @@ export async function readFeed(storage: Storage, since: number | "now", options:
   const snapshots = await Promise.all(page.changes.map((change) => change.snapshot ?? storage.get(change.collection, change.uid)));
   const results: string[] = [];
   const seqs: string[] = [];
+  const collections: string[] = [];
   for (const [index, change] of page.changes.entries()) {
     const snapshot = snapshots[index];
     // Purged since the engine listed it: a forgotten tombstone is no change to report.
@@ -36,8 +39,9 @@ export async function readFeed(storage: Storage, since: number | "now", options:
     const head = `{"seq":"${seq}","collection":"${change.collection}","uid":${JSON.stringify(change.uid)},"version":${JSON.stringify(snapshot.entry.version)},"deleted":${!live}`;
     results.push(live && options.records ? `${head},"record":${snapshot.json}}` : `${head}}`);
     seqs.push(seq);
+    collections.push(change.collection);
   }
-  return { results, seqs, lastSeq: page.lastSeq };
+  return { results, seqs, collections, lastSeq: page.lastSeq };
 }
 
 export interface FeedWaker {

@@ -20,14 +20,26 @@ export interface ChangesRoute {
   (c: Context): Promise<Response>;
 }
 
+/**
+ * What the auth middleware (src/auth) leaves on the context as "auth", as far as a feed needs it:
+ * absent on a node without tokens. Read structurally, so src/http does not import src/auth.
+ */
+interface ReadScope {
+  readonly readsAll: boolean;
+  canRead(collection: string): boolean;
+}
+
 /** A stream the client has not read from for this long (and at least two heartbeats) is closed. */
 const STALL_MS = 60_000;
 
 export function createChangesRoute(storage: Storage, maxFeeds: number): ChangesRoute {
   let open = 0;
-  const hub = createFeedHub(storage);
+  const sharedHub = createFeedHub(storage);
 
   return async (c) => {
+    // A token sees only the collections it may read; the cursor still moves past the others.
+    const access = c.get("auth") as ReadScope | undefined;
+    const hub = !access || access.readsAll ? sharedHub : filteredHub(sharedHub, (collection) => access.canRead(collection));
     const query = parseFeedQuery((name) => c.req.query(name), c.req.header("accept"));
     // EventSource resends the URL it was opened with: the id it last saw must win over `since`.
     const since = parseSince(c.req.header("last-event-id") ?? c.req.query("since"), storage.storageId);
@@ -47,6 +59,17 @@ export function createChangesRoute(storage: Storage, maxFeeds: number): ChangesR
 }
 
 // --- Internal helpers ---
+
+/** The hub's pages less the results of collections `readable` refuses (their own copies: pages are shared). */
+function filteredHub(hub: FeedHub, readable: (collection: string) => boolean): FeedHub {
+  const filter = (page: FeedPage): FeedPage => {
+    const keep = page.collections.map(readable);
+    if (keep.every(Boolean)) return page;
+    const pick = <T>(items: readonly T[]) => items.filter((_, index) => keep[index]);
+    return { results: pick(page.results), seqs: pick(page.seqs), collections: pick(page.collections), lastSeq: page.lastSeq };
+  };
+  return { ...hub, read: async (since, query) => filter(await hub.read(since, query)) };
+}
 
 function pageResponse(storage: Storage, page: FeedPage): Response {
   const body = `{"results":[${page.results.join(",")}],"last_seq":"${formatCursor(storage.storageId, page.lastSeq)}"}`;
