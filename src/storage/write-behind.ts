@@ -105,8 +105,10 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
     }
   };
 
+  /** Set by flushAll at close: what still fails stays in the journal, and nothing is retried any more. */
+  let closed = false;
   const schedule = (delay = options.delayMs) => {
-    if (pass || timer) return;
+    if (closed || pass || timer) return;
     timer = setTimeout(flush, delay);
   };
 
@@ -168,6 +170,8 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
     },
     async flushAll() {
       for (let attempt = 0; (pending.size > 0 || pass) && attempt < 3; attempt++) await flush();
+      // A pass that failed would otherwise schedule its retry every second, for a storage that is closed.
+      closed = true;
       clearTimeout(timer);
       timer = undefined;
     },
