@@ -110,6 +110,9 @@ export function createWriteBehind(options: WriteBehindOptions): WriteBehind {
   const schedule = (delay = options.delayMs) => {
     if (closed || pass || timer) return;
     timer = setTimeout(flush, delay);
+    // Never what keeps a process alive (a server's socket does): a crashed storage a test abandons
+    // would otherwise retry its pass every second for ever.
+    (timer as { unref?: () => void }).unref?.();
   };
 
   function flush(): Promise<void> {

@@ -74,6 +74,9 @@ export async function withBase(body: (context: BaseContext) => Promise<void>): P
     return storage;
   };
   const opened = new Set<Storage>();
+  // The storage's timers keep no process alive (a server's socket does that): a test that awaits
+  // its write-behind must, or the event loop ends under it.
+  const keepAlive = setInterval(() => {}, 1000);
   try {
     await body({ root, base, open, logged });
   } finally {
@@ -81,6 +84,7 @@ export async function withBase(body: (context: BaseContext) => Promise<void>): P
     // would recreate it. A storage a test abandons on purpose must not use `open`.
     await Promise.allSettled([...opened].map((storage) => storage.close()));
     await rm(root, { recursive: true, force: true });
+    clearInterval(keepAlive);
   }
 }
 
