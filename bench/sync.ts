@@ -12,10 +12,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { countingProxy } from "../tests/helpers/counting-proxy.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     const createRate = records / loadSeconds;
 
-    const proxy = await countingProxy(a.url);
+    const proxy = await countingProxy();
+    proxy.target(a.url);
     const bList = join(root, "b.list");
     await writeFile(bList, `${proxy.url}\n`);
     const b = await start(command(values["server-js"]), bList, join(root, "b"));
@@ -134,27 +135,6 @@ async function load(url: string, count: number): Promise<void> {
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/** A TCP proxy to `target` on 127.0.0.1 counting the bytes it carries both ways. */
-async function countingProxy(target: string) {
-  let bytes = 0;
-  const { hostname, port } = new URL(target);
-  const server = createServer((client) => {
-    const upstream = connect(Number(port), hostname);
-    client.on("data", (chunk) => (bytes += chunk.length));
-    upstream.on("data", (chunk) => (bytes += chunk.length));
-    client.pipe(upstream).pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-  });
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    bytes: () => bytes,
-    reset: () => void (bytes = 0),
-    close: () => new Promise<void>((done) => server.close(() => done())),
-  };
 }
 
 await main();

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
-import { connect, createServer, type Server } from "node:net";
 import { describe, test } from "node:test";
 import { startCluster, waitFor } from "./helpers/cluster.ts";
+import { countingProxy } from "./helpers/counting-proxy.ts";
 import { createTestDatabase, postgresUrlOrReport } from "./helpers/postgres.ts";
 
 const SYNC_ON = ["--sync-interval", "1m"];
@@ -181,30 +181,4 @@ async function writeMany(url: string, prefix: string, count: number): Promise<vo
       await response.text();
     }));
   }
-}
-
-/** A TCP proxy on 127.0.0.1 that counts the bytes it carries both ways. */
-async function countingProxy() {
-  let target = "";
-  let bytes = 0;
-  const server: Server = createServer((client) => {
-    // Before the target is known (a node asking who its peer is at start): as if nobody listened.
-    if (!target) return void client.destroy();
-    const { hostname, port } = new URL(target);
-    const upstream = connect(Number(port), hostname);
-    client.on("data", (chunk) => (bytes += chunk.length));
-    upstream.on("data", (chunk) => (bytes += chunk.length));
-    client.pipe(upstream).pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-  });
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    target: (url: string) => void (target = url),
-    reset: () => void (bytes = 0),
-    bytes: () => bytes,
-    close: () => new Promise<void>((done) => server.close(() => done())),
-  };
 }
