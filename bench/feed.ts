@@ -3,18 +3,24 @@
  * temp dir) takes creates from autocannon, first with no feed open, then with CLIENTS SSE clients
  * following GET /_changes?feed=sse, alternating ROUNDS times. It prints the write rate of each phase,
  * the ratio with/without clients (target >= 0.9), and the events per second the clients received
- * (all of them together) and how far behind the last event came.
+ * (all of them together) and how far behind the last event came. It also prints the node's own CPU
+ * time per write in each phase (from /proc): on 2 shared cores the clients' process takes CPU the
+ * node and autocannon would have had, and this ratio tells the node's cost apart from that.
  *
  *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
- *                                   [--server src/server.ts] [--records 0|1] [--no-clients]
+ *                                   [--server src/server.ts] [--records 0|1] [--no-clients] [--pin] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
+ * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
+ * so that the clients cannot take the node's core.
  *
  * `--server` runs another checkout's entry (e.g. a worktree of the commit before the feed) to
  * compare the bare write rate; `--no-clients` skips the phases with clients.
  */
 import autocannon from "autocannon";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { Agent, get } from "node:http";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -28,6 +34,8 @@ const { values: flags } = parseArgs({
     server: { type: "string", default: resolve(import.meta.dirname, "../src/server.ts") },
     records: { type: "string", default: "1" },
     "no-clients": { type: "boolean", default: false },
+    pin: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
     // Internal: this script run as the SSE clients' own process, following `--follow URL`.
     follow: { type: "string" },
   },
@@ -38,9 +46,14 @@ const CONNECTIONS = Number(flags.connections);
 const ROUNDS = Number(flags.rounds);
 if (flags.follow) await runFollowers(flags.follow);
 
+/** The command line of a process on `cpu` when pinning, else as it is. */
+const onCpu = (cpu: number, command: string, args: string[]): [string, string[]] =>
+  flags.pin ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
+if (flags.pin) execFileSync("taskset", ["-pc", "1", String(process.pid)], { stdio: "ignore" });
+
 const root = await mkdtemp(join(tmpdir(), "minstore-bench-feed-"));
 await writeFile(join(root, "servers.list"), "");
-const child = spawn(process.execPath, ["--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])], {
+const child = spawn(...onCpu(0, process.execPath, [...(flags["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", flags["cpu-prof"]] : []), "--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])]), {
   cwd: resolve(import.meta.dirname, ".."),
   stdio: ["ignore", "pipe", "inherit"],
 });
@@ -54,8 +67,17 @@ const url = await new Promise<string>((done, fail) => {
   child.once("exit", (code) => fail(new Error(`the node exited with ${code}: ${output}`)));
 });
 
+/** The node's CPU time so far (user + system), in ms, from /proc (with --pin, taskset execs into the node). */
+async function nodeCpuMs(): Promise<number> {
+  const stat = await readFile(`/proc/${child.pid}/stat`, "utf8");
+  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
 let next = 0;
-/** Creates of fresh uids for `SECONDS`: the write rate (2xx per second). */
+/** Creates of fresh uids for `SECONDS`: how many were accepted (2xx). */
 async function writePhase(): Promise<number> {
   const result = await autocannon({
     url,
@@ -67,8 +89,7 @@ async function writePhase(): Promise<number> {
       setupRequest: (request) => ({ ...request, path: `/text/u${next++}`, body: `value=v${next}` }),
     }],
   });
-  const ok = result.requests.total - result.non2xx - result.errors;
-  return ok / SECONDS;
+  return result.requests.total - result.non2xx - result.errors;
 }
 
 interface Followers {
@@ -81,7 +102,7 @@ interface Followers {
  * generator's event loop (they still share the machine's cores with the node and autocannon).
  */
 async function follow(): Promise<Followers> {
-  const process_ = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--follow", url, "--clients", String(CLIENTS), "--records", flags.records!], {
+  const process_ = spawn(...onCpu(1, process.execPath, ["--import", "tsx", import.meta.filename, "--follow", url, "--clients", String(CLIENTS), "--records", flags.records!]), {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let events = 0;
@@ -133,32 +154,43 @@ try {
   const without: number[] = [];
   const withClients: number[] = [];
   const delivered: number[] = [];
+  // The node's CPU µs per accepted write in each phase; with clients, until they drained.
+  const cpuWithout: number[] = [];
+  const cpuWith: number[] = [];
   // A short warm-up: JIT, caches, the first journal segment.
   await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [{ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, setupRequest: (request) => ({ ...request, path: `/text/w${next++}`, body: "value=w" }) }] });
   for (let round = 0; round < ROUNDS; round++) {
-    without.push(await writePhase());
-    console.log(`round ${round + 1}: ${without.at(-1)!.toFixed(0)} writes/s without clients`);
+    let cpuBefore = await nodeCpuMs();
+    const alone = await writePhase();
+    without.push(alone / SECONDS);
+    cpuWithout.push((((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(alone, 1));
+    console.log(`round ${round + 1}: ${without.at(-1)!.toFixed(0)} writes/s without clients, node CPU ${cpuWithout.at(-1)!.toFixed(0)} µs/write`);
     if (flags["no-clients"]) continue;
     const followers = await follow();
     const started = performance.now();
     const writesBefore = next;
-    withClients.push(await writePhase());
+    cpuBefore = await nodeCpuMs();
+    const accepted = await writePhase();
+    withClients.push(accepted / SECONDS);
     const writes = next - writesBefore;
     // Let the streams drain what was written, and time it.
     const target = writes * CLIENTS * 0.999;
     while (followers.events() < target && performance.now() - started < (SECONDS + 30) * 1000) await new Promise((done) => setTimeout(done, 20));
     const seconds = (performance.now() - started) / 1000;
     delivered.push(followers.events() / seconds);
+    cpuWith.push((((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1));
     console.log(
-      `round ${round + 1}: ${withClients.at(-1)!.toFixed(0)} writes/s with ${CLIENTS} SSE clients; ` +
+      `round ${round + 1}: ${withClients.at(-1)!.toFixed(0)} writes/s with ${CLIENTS} SSE clients, node CPU ${cpuWith.at(-1)!.toFixed(0)} µs/write; ` +
         `${followers.events()} events of ${writes * CLIENTS} delivered in ${seconds.toFixed(1)} s (${delivered.at(-1)!.toFixed(0)} events/s)`,
     );
     await followers.close();
   }
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  console.log(`\nwrites/s without clients: ${mean(without).toFixed(0)}`);
+  console.log(`\nwrites/s without clients: ${mean(without).toFixed(0)} (node CPU ${mean(cpuWithout).toFixed(0)} µs/write)${flags.pin ? ", node pinned to CPU 0" : ""}`);
   if (!flags["no-clients"]) {
     console.log(`writes/s with ${CLIENTS} SSE clients: ${mean(withClients).toFixed(0)} (ratio ${(mean(withClients) / mean(without)).toFixed(2)}, target >= 0.9)`);
+    // The inverse ratio of CPU per write: the write rate the node would keep if it had its cores to itself.
+    console.log(`node CPU per write with/without clients: ${mean(cpuWith).toFixed(0)}/${mean(cpuWithout).toFixed(0)} µs (rate ceiling ratio ${(mean(cpuWithout) / mean(cpuWith)).toFixed(2)})`);
     console.log(`events/s delivered to the clients, all together: ${mean(delivered).toFixed(0)}`);
   }
 } finally {

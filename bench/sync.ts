@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     const backfillStarted = performance.now();
     const round = await (await fetch(`${b.url}/_sync`, { method: "POST" })).json() as { peers: { pulled: number; error?: string }[] };
     const backfillSeconds = (performance.now() - backfillStarted) / 1000;
+    console.log(`created ${records} at ${createRate.toFixed(0)}/s; backfilled at ${(records / backfillSeconds).toFixed(0)}/s`);
     if (round.peers[0]?.error || round.peers[0]?.pulled !== records) throw new Error(`backfill: ${JSON.stringify(round)}`);
     const backfillBytes = proxy.bytes();
     proxy.reset();
@@ -64,10 +65,12 @@ async function main(): Promise<void> {
     await a.stop("SIGKILL");
     const restarted = await start(command(values["server-js"]), empty, join(root, "a"));
     const withDigest = { startMs: restarted.startedMs, rssMb: await rssMb(restarted.child.pid!) };
-    await restarted.stop();
+    console.log(`start-up with the digest: ${withDigest.startMs.toFixed(0)} ms, ${withDigest.rssMb.toFixed(0)} MB`);
+    // Killed again, so that the baseline too starts from a kill -9, not from a clean stop.
+    await restarted.stop("SIGKILL");
     let baseline: { startMs: number; rssMb: number } | undefined;
     if (values["baseline-js"]) {
-      const old = await start(command(values["baseline-js"]), empty, join(root, "a"));
+      const old = await start(command(values["baseline-js"]), empty, join(root, "a"), { baseline: true });
       baseline = { startMs: old.startedMs, rssMb: await rssMb(old.child.pid!) };
       await old.stop();
     }
@@ -88,9 +91,11 @@ async function main(): Promise<void> {
   }
 }
 
-async function start([command, args]: [string, string[]], serversList: string, dataDir: string): Promise<Node> {
+async function start([command, args]: [string, string[]], serversList: string, dataDir: string, options: { baseline?: boolean } = {}): Promise<Node> {
   const started = performance.now();
-  const child = spawn(command, [...args, serversList, dataDir, "0", "--processes", "none", "--sync-interval", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  // A build from before sync knows no --sync-interval (and runs no rounds).
+  const sync = options.baseline ? [] : ["--sync-interval", "0"];
+  const child = spawn(command, [...args, serversList, dataDir, "0", "--processes", "none", ...sync], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

@@ -52,6 +52,8 @@ export interface FileStorageOptions {
 }
 
 
+/** Record files entries() reads at once: enough to keep the thread pool busy, few enough to bound memory. */
+const ENTRIES_READ_AHEAD = 32;
 const PROBE = "minstore probe: this file is written and removed to learn whether the disk takes writes again\n".repeat(40);
 
 export async function openFileStorage(options: FileStorageOptions): Promise<Storage> {
@@ -298,14 +300,29 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       // Pending writes are taken before the walk: one materialized during it leaves `pending`,
       // and its file may be read before or after the change.
       const inFlight = pending.snapshot();
+      // Reads run ENTRIES_READ_AHEAD at a time: one file after another leaves the disk and the
+      // thread pool idle between reads (at start, the whole data set is read this way once).
+      const ahead: Promise<{ collection: string; entry?: Entry; error?: unknown }>[] = [];
+      const next = async () => {
+        const read = await ahead.shift()!;
+        if (read.error !== undefined) throw read.error;
+        return read.entry && { collection: read.collection, entry: read.entry };
+      };
       for (const collection of [...keydir.collections()]) {
         const files = await keydir.of(collection);
         for (const [uid, kind] of [...files]) {
           if (inFlight.has(`${collection}/${uid}`)) continue;
           const where = keydir.paths(collection, uid);
-          const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
-          if (entry) yield { collection, entry };
+          // Settled into a value at once: a read failing while it waits its turn is no unhandled rejection.
+          ahead.push(keydir.readEntry(kind === "record" ? where.record : where.tombstone).then((entry) => ({ collection, entry }), (error) => ({ collection, error: error ?? new Error("read failed") })));
+          if (ahead.length < ENTRIES_READ_AHEAD) continue;
+          const item = await next();
+          if (item) yield item;
         }
+      }
+      while (ahead.length > 0) {
+        const item = await next();
+        if (item) yield item;
       }
       for (const item of inFlight.values()) {
         if (item.snapshot) yield { collection: item.collection, entry: item.snapshot.entry };
