@@ -335,6 +335,21 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
         }));
     });
 
+    describe("collections()", () => {
+      test("collections() lists, sorted, the collections with a live record, not those left with tombstones only", () =>
+        withStorage(async ({ storage }) => {
+          assert.deepEqual(await storage.collections(), []);
+          assert.ok(await storage.create("zeta", record("a", v(1))));
+          assert.ok(await storage.create("alpha", record("a", v(2))));
+          assert.ok(await storage.create("gone", record("a", v(3))));
+          assert.ok(await storage.put("gone", tombstone("a", v(4)), v(3)));
+          assert.ok(await storage.put("only-tombstones", tombstone("b", v(5)), undefined));
+          assert.deepEqual(await storage.collections(), ["alpha", "zeta"]);
+          assert.ok(await storage.create("gone", record("a", v(6))));
+          assert.deepEqual(await storage.collections(), ["alpha", "gone", "zeta"]);
+        }));
+    });
+
     describe("entries()", () => {
       test("entries() yields records and tombstones of every collection, and not purged ones", () =>
         withStorage(async ({ storage }) => {
