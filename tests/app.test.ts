@@ -183,9 +183,10 @@ describe("GET /{collection}", () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-type")!, /^text\/html/);
     const html = await page.text();
-    assert.match(html, /<form method="post" action="\/list"/);
+    assert.match(html, /<form method="post" action="\/"/);
+    assert.match(html, /name="collection" value="list"/);
     assert.match(html, /name="uid"/);
-    assert.ok(html.includes("&#60;b&#62;&#38;&#39;") && !html.includes("<b>&'"), "the uid is escaped");
+    assert.ok(html.includes("&lt;b&gt;&amp;&#39;") && !html.includes("<b>&'"), "the uid is escaped");
     const json = await call("/list", { headers: { accept: "application/json, text/html" } });
     assert.match(json.headers.get("content-type")!, /^application\/json/);
   });
