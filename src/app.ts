@@ -75,6 +75,9 @@ export function createApp(deps: AppDeps): Hono {
   const consoleDeps = { accessOf, records, storage, nodeId: deps.nodeId, version: deps.version, cluster, bodyLimit, maxDepth: deps.maxDepth, reserved: RESERVED_COLLECTIONS };
   app.get("/", (c) => consolePageResponse(c, consoleDeps));
   app.post("/", (c) => consoleFormResponse(c, consoleDeps));
+  app.all("/", (c) => {
+    throw methodNotAllowed(c.req.method, COLLECTION_METHODS);
+  });
 
   app.get("/:collection", async (c) => {
     // The probes are answered here rather than by routes of their own: a static route beside

@@ -262,8 +262,12 @@ describe("the node's own routes", () => {
     assert.deepEqual(await (await call("/_identity")).json(), { node: "a1", boot: status.boot });
   });
 
-  test("a path with no route is 404 not_found", async () => {
-    await assertRefused("/", { method: "GET" }, 404, "not_found");
+  test("/ is the console: other methods than GET, HEAD and POST are 405 with Allow", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      const response = await call("/", { method });
+      assert.equal(response.headers.get("allow"), "GET, HEAD, POST");
+      await assertError(response, 405, "method_not_allowed", method);
+    }
   });
 
   test("other methods are 405 with Allow", async () => {
