@@ -42,12 +42,12 @@ function peersSection(status: ClusterStatus): Html {
     const pending = peer.oldestPendingMs === null ? "" : ` (oldest ${seconds(peer.oldestPendingMs)})`;
     const problem = peer.lastError === null ? "" : html`<br><span class="error">${peer.lastError}</span> at ${peer.lastErrorAt ?? ""}`;
     return html`<tr>
-<td class="uid">${peer.url}</td>
+<td class="peer">${peer.url}</td>
 <td>${String(peer.queue)}${pending}</td>
 <td>${String(peer.inFlight)}</td>
 <td>${peer.lastSuccessAt ?? "never"}${problem}</td>
 <td>${peer.nextRetryInMs === null ? "" : seconds(peer.nextRetryInMs)}</td>
-<td>${round?.last ? `${round.last.at}: ${round.last.differing} differing, ${round.last.pulled} pulled, ${round.last.pushed} pushed` : "none yet"}</td>
+<td>${round?.last ? lastRound(round.last) : "none yet"}</td>
 </tr>`;
   });
   return html`<h2>Peers</h2>
@@ -58,6 +58,11 @@ ${rows.length > 0
 </table>`
   : html`<p>No peers in servers.list.</p>`}
 <p>Received from peers: ${String(status.received.applied)} applied, ${String(status.received.ignored)} ignored. <a href="/_status">/_status</a></p>`;
+}
+
+function lastRound(last: NonNullable<ClusterStatus["sync"]["peers"][number]["last"]>): string {
+  const moved = `${last.differing} differing, ${last.pulled} pulled, ${last.pushed} pushed`;
+  return `${last.at}: ${last.error ? `failed (${last.error}) after ` : ""}${moved}`;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

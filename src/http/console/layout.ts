@@ -20,7 +20,7 @@ header{display:flex;gap:1rem;align-items:baseline;border-bottom:1px solid #ddd;p
 header a{font-weight:600;color:inherit;text-decoration:none}header span{color:#666}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
-td.uid{word-break:break-all}
+td.uid{word-break:break-all}td.peer{white-space:nowrap}
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-all}
 label{display:block;margin:.5rem 0}input[type=text],textarea{width:100%;box-sizing:border-box;font:inherit}
 textarea{font-family:ui-monospace,monospace}
