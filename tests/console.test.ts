@@ -291,6 +291,21 @@ describe("the console on a node with tokens", () => {
       assert.equal(write.status, 403);
       assert.match(await write.text(), /forbidden/);
       assert.equal((await guarded.app.request("/text/b", as(admin.token))).status, 404);
+
+      // The Basic credentials a browser keeps would carry another site's form to the JSON API too.
+      const forged = (headers: Record<string, string>) =>
+        guarded.app.request("/text", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: "uid=forged&value=x" });
+      const basic = { authorization: `Basic ${btoa(`console:${admin.token}`)}` };
+      for (const from of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "http://evil.test" }]) {
+        const refused = await forged({ ...basic, ...from });
+        assert.equal(refused.status, 403, JSON.stringify(from));
+        assert.equal((await refused.json()).error, "cross_site_form");
+      }
+      assert.equal((await guarded.app.request("/text/forged", as(admin.token))).status, 404, "nothing was written");
+      assert.equal((await forged({ ...basic, "sec-fetch-site": "same-origin" })).status, 200, "the node's own page may");
+      const bearer = await forged({ authorization: `Bearer ${admin.token}`, "sec-fetch-site": "cross-site" });
+      assert.equal(bearer.status, 400, "a Bearer token is no browser's own: the write goes on (and meets record_exists)");
+      assert.equal((await bearer.json()).error, "record_exists");
     } finally {
       await guarded.close();
     }

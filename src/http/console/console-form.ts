@@ -25,6 +25,18 @@ export function checkSameOrigin(request: Request): void {
   if (origin === null || origin !== new URL(request.url).origin) throw crossSiteForm();
 }
 
+/**
+ * True when a browser says the request comes from another site's page. Without those headers (not
+ * a browser, or an old one) nothing is known, and it is false: for the routes that take
+ * credentials a browser attaches by itself (Basic), see auth/middleware.ts.
+ */
+export function fromAnotherSite(request: Request): boolean {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null) return site !== "same-origin" && site !== "none";
+  const origin = request.headers.get("origin");
+  return origin !== null && origin !== new URL(request.url).origin;
+}
+
 /** The fields of a urlencoded or multipart body of at most `limit` bytes (413 past it). */
 export async function readFormFields(request: Request, limit: number): Promise<FormFields> {
   const contentType = request.headers.get("content-type") ?? "";
