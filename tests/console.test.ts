@@ -120,6 +120,12 @@ describe("the pages of a collection and of a record", () => {
     assert.equal(html.split(`name="version" value="${version}"`).length - 1, 2, "the edit and the delete form");
     assert.match(html, /name="action" value="update"/);
     assert.match(html, /name="action" value="delete"/);
+    assert.ok(!html.includes('class="notice"'), "no notice without a write");
+    for (const done of ["toString", "__proto__", "<b>"]) {
+      const odd = await page(`/?collection=text&uid=doc&done=${encodeURIComponent(done)}`);
+      assert.equal(odd.status, 200, done);
+      assert.ok(!(await odd.text()).includes('class="notice"'), `done=${done} says nothing`);
+    }
   });
 
   test("a uid and a value holding markup render inert on every page", async () => {

@@ -336,6 +336,15 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
     });
 
     describe("collections()", () => {
+      test("collections() of a tombstone-only collection stays out after a reopen", (t) =>
+        withReopenable(t, async (subject, reopen) => {
+          assert.ok(await subject.storage.create("kept", record("a", v(1))));
+          assert.ok(await subject.storage.put("emptied", tombstone("a", v(2)), undefined));
+          await subject.storage.flush();
+          const storage = await reopen();
+          assert.deepEqual(await storage.collections(), ["kept"]);
+        }));
+
       test("collections() lists, sorted, the collections with a live record, not those left with tombstones only", () =>
         withStorage(async ({ storage }) => {
           assert.deepEqual(await storage.collections(), []);
@@ -577,6 +586,7 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.deepEqual(await listAll(storage, "text"), kept.map((entry) => entry.uid).sort());
           assert.deepEqual(await listAll(storage, "json"), ["alpha", "replica"]);
           assert.deepEqual(await collectEntries(storage), before);
+          assert.deepEqual(await storage.collections(), ["json", "text"]);
 
           // Conditional writes see the reopened state.
           assert.equal(await storage.create("text", record("alpha", v(20))), false);

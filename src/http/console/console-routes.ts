@@ -66,7 +66,7 @@ export async function consolePageResponse(c: Context, deps: ConsoleDeps): Promis
       const page = missingRecordPage(deps.nodeId, collection, uid, done === "deleted");
       return htmlResponse(c, page, done === "deleted" ? 200 : 404);
     }
-    const notice = done !== undefined && done in NOTICES ? (done as Notice) : undefined;
+    const notice = done !== undefined && Object.hasOwn(NOTICES, done) ? (done as Notice) : undefined;
     return htmlResponse(c, recordPage(deps.nodeId, collection, snapshot.entry, notice));
   });
 }
