@@ -24,7 +24,7 @@ td.uid{word-break:break-all}td.peer{white-space:nowrap}
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-all}
 label{display:block;margin:.5rem 0}input[type=text],textarea{width:100%;box-sizing:border-box;font:inherit}
 textarea{font-family:ui-monospace,monospace}
-.row{display:flex;gap:.5rem;align-items:end}.row label{flex:1;margin:0}
+.row{display:flex;gap:.5rem;align-items:end;margin:.5rem 0 1rem}.row label{flex:1;margin:0}
 .notice,.problem{padding:.5rem .75rem;border-radius:.25rem;margin:1rem 0}
 .notice{background:#e8f5e9}.problem{background:#fdecea}
 code.error{font-weight:600}
