@@ -307,7 +307,8 @@ describe("the console on a node with tokens", () => {
       const forged = (headers: Record<string, string>) =>
         guarded.app.request("/text", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: "uid=forged&value=x" });
       const basic = { authorization: `Basic ${btoa(`console:${admin.token}`)}` };
-      for (const from of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "http://evil.test" }]) {
+      const foreign: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "http://evil.test" }];
+      for (const from of foreign) {
         const refused = await forged({ ...basic, ...from });
         assert.equal(refused.status, 403, JSON.stringify(from));
         assert.equal((await refused.json()).error, "cross_site_form");

@@ -27,7 +27,7 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
   }
   if (mediaType === "application/json" || mediaType.endsWith("+json")) {
     // The value sits one level below the {"value": …} object.
-    return parseJsonWriteBody(parseJsonText(await readText(request, limit), limits.maxDepth + 1, "The body", limits.maxDepth));
+    return parseJsonWriteBody(parseJsonText(await readText(request, limit), limits.maxDepth, { wrapping: 1, what: "The body" }));
   }
   if (mediaType === "multipart/form-data") {
     const bytes = await readBodyBytes(request, limit);
@@ -45,12 +45,14 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
 }
 
 /**
- * JSON text parsed as a stored value may be: no deeper than `depth` (checked before parsing, so
- * nothing recursive sees a deeper one) and no number too large for a double. `what` names the text
- * in errors; `reportedDepth` is the limit the error names.
+ * JSON text parsed as a value may be stored: nested no deeper than `maxDepth` (checked before
+ * parsing, so nothing recursive sees a deeper one), with no number too large for a double.
+ * `wrapping`: the levels of the text above the value (a `{"value": …}` body is one); `what` names
+ * the text in errors.
  */
-export function parseJsonText(text: string, depth: number, what = "The value", reportedDepth = depth): unknown {
-  if (jsonDepthExceeds(text, depth)) throw tooDeep(reportedDepth);
+export function parseJsonText(text: string, maxDepth: number, options: { wrapping?: number; what?: string } = {}): unknown {
+  const what = options.what ?? "The value";
+  if (jsonDepthExceeds(text, maxDepth + (options.wrapping ?? 0))) throw tooDeep(maxDepth);
   let data: unknown;
   try {
     data = JSON.parse(text);
