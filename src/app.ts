@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { OPTION_DEFAULTS } from "./defaults.ts";
 import type { Context } from "hono";
-import { type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
+import { accessOf, type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
 import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { createChangesRoute } from "./http/changes-routes.ts";
@@ -14,6 +14,8 @@ import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replica
 import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
+import { consoleFormResponse, consolePageResponse } from "./http/console/console-routes.ts";
+import { htmlResponse, prefersHtml } from "./http/console/layout.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
@@ -69,6 +71,14 @@ export function createApp(deps: AppDeps): Hono {
   }
   if (deps.auth) app.use(createAuthMiddleware(deps.auth));
 
+  // The web console (src/http/console/): "/" is a static route, which leaves Hono on its RegExpRouter.
+  const consoleDeps = { accessOf, records, storage, nodeId: deps.nodeId, version: deps.version, cluster, bodyLimit, maxDepth: deps.maxDepth, reserved: RESERVED_COLLECTIONS };
+  app.get("/", (c) => consolePageResponse(c, consoleDeps));
+  app.post("/", (c) => consoleFormResponse(c, consoleDeps));
+  app.all("/", (c) => {
+    throw methodNotAllowed(c.req.method, COLLECTION_METHODS);
+  });
+
   app.get("/:collection", async (c) => {
     // The probes are answered here rather than by routes of their own: a static route beside
     // "/:collection" makes Hono fall back from its RegExpRouter to the TrieRouter, ~2.5 µs more on every request.
@@ -80,8 +90,9 @@ export function createApp(deps: AppDeps): Hono {
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
-    const page = await records.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
-    if (prefersHtml(c.req.header("accept"))) return c.html(listPageHtml(collection, page, prefix));
+    const limit = listLimit(c.req.query("limit"));
+    const page = await records.list(collection, { prefix, cursor, limit });
+    if (prefersHtml(c.req.header("accept"))) return htmlResponse(c, listPageHtml({ nodeId: deps.nodeId, collection, page, prefix, limit, cursor }));
     return c.json({ collection, ...page });
   });
 
@@ -225,12 +236,4 @@ function listLimit(text: string | undefined): number {
     throw invalidInput("invalid_limit", `limit must be a whole number from 1 to ${LIST_LIMIT.max}`);
   }
   return limit;
-}
-
-/** Browsers send Accept: text/html first; API clients send JSON or nothing. */
-function prefersHtml(accept: string | undefined): boolean {
-  if (!accept) return false;
-  const html = accept.indexOf("text/html");
-  const json = accept.indexOf("application/json");
-  return html !== -1 && (json === -1 || html < json);
 }

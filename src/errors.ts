@@ -33,6 +33,7 @@ export const ERROR_STATUS = {
   invalid_token: 401,
   invalid_proof: 403,
   forbidden: 403,
+  cross_site_form: 403,
   record_missing: 404,
   not_found: 404,
   method_not_allowed: 405,
@@ -138,6 +139,9 @@ export const invalidToken = (browser: boolean) =>
   new StoreError("invalid_token", "The token is not valid on this node (unknown, revoked, or mistyped)", { headers: { "www-authenticate": challenges(browser) } });
 export const forbidden = (principal: string, needed: string) =>
   new StoreError("forbidden", `Token "${principal}" does not have the scope ${needed}`);
+/** A write posted from another site's page (or a console form with no sign of where from): refused, as a forged request would be. */
+export const crossSiteForm = () =>
+  new StoreError("cross_site_form", "Forms are accepted only from this node's own pages (Sec-Fetch-Site: same-origin, or an Origin header naming this node)");
 export const tooManyAttempts = (retryAfterMs: number) => {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new StoreError("too_many_attempts", `Too many failed authentications from this address; retry in ${seconds} s`, {

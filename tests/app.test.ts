@@ -183,9 +183,10 @@ describe("GET /{collection}", () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-type")!, /^text\/html/);
     const html = await page.text();
-    assert.match(html, /<form method="post" action="\/list"/);
+    assert.match(html, /<form method="post" action="\/"/);
+    assert.match(html, /name="collection" value="list"/);
     assert.match(html, /name="uid"/);
-    assert.ok(html.includes("&#60;b&#62;&#38;&#39;") && !html.includes("<b>&'"), "the uid is escaped");
+    assert.ok(html.includes("&lt;b&gt;&amp;&#39;") && !html.includes("<b>&'"), "the uid is escaped");
     const json = await call("/list", { headers: { accept: "application/json, text/html" } });
     assert.match(json.headers.get("content-type")!, /^application\/json/);
   });
@@ -261,8 +262,12 @@ describe("the node's own routes", () => {
     assert.deepEqual(await (await call("/_identity")).json(), { node: "a1", boot: status.boot });
   });
 
-  test("a path with no route is 404 not_found", async () => {
-    await assertRefused("/", { method: "GET" }, 404, "not_found");
+  test("/ is the console: other methods than GET, HEAD and POST are 405 with Allow", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      const response = await call("/", { method });
+      assert.equal(response.headers.get("allow"), "GET, HEAD, POST");
+      await assertError(response, 405, "method_not_allowed", method);
+    }
   });
 
   test("other methods are 405 with Allow", async () => {

@@ -226,12 +226,32 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
       const page = await fetch(url("/listing"), { headers: { accept: "text/html,application/xhtml+xml" } });
       assert.match(page.headers.get("content-type")!, /text\/html/);
       const html = await page.text();
-      assert.match(html, /<form method="post" action="\/listing"/);
+      assert.match(html, /<form method="post" action="\/"/);
+      assert.match(html, /name="collection" value="listing"/);
       assert.match(html, /href="\/listing\/p-1"/);
       const created = await post("/listing", form("from a form", { uid: "formed" }));
       assert.equal(created.status, 200);
       assert.equal((await created.json()).uid, "formed");
       assert.equal((await post("/listing", form("no uid"))).status, 400);
+    });
+
+    test("the console at /: the collections as JSON, a form that edits with If-Match and redirects, a stale form answered 412", async () => {
+      await post("/console-suite/c1", json({ value: { n: 1 } }));
+      const listing = await (await fetch(url("/"))).json();
+      assert.ok(listing.collections.includes("console-suite"), JSON.stringify(listing));
+      const page = await fetch(url("/"), { headers: { accept: "text/html" } });
+      assert.match(await page.text(), /href="\/console-suite"/);
+      const version = (await (await fetch(url("/console-suite/c1"))).json()).version;
+      const edit = (fields: Record<string, string>) =>
+        post("/", { redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", origin: server.url, accept: "text/html" }, body: new URLSearchParams(fields).toString() });
+      const saved = await edit({ action: "update", collection: "console-suite", uid: "c1", version, value: '{"n":2}' });
+      assert.equal(saved.status, 303);
+      assert.equal(saved.headers.get("location"), "/?collection=console-suite&uid=c1&done=updated");
+      assert.deepEqual((await (await fetch(url("/console-suite/c1"))).json()).value, { n: 2 });
+      const stale = await edit({ action: "update", collection: "console-suite", uid: "c1", version, value: '{"n":3}' });
+      assert.equal(stale.status, 412);
+      assert.match(await stale.text(), /precondition_failed/);
+      assert.deepEqual((await (await fetch(url("/console-suite/c1"))).json()).value, { n: 2 });
     });
 
     test("GET /healthz reports the node", async () => {

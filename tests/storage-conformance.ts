@@ -335,6 +335,30 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
         }));
     });
 
+    describe("collections()", () => {
+      test("collections() of a tombstone-only collection stays out after a reopen", (t) =>
+        withReopenable(t, async (subject, reopen) => {
+          assert.ok(await subject.storage.create("kept", record("a", v(1))));
+          assert.ok(await subject.storage.put("emptied", tombstone("a", v(2)), undefined));
+          await subject.storage.flush();
+          const storage = await reopen();
+          assert.deepEqual(await storage.collections(), ["kept"]);
+        }));
+
+      test("collections() lists, sorted, the collections with a live record, not those left with tombstones only", () =>
+        withStorage(async ({ storage }) => {
+          assert.deepEqual(await storage.collections(), []);
+          assert.ok(await storage.create("zeta", record("a", v(1))));
+          assert.ok(await storage.create("alpha", record("a", v(2))));
+          assert.ok(await storage.create("gone", record("a", v(3))));
+          assert.ok(await storage.put("gone", tombstone("a", v(4)), v(3)));
+          assert.ok(await storage.put("only-tombstones", tombstone("b", v(5)), undefined));
+          assert.deepEqual(await storage.collections(), ["alpha", "zeta"]);
+          assert.ok(await storage.create("gone", record("a", v(6))));
+          assert.deepEqual(await storage.collections(), ["alpha", "gone", "zeta"]);
+        }));
+    });
+
     describe("entries()", () => {
       test("entries() yields records and tombstones of every collection, and not purged ones", () =>
         withStorage(async ({ storage }) => {
@@ -562,6 +586,7 @@ export function storageConformance(name: string, factory: () => Promise<Conforma
           assert.deepEqual(await listAll(storage, "text"), kept.map((entry) => entry.uid).sort());
           assert.deepEqual(await listAll(storage, "json"), ["alpha", "replica"]);
           assert.deepEqual(await collectEntries(storage), before);
+          assert.deepEqual(await storage.collections(), ["json", "text"]);
 
           // Conditional writes see the reopened state.
           assert.equal(await storage.create("text", record("alpha", v(20))), false);

@@ -16,7 +16,8 @@
  * or answered back.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { forbidden, invalidToken, StoreError, tokenRequired, tooManyAttempts } from "../errors.ts";
+import { crossSiteForm, forbidden, invalidToken, StoreError, tokenRequired, tooManyAttempts } from "../errors.ts";
+import { fromAnotherSite } from "../http/console/console-form.ts";
 import { checkNoBody, readSignedBody } from "../http/signed-body.ts";
 import { PROOF_HEADER } from "../spread/proof.ts";
 import { VISITED_HEADER } from "../spread/lookup.ts";
@@ -79,6 +80,8 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
       const header = request.headers.get("authorization");
       // A browser's first request comes without credentials, to be challenged: it is no failed attempt.
       if (header === null) throw tokenRequired(isBrowser(request));
+      // A browser attaches Basic credentials by itself, to another site's forms too: refuse those (CSRF).
+      if (isUnsafe(request.method) && /^basic /i.test(header) && fromAnotherSite(request)) throw crossSiteForm();
       const found = tokenAccess(options.tokens(), header);
       if (!found) {
         limiter.fail(addressOf());
@@ -94,6 +97,8 @@ export function createAuthMiddleware(options: AuthOptions): MiddlewareHandler {
 }
 
 // --- Internal helpers ---
+
+const isUnsafe = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
 
 /** A navigation (Accept: text/html): its 401 challenges Basic first, so that the browser prompts. */
 const isBrowser = (request: Request) => request.headers.get("accept")?.includes("text/html") === true;

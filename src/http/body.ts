@@ -26,19 +26,8 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
     return fromFields(form.get("value"), form.get("uid"));
   }
   if (mediaType === "application/json" || mediaType.endsWith("+json")) {
-    const text = await readText(request, limit);
-    // Before parsing: the value sits one level below the {"value": …} object, and nothing recursive may see a deeper one.
-    if (jsonDepthExceeds(text, limits.maxDepth + 1)) throw tooDeep(limits.maxDepth);
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      if (err instanceof SyntaxError) throw invalidInput("invalid_json", `The body is not valid JSON: ${err.message}`);
-      throw err;
-    }
-    // JSON.parse reads 1e999 as Infinity, which would be stored as null: refuse it rather than change it.
-    if (MAYBE_HUGE_NUMBER.test(text) && !allFinite(data)) throw invalidInput("invalid_json", "The body holds a number too large for a double (like 1e999)");
-    return parseJsonWriteBody(data);
+    // The value sits one level below the {"value": …} object.
+    return parseJsonWriteBody(parseJsonText(await readText(request, limit), limits.maxDepth, { wrapping: 1, what: "The body" }));
   }
   if (mediaType === "multipart/form-data") {
     const bytes = await readBodyBytes(request, limit);
@@ -53,6 +42,27 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
     return fromFields(typeof value === "object" && value !== null ? await value.text() : value, typeof uid === "string" ? uid : null);
   }
   throw unsupportedMediaType(mediaType || "(none)");
+}
+
+/**
+ * JSON text parsed as a value may be stored: nested no deeper than `maxDepth` (checked before
+ * parsing, so nothing recursive sees a deeper one), with no number too large for a double.
+ * `wrapping`: the levels of the text above the value (a `{"value": …}` body is one); `what` names
+ * the text in errors.
+ */
+export function parseJsonText(text: string, maxDepth: number, options: { wrapping?: number; what?: string } = {}): unknown {
+  const what = options.what ?? "The value";
+  if (jsonDepthExceeds(text, maxDepth + (options.wrapping ?? 0))) throw tooDeep(maxDepth);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw invalidInput("invalid_json", `${what} is not valid JSON: ${err.message}`);
+    throw err;
+  }
+  // JSON.parse reads 1e999 as Infinity, which would be stored as null: refuse it rather than change it.
+  if (MAYBE_HUGE_NUMBER.test(text) && !allFinite(data)) throw invalidInput("invalid_json", `${what} holds a number too large for a double (like 1e999)`);
+  return data;
 }
 
 // --- Internal helpers ---

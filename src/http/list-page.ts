@@ -1,36 +1,51 @@
-/** The HTML face of GET /{collection}: a form to add a record and the uids, for people using a browser. */
+/**
+ * The HTML face of GET /{collection}, the console's page of one collection: its uids a page at a
+ * time (the listing's cursor), a prefix filter, and a form to add a record.
+ */
+import { html } from "hono/html";
 import type { ListPage } from "../storage/types.ts";
+import { createForm } from "./console/forms.ts";
+import { apiHref, consolePage, type Html, recordHref } from "./console/layout.ts";
 
-export function listPageHtml(collection: string, page: ListPage, prefix: string): string {
-  const c = escapeHtml(collection);
-  const items = page.uids
-    .map((uid) => `<li><a href="/${c}/${escapeHtml(encodeURIComponent(uid))}">${escapeHtml(uid)}</a></li>`)
-    .join("\n");
-  const next = page.cursor === undefined
-    ? ""
-    : `<p><a href="/${c}?${escapeHtml(new URLSearchParams({ prefix, cursor: page.cursor }).toString())}">Next page</a></p>`;
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>minstore: ${c}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.5rem 0}input,textarea{width:100%}</style>
-</head>
-<body>
-<h1>Collection <code>${c}</code></h1>
-<form method="post" action="/${c}" enctype="application/x-www-form-urlencoded">
-<label>uid <input name="uid" required></label>
-<label>value <textarea name="value" rows="4"></textarea></label>
-<button type="submit">Create</button>
-</form>
-<form method="get" action="/${c}"><label>prefix <input name="prefix" value="${escapeHtml(prefix)}"></label><button type="submit">Filter</button></form>
-<ul>
-${items || "<li>(no records)</li>"}
-</ul>
-${next}
-</body>
-</html>
-`;
+export interface ListView {
+  nodeId: string;
+  collection: string;
+  page: ListPage;
+  prefix: string;
+  limit: number;
+  /** The cursor this page started after, if any: a link back to the first page. */
+  cursor?: string;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+export function listPageHtml(view: ListView): Html {
+  const { collection, page, prefix, limit } = view;
+  const base = apiHref(collection);
+  const rows = page.uids.map(
+    (uid) => html`<tr><td class="uid"><a href="${recordHref(collection, uid)}">${uid}</a></td><td><a href="${apiHref(collection, uid)}">JSON</a></td></tr>`,
+  );
+  const query = (cursor?: string) => {
+    const params = new URLSearchParams({ prefix, limit: String(limit) });
+    if (cursor !== undefined) params.set("cursor", cursor);
+    return `${base}?${params}`;
+  };
+  const body = html`<nav><a href="/">collections</a> / ${collection}</nav>
+<h1>Collection <code>${collection}</code></h1>
+<form method="get" action="${base}" class="row filter">
+<label>uids starting with <input type="text" name="prefix" value="${prefix}"></label>
+<input type="hidden" name="limit" value="${String(limit)}">
+<button type="submit">Filter</button>
+</form>
+<table id="uids">
+<thead><tr><th>uid</th><th></th></tr></thead>
+<tbody>
+${rows.length > 0 ? rows : html`<tr><td colspan="2">(no records${prefix ? " with this prefix" : ""})</td></tr>`}
+</tbody>
+</table>
+<p>
+${view.cursor !== undefined ? html`<a href="${query()}" rel="first">First page</a>` : ""}
+${page.cursor !== undefined ? html`<a href="${query(page.cursor)}" rel="next">Next page</a>` : ""}
+</p>
+<h2>New record</h2>
+${createForm({ collection }, true)}`;
+  return consolePage(collection, view.nodeId, body);
 }

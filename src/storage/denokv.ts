@@ -109,7 +109,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
     }
   };
 
-  return {
+  const storage: Storage = {
     async get(collection, uid): Promise<Snapshot | undefined> {
       const { value } = await kv.get<string>(keyOf(collection, uid));
       return value === null ? undefined : { entry: JSON.parse(value) as Entry, json: value };
@@ -142,6 +142,19 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
         uids.push(entry.uid);
       }
       return { uids };
+    },
+    async collections() {
+      // A skip scan: the first key of each collection, then a jump past every key of it.
+      const live: string[] = [];
+      let selector: KvListSelector = { prefix: [root] };
+      for (;;) {
+        let name: string | undefined;
+        for await (const { key } of kv.list(selector, { limit: 1 })) name = key[1] as string;
+        if (name === undefined) return live;
+        if ((await storage.list(name, { limit: 1 })).uids.length > 0) live.push(name);
+        // "\0" is the first string after `name`: every key [root, name, ...] sorts before [root, name + "\0"].
+        selector = { prefix: [root], start: [root, `${name}\0`] };
+      }
     },
     async *entries() {
       for await (const { key, value } of kv.list<string>({ prefix: [root] })) {
@@ -181,6 +194,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
       kv.close();
     },
   };
+  return storage;
 }
 
 // --- Internal helpers ---

@@ -257,7 +257,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     if (added) await fs.sync(changeIndex.path);
   }
 
-  return {
+  const storage: Storage = {
     get(collection, uid) {
       const key = `${collection}/${uid}`;
       // Hot path: answer from memory without queueing behind the uid's lock.
@@ -295,6 +295,15 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
         sortedLive.set(collection, sorted);
       }
       return pageOf(sorted, options);
+    },
+    async collections() {
+      // A new collection's first writes may still wait in `pending`, with no folder yet.
+      const names = new Set(keydir.collections());
+      for (const item of pending.values()) names.add(item.collection);
+      const live: string[] = [];
+      // list() knows the pending writes as well as the files: one uid of it says the collection is live.
+      for (const name of names) if ((await storage.list(name, { limit: 1 })).uids.length > 0) live.push(name);
+      return live.sort();
     },
     async *entries() {
       // Pending writes are taken before the walk: one materialized during it leaves `pending`,
@@ -352,4 +361,5 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       await changeIndex.close();
     },
   };
+  return storage;
 }

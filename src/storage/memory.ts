@@ -69,6 +69,18 @@ export function createMemoryStorage(): Storage {
       }
       return pageOf(sorted, options);
     },
+    async collections() {
+      const live: string[] = [];
+      for (const [name, entries] of collections) {
+        for (const snapshot of entries.values()) {
+          if (isLive(snapshot.entry)) {
+            live.push(name);
+            break;
+          }
+        }
+      }
+      return live.sort();
+    },
     async *entries() {
       for (const [collection, entries] of collections) {
         for (const snapshot of [...entries.values()]) yield { collection, entry: snapshot.entry };

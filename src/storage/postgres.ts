@@ -230,6 +230,13 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       return rows.length > limit ? { uids, cursor: uids[uids.length - 1] } : { uids };
     },
 
+    async collections() {
+      const rows = await run(() => sql<{ collection: string }[]>`
+        SELECT collection FROM ${t} GROUP BY collection HAVING bool_or(NOT deleted) ORDER BY collection`);
+      // Sorted here too: the database's collation need not be code-unit order (collection names are ASCII anyway).
+      return rows.map((found) => found.collection).sort();
+    },
+
     async *entries() {
       // Keyset pagination on the primary key: no server-side cursor held open between batches.
       let rows = await run(() => sql<KeyedRow[]>`SELECT collection, uid_key, body FROM ${t} ORDER BY collection, uid_key LIMIT ${BATCH}`);

@@ -26,6 +26,8 @@ export interface Storage {
   purge(collection: string, uid: string, version: string): Promise<boolean>;
   /** Live uids of a collection in code-unit order, after `cursor` (exclusive), starting with `prefix`. */
   list(collection: string, options: ListOptions): Promise<ListPage>;
+  /** The collections holding at least one live record, sorted: what the web console lists at "/". */
+  collections(): Promise<string[]>;
   /** Every entry, tombstones included, in no particular order: for sync and tombstone sweeps. */
   entries(): AsyncIterable<{ collection: string; entry: Entry }>;
   /** Resolves once every write acknowledged so far, deferred ones included, is durable. */

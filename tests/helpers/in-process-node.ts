@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import { createApp } from "../../src/app.ts";
+import type { AuthOptions } from "../../src/auth/middleware.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createPipeline, resolveProcesses } from "../../src/process/pipeline.ts";
 import { createRecordService } from "../../src/record-service.ts";
@@ -33,6 +34,8 @@ export interface InProcessNodeOptions {
   args?: string[];
   /** What the node's peer client sends with (default: a fetch that reaches nothing). */
   fetch?: typeof fetch;
+  /** The tokens file's authentication, as start.ts builds it from --tokens (default: an open node). */
+  auth?: AuthOptions;
   /** BASE_PATH, to open a node again on what an earlier one left; a fresh temp dir by default (removed on close). */
   dataDir?: string;
 }
@@ -75,7 +78,7 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
   const { bodyLimit, maxDepth } = config;
-  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log });
+  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 
