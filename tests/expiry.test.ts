@@ -6,6 +6,7 @@
  * tombstone, which the changes feed shows and a later write outranks; bad ttls are 400s that change nothing.
  */
 import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
 import { afterEach, describe, test } from "node:test";
 import { EXPIRED_VERSION_SUFFIX, expiryTombstoneOf } from "../src/expiry.ts";
 import type { Entry, StoredRecord } from "../src/record.ts";
@@ -209,12 +210,45 @@ describe("an expired record", () => {
     await first.cluster.close();
     await first.storage.close();
     const second = await openInProcessNode({ nodeId: "e1", now, args: ["--storage", "file"], dataDir });
-    opened.push(second, { close: () => import("node:fs/promises").then(({ rm }) => rm(dataDir, { recursive: true, force: true })) });
+    // The first node's directory, given again, is not removed by the second's close: remove it after.
+    opened.push({ close: () => second.close().then(() => rm(dataDir, { recursive: true, force: true })) });
     assert.deepEqual(await recordOf(await second.app.request("/e/k")), record);
     time = record.expires_at as number;
     assert.equal((await second.app.request("/e/k")).status, 404);
     assert.deepEqual((await uidsOf(second)).uids, [], "the tracker was rebuilt from storage at start");
     await waitFor(async () => (await stored(second, "k"))?.deleted === true, 5000, "the tombstone after the restart");
+  });
+});
+
+describe("replicas that carry expires_at", () => {
+  const replicate = (entry: unknown): RequestInit => {
+    const body = JSON.stringify({ entries: [{ collection: "e", hops: 0, entry }] });
+    return { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body };
+  };
+
+  test("a replica already expired is stored as it came, hidden, and turned into its tombstone here", async () => {
+    const n = await node();
+    const source = await recordOf(await send(n, "POST", "/e/src?ttl=1s", { value: "v" }));
+    const replica = { ...source, uid: "late", version: source.version.replace(/-e1$/, "-n9"), node: "n9" };
+    time = source.expires_at as number + 10;
+    const answer = await n.app.request("/_replicate?mirror=1", replicate(replica));
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.equal((await n.app.request("/e/late")).status, 404);
+    await waitFor(async () => (await stored(n, "late"))?.deleted === true, 5000, "the replica's tombstone");
+    assert.deepEqual(await stored(n, "late"), expiryTombstoneOf(replica as StoredRecord));
+  });
+
+  test("an expires_at that is not a whole number of ms is an invalid replica, and nothing is applied", async () => {
+    const n = await node();
+    const source = await recordOf(await send(n, "POST", "/e/src", { value: "v" }));
+    const before = await contents(n);
+    for (const expiresAt of ["soon", 1.5, -1, 1e16]) {
+      const replica = { ...source, uid: "bad", version: source.version.replace(/-e1$/, "-n9"), node: "n9", expires_at: expiresAt };
+      const answer = await n.app.request("/_replicate?mirror=1", replicate(replica));
+      assert.equal(answer.status, 400, String(expiresAt));
+      assert.equal((await answer.json()).error, "invalid_replica");
+    }
+    assert.deepEqual(await contents(n), before);
   });
 });
 

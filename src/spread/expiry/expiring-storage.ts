@@ -15,10 +15,14 @@ export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: (
     return stored;
   };
 
-  /** True when the uid must not be listed at `at`: the tracker says it may have expired, and its current entry agrees. */
-  const hidden = async (collection: string, uid: string, at: number): Promise<boolean> => {
+  /** True when the tracker says the uid may have expired at `at`: only then is its entry read. Synchronous, for the hot path. */
+  const mayHaveExpired = (collection: string, uid: string, at: number): boolean => {
     const expiresAt = tracker.expiresAt(collection, uid);
-    if (expiresAt === undefined || expiresAt > at) return false;
+    return expiresAt !== undefined && expiresAt <= at;
+  };
+
+  /** True when the uid's current entry is not visible at `at` (asked only of the uids that may have expired). */
+  const hidden = async (collection: string, uid: string, at: number): Promise<boolean> => {
     const current = await storage.get(collection, uid);
     if (isVisible(current?.entry, at)) {
       // Rewritten by another node of a shared database: what the tracker knew is out of date.
@@ -34,7 +38,7 @@ export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: (
     if (!tracker.hasExpiring(collection)) return page;
     const uids: string[] = [];
     for (;;) {
-      for (const uid of page.uids) if (!(await hidden(collection, uid, at))) uids.push(uid);
+      for (const uid of page.uids) if (!mayHaveExpired(collection, uid, at) || !(await hidden(collection, uid, at))) uids.push(uid);
       // Expired uids left the page short: fill it from the next one (the sweeper keeps such runs short).
       if (page.cursor === undefined || uids.length >= options.limit) break;
       page = await storage.list(collection, { ...options, cursor: page.cursor, limit: options.limit - uids.length, visibleAt: at });
