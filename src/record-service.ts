@@ -64,10 +64,8 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     // expires_at is the write's to set, never a process's.
     const { value: processed, uid: _uid, timestamp: _timestamp, expires_at: _expiresAt, ...fields } = await pipeline({ uid, value, timestamp });
     const bytes = valueBytes(processed);
-    const record: StoredRecord = { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, version: "", node: clock.nodeId };
-    if (options.ttlMs === undefined) return record;
-    const { version, node, ...rest } = record;
-    return { ...rest, expires_at: timestamp + options.ttlMs, version, node };
+    const expiry = options.ttlMs === undefined ? undefined : { expires_at: timestamp + options.ttlMs };
+    return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, ...expiry, version: "", node: clock.nodeId };
   };
 
   // Newer than the entry it replaces, or 409 future_version when that one is beyond the clock skew:
