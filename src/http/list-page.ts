@@ -19,6 +19,7 @@ export function listPageHtml(collection: string, page: ListPage, prefix: string)
 <form method="post" action="/${c}" enctype="application/x-www-form-urlencoded">
 <label>uid <input name="uid" required></label>
 <label>value <textarea name="value" rows="4"></textarea></label>
+<label>expires after (optional: 30s, 5m, 2h, 7d) <input name="ttl" placeholder="never"></label>
 <button type="submit">Create</button>
 </form>
 <form method="get" action="/${c}"><label>prefix <input name="prefix" value="${escapeHtml(prefix)}"></label><button type="submit">Filter</button></form>
