@@ -1,8 +1,7 @@
 /**
  * Expiry across a three-node mirror of real child processes on 127.0.0.1 (file storage; two nodes on
- * Node, one on Deno): a record
- * written with a ttl on one node is on all three with its expires_at (a kill -9 and restart keep
- * it); from expires_at on, every node answers 404 and lists it no more; each node then writes the
+ * Node, one on Deno): a record written with a ttl on one node is on all three with its expires_at (a
+ * kill -9 and restart keep it); from expires_at on, every node answers 404 and lists it no more; each node then writes the
  * same tombstone itself (nothing is sent, and a dry sync finds no difference), a node that was down
  * at the expiry too once it is back; and a POST made after the expiry wins everywhere.
  */

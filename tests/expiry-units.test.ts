@@ -7,7 +7,10 @@ import { describe, test } from "node:test";
 import { expiryTombstoneOf, isVisible } from "../src/expiry.ts";
 import { parseTtl, TTL_MAX_MS, writeTtl } from "../src/http/ttl.ts";
 import type { StoredRecord } from "../src/record.ts";
+import { expiringStorage } from "../src/spread/expiry/expiring-storage.ts";
+import { startExpirySweeper } from "../src/spread/expiry/expiry-sweeper.ts";
 import { createExpiryTracker } from "../src/spread/expiry/expiry-tracker.ts";
+import { createMemoryStorage } from "../src/storage/memory.ts";
 import { createMinHeap } from "../src/util/min-heap.ts";
 import { createClock, formatVersion, isVersion } from "../src/version.ts";
 import { StoreError } from "../src/errors.ts";
@@ -120,6 +123,39 @@ describe("createExpiryTracker()", () => {
     const tracker = createExpiryTracker();
     for (let index = 0; index < 5000; index++) tracker.note("c", "hot", record(formatVersion(index + 1, 0, "n1"), 10_000 + index, "hot"));
     assert.deepEqual(tracker.due(Number.MAX_SAFE_INTEGER, 10).map((item) => item.expiresAt), [14_999]);
+  });
+});
+
+describe("startExpirySweeper()", () => {
+  test("a storage failure leaves the due records for the next pass, said once; a record rewritten meanwhile is left alone", async () => {
+    let time = 1_000;
+    let failPuts = 2;
+    const memory = createMemoryStorage();
+    const tracker = createExpiryTracker();
+    const wrapped = expiringStorage(memory, tracker, () => time);
+    // Every write still goes through the tracker's wrapper, as the cluster's storage does.
+    const storage = { ...wrapped, put: (...args: Parameters<typeof wrapped.put>) => (failPuts-- > 0 ? Promise.reject(new Error("disk full")) : wrapped.put(...args)) };
+    const logged: string[] = [];
+    const sweeper = startExpirySweeper({ storage, tracker, now: () => time, log: (message) => logged.push(message), intervalMs: 60_000 });
+    try {
+      for (const uid of ["a", "b"]) await storage.create("c", record(formatVersion(1, 0, "n1"), 2_000, uid));
+      const replaced = record(formatVersion(2, 0, "n1"), 5_000, "moved");
+      await storage.create("c", record(formatVersion(1, 0, "n1"), 2_000, "moved"));
+      time = 2_000;
+      assert.equal(await sweeper.sweep(), 0);
+      assert.equal(await sweeper.sweep(), 0);
+      assert.equal(logged.length, 1, "said once while it keeps failing");
+      // Rewritten under the tracker's nose (another node of a shared database): the sweeper must not tombstone it.
+      await memory.put("c", replaced, formatVersion(1, 0, "n1"));
+      assert.equal(await sweeper.sweep(), 2);
+      assert.equal((await memory.get("c", "a"))?.entry.deleted, true);
+      assert.equal((await memory.get("c", "b"))?.entry.deleted, true);
+      assert.deepEqual((await memory.get("c", "moved"))?.entry, replaced);
+      assert.equal(tracker.size, 1, "the rewritten record is tracked at its new version");
+      assert.equal(await sweeper.sweep(), 0);
+    } finally {
+      await sweeper.stop();
+    }
   });
 });
 
