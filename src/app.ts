@@ -17,6 +17,7 @@ import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-rou
 import { consoleFormResponse, consolePageResponse } from "./http/console/console-routes.ts";
 import { htmlResponse, prefersHtml } from "./http/console/layout.ts";
 import { listPageHtml } from "./http/list-page.ts";
+import { queryTtl, writeTtl } from "./http/ttl.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
@@ -104,7 +105,8 @@ export function createApp(deps: AppDeps): Hono {
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');
-    return recordResponse(await records.create(collection, checkUid(input.uid), input.value, createConditions(c)));
+    const ttlMs = writeTtl(queryTtl(c), input.ttl);
+    return recordResponse(await records.create(collection, checkUid(input.uid), input.value, createConditions(c), { ttlMs }));
   });
 
   app.get("/:collection/:uid", async (c) => {
@@ -125,17 +127,17 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/:collection/:uid", async (c) => {
     if (c.req.param("collection") === "_sync") return syncPeerResponse(c, cluster, c.req.param("uid"), replicationLimit);
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), uidParam(c), bodyLimit, cluster);
-    const { collection, uid, value } = await writeRequest(c, bodyLimits);
-    return recordResponse(await records.create(collection, uid, value, createConditions(c)));
+    const { collection, uid, value, ttlMs } = await writeRequest(c, bodyLimits);
+    return recordResponse(await records.create(collection, uid, value, createConditions(c), { ttlMs }));
   });
 
   app.put("/:collection/:uid", async (c) => {
     if (wantsCache(c)) return cacheResponse(c, collectionParam(c), uidParam(c), bodyLimit, cluster);
-    const { collection, uid, value } = await writeRequest(c, bodyLimits);
+    const { collection, uid, value, ttlMs } = await writeRequest(c, bodyLimits);
     return recordResponse(await records.update(collection, uid, value, {
       ifMatch: parseEtagList(c.req.header("if-match")),
       ifNoneMatch: parseEtagList(c.req.header("if-none-match")),
-    }));
+    }, { ttlMs }));
   });
 
   app.delete("/:collection/:uid", async (c) => {
@@ -221,7 +223,7 @@ async function writeRequest(c: Context, limits: BodyLimits) {
   if (input.uid !== undefined && input.uid !== uid) {
     throw invalidInput("uid_mismatch", `The body's uid "${input.uid}" differs from the path's "${uid}"`);
   }
-  return { collection, uid, value: input.value };
+  return { collection, uid, value: input.value, ttlMs: writeTtl(queryTtl(c), input.ttl) };
 }
 
 /** A POST creates anyway; "If-None-Match: *" only turns its record_exists into a 412 (DESIGN.md §2). */

@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   invalid_flag: 400,
   invalid_length: 400,
   invalid_limit: 400,
+  invalid_ttl: 400,
   invalid_replica: 400,
   invalid_visited: 400,
   missing_uid: 400,

@@ -4,8 +4,9 @@
  * (bodies, headers) stay in src/http; storage details stay behind the Storage interface.
  */
 import { preconditionFailed, recordExists, recordMissing, writeConflict } from "./errors.ts";
+import { isExpired, isVisible } from "./expiry.ts";
 import type { Draft } from "./process/types.ts";
-import { checksum, type Entry, isLive, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
+import { checksum, type Entry, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
 import type { Replicator } from "./spread/replicator.ts";
 import { createKeyedLock } from "./util/keyed-lock.ts";
 import type { ListOptions, ListPage, Storage } from "./storage/types.ts";
@@ -27,9 +28,15 @@ export interface Preconditions {
   ifNoneMatch?: readonly string[];
 }
 
+/** What a write asks for besides its value. */
+export interface WriteOptions {
+  /** The record expires this long after the write (DESIGN.md §10); without it, it never does. */
+  ttlMs?: number;
+}
+
 export interface RecordService {
-  create(collection: string, uid: string, value: Json, conditions?: Preconditions): Promise<Snapshot>;
-  update(collection: string, uid: string, value: Json, conditions?: Preconditions): Promise<Snapshot>;
+  create(collection: string, uid: string, value: Json, conditions?: Preconditions, options?: WriteOptions): Promise<Snapshot>;
+  update(collection: string, uid: string, value: Json, conditions?: Preconditions, options?: WriteOptions): Promise<Snapshot>;
   /** The live record, looking on the peers unless `local`; `visited` marks a lookup from another node. */
   get(collection: string, uid: string, options?: { local?: boolean; visited?: readonly string[] }): Promise<Snapshot>;
   remove(collection: string, uid: string, conditions?: Preconditions): Promise<Snapshot>;
@@ -52,11 +59,13 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   const lock = createKeyedLock();
   const serialized = <T>(collection: string, uid: string, task: () => Promise<T>) => lock.run(`${collection}/${uid}`, task);
 
-  const build = async (uid: string, value: Json): Promise<StoredRecord> => {
+  const build = async (uid: string, value: Json, options: WriteOptions): Promise<StoredRecord> => {
     const timestamp = now();
-    const { value: processed, uid: _uid, timestamp: _timestamp, ...fields } = await pipeline({ uid, value, timestamp });
+    // expires_at is the write's to set, never a process's.
+    const { value: processed, uid: _uid, timestamp: _timestamp, expires_at: _expiresAt, ...fields } = await pipeline({ uid, value, timestamp });
     const bytes = valueBytes(processed);
-    return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, version: "", node: clock.nodeId };
+    const expiry = options.ttlMs === undefined ? undefined : { expires_at: timestamp + options.ttlMs };
+    return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, ...expiry, version: "", node: clock.nodeId };
   };
 
   // Newer than the entry it replaces, or 409 future_version when that one is beyond the clock skew:
@@ -69,24 +78,25 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   return {
     list: (collection, options) => storage.list(collection, options),
 
-    create(collection, uid, value, conditions = {}) {
-      return serialized(collection, uid, () => createUnlocked(collection, uid, value, conditions));
+    create(collection, uid, value, conditions = {}, options = {}) {
+      return serialized(collection, uid, () => createUnlocked(collection, uid, value, conditions, options));
     },
 
-    update(collection, uid, value, conditions = {}) {
+    update(collection, uid, value, conditions = {}, options = {}) {
       return serialized(collection, uid, async () => {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
           if (attempt > 0) await backoff(attempt);
           const before = await storage.get(collection, uid);
-          if (!before || !isLive(before.entry)) {
+          // An expired record is as good as missing, before its tombstone is written too.
+          if (!before || !isVisible(before.entry, now())) {
             // If-None-Match: * asks for "only if absent": a create, with its own check against a racing write.
-            if (conditions.ifNoneMatch?.includes("*")) return createUnlocked(collection, uid, value, conditions);
+            if (conditions.ifNoneMatch?.includes("*")) return createUnlocked(collection, uid, value, conditions, options);
             // If-Match (even "*") asks for a current record, and there is none (RFC 9110 13.1.1).
             if (conditions.ifMatch) throw preconditionFailed(`If-Match and record "${uid}" does not exist`);
             throw recordMissing(uid);
           }
           checkConditions(conditions, before.entry);
-          const record = await build(uid, value);
+          const record = await build(uid, value, options);
           if (sameContent(record, before.entry)) return before;
           stamp(record, before.entry);
           if (await replicator.spread(collection, uid, () => storage.put(collection, record, before.entry.version))) return snapshotOf(record);
@@ -98,7 +108,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     get(collection, uid, options = {}) {
       // No async/await here: a cached GET is hot, and each async layer costs a microtask turn.
       return storage.get(collection, uid).then((snapshot) => {
-        if (snapshot && isLive(snapshot.entry)) return snapshot;
+        if (snapshot && isVisible(snapshot.entry, now())) return snapshot;
         if (options.local) throw recordMissing(uid);
         return replicator.lookup(collection, uid, options.visited).then((found) => {
           if (!found) throw recordMissing(uid);
@@ -114,8 +124,8 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
           const before = await storage.get(collection, uid);
           // Not here: a peer may hold it (the original forwarded deletes the same way). Its
           // conditions are the found record's, and the tombstone must outrank that record too.
-          const found = !before || !isLive(before.entry) ? await replicator.lookup(collection, uid) : before;
-          if (!found || !isLive(found.entry)) throw recordMissing(uid);
+          const found = !before || !isVisible(before.entry, now()) ? await replicator.lookup(collection, uid) : before;
+          if (!found || !isVisible(found.entry, now())) throw recordMissing(uid);
           checkConditions(conditions, found.entry);
           const tombstone = stamp<Tombstone>({ uid, deleted: true, timestamp: now(), version: "", node: clock.nodeId }, newer(before?.entry, found.entry));
           // Lost to a replica that landed meanwhile (during the lookup, say): read again and retry.
@@ -127,18 +137,26 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
   };
 
   /** POST, or PUT with If-None-Match: *, with the uid's lock held. */
-  async function createUnlocked(collection: string, uid: string, value: Json, conditions: Preconditions): Promise<Snapshot> {
+  async function createUnlocked(collection: string, uid: string, value: Json, conditions: Preconditions, options: WriteOptions): Promise<Snapshot> {
     const onlyIfAbsent = conditions.ifNoneMatch?.includes("*") === true;
     const exists = () => (onlyIfAbsent ? preconditionFailed(`If-None-Match: * and record "${uid}" exists`) : recordExists(uid));
-    // Read first: refuse early, and move the clock past a tombstone so the new record outranks it everywhere.
-    const before = await storage.get(collection, uid);
-    if (before && isLive(before.entry)) throw exists();
-    // If-Match names a version, and an absent record has none.
-    if (conditions.ifMatch && !conditions.ifMatch.includes("*")) throw preconditionFailed(`If-Match and record "${uid}" does not exist`);
-    const record = stamp(await build(uid, value), before?.entry);
-    // Lost to a replica that arrived between the read and the write: the uid exists now.
-    if (!(await replicator.spread(collection, uid, () => storage.create(collection, record)))) throw exists();
-    return snapshotOf(record);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      // Read first: refuse early, and move the clock past a tombstone so the new record outranks it everywhere.
+      const before = await storage.get(collection, uid);
+      if (before && isVisible(before.entry, now())) throw exists();
+      // If-Match names a version, and an absent record has none.
+      if (conditions.ifMatch && !conditions.ifMatch.includes("*")) throw preconditionFailed(`If-Match and record "${uid}" does not exist`);
+      const record = stamp(await build(uid, value, options), before?.entry);
+      // Storage sees an expired record as live: replace it by its version, as an update would.
+      const expired = before !== undefined && isExpired(before.entry, now());
+      const write = () => (expired ? storage.put(collection, record, before.entry.version) : storage.create(collection, record));
+      if (await replicator.spread(collection, uid, write)) return snapshotOf(record);
+      // Lost to a replica that arrived between the read and the write: the uid exists now, unless
+      // what replaced the expired record was its tombstone (the sweeper's): read again.
+      if (!expired) throw exists();
+    }
+    throw busy(uid);
   }
 }
 

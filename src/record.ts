@@ -88,12 +88,16 @@ export const JsonWriteBodySchema = v.object({
   // JSON.parse only yields JSON, so any present value is acceptable.
   value: v.unknown(),
   uid: v.optional(v.string('"uid" must be a string')),
+  // Checked by src/http/ttl.ts, which knows the units: a number of seconds or a duration's text.
+  ttl: v.optional(v.unknown()),
 });
 
 /** The write a client asked for, whatever the body's content type. */
 export interface WriteInput {
   value: Json;
   uid?: string;
+  /** The body's ttl as sent (a number of seconds or a duration's text), unchecked. */
+  ttl?: unknown;
 }
 
 export function parseJsonWriteBody(data: unknown): WriteInput {
@@ -103,7 +107,8 @@ export function parseJsonWriteBody(data: unknown): WriteInput {
   if (!("value" in data)) throw invalidInput("missing_value", 'The body has no "value"');
   const result = v.safeParse(JsonWriteBodySchema, data);
   if (!result.success) throw invalidInput("invalid_body", result.issues[0].message);
-  return { value: result.output.value as Json, uid: result.output.uid };
+  const { value, uid, ttl } = result.output;
+  return ttl === undefined ? { value: value as Json, uid } : { value: value as Json, uid, ttl };
 }
 
 // --- Derived fields ---

@@ -222,6 +222,36 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
       assert.deepEqual((await (await fetch(url("/empty-collection"))).json()).uids, []);
     });
 
+    test("?ttl= and a JSON ttl set expires_at; at it the record is 404 and out of the listing, then a tombstone, and the uid can be created again", async () => {
+      // Long enough for the checks before the expiry on a busy machine.
+      const short = await (await post("/expiry/short?ttl=4s", form("soon gone"))).json();
+      assert.equal(short.expires_at, short.timestamp + 4000);
+      const viaJson = await (await post("/expiry/json", json({ value: 1, ttl: "4s" }))).json();
+      assert.equal(viaJson.expires_at, viaJson.timestamp + 4000);
+      const kept = await (await post("/expiry/kept", json({ value: 2 }))).json();
+      assert.equal(kept.expires_at, undefined);
+      assert.deepEqual(await (await fetch(url("/expiry/short"))).json(), short, "GET answers the stored record, expires_at included");
+      assert.deepEqual((await (await fetch(url("/expiry"))).json()).uids, ["json", "kept", "short"]);
+
+      // The node shares this machine's clock: from expires_at on, the record is gone at once.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(short.expires_at, viaJson.expires_at) - Date.now() + 5));
+      assert.equal((await fetch(url("/expiry/short"))).status, 404);
+      assert.equal((await fetch(url("/expiry/json?local=1"))).status, 404);
+      assert.deepEqual((await (await fetch(url("/expiry"))).json()).uids, ["kept"]);
+
+      const tombstoneOf = async (uid: string) => {
+        const feed = await (await fetch(url(`/_changes?collection=expiry&records=0`))).json();
+        return feed.results.find((change: { uid: string }) => change.uid === uid);
+      };
+      const deadline = Date.now() + 10_000;
+      while (!(await tombstoneOf("short"))?.deleted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(await tombstoneOf("short"), { seq: (await tombstoneOf("short")).seq, collection: "expiry", uid: "short", version: `${short.version}-expired`, deleted: true });
+
+      const again = await post("/expiry/short", form("back"));
+      assert.equal(again.status, 200);
+      assert.ok((await again.json()).version > `${short.version}-expired`);
+    });
+
     test("GET /{collection} from a browser is an HTML page with a form that creates records", async () => {
       const page = await fetch(url("/listing"), { headers: { accept: "text/html,application/xhtml+xml" } });
       assert.match(page.headers.get("content-type")!, /text\/html/);
@@ -312,6 +342,10 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
         ["unsupported content type", "/text/t", { headers: { "content-type": "text/plain" }, body: "hello" }, 415, "unsupported_media_type"],
         ["no content type", "/text/t", { body: new Uint8Array([104, 105]) }, 415, "unsupported_media_type"],
         ["body over the limit", "/text/big", form("x".repeat(BODY_LIMIT + 1)), 413, "payload_too_large"],
+        ["ttl of zero", "/text/ttl?ttl=0", form("x"), 400, "invalid_ttl"],
+        ["ttl over ten years", "/text/ttl?ttl=3651d", form("x"), 400, "invalid_ttl"],
+        ["malformed ttl in a JSON body", "/text/ttl", json({ value: 1, ttl: "soon" }), 400, "invalid_ttl"],
+        ["negative ttl in a form", "/text/ttl", form("x", { ttl: "-5s" }), 400, "invalid_ttl"],
       ];
 
       for (const [name, path, init, status, code] of cases) {

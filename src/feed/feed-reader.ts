@@ -2,7 +2,7 @@
  * One page of the changes feed as the client sees it: each change with its entry (read along by the
  * engine, or by get()), serialized once. The record is the stored JSON exactly as GET answers it.
  */
-import { isLive } from "../record.ts";
+import { isVisible } from "../expiry.ts";
 import type { Storage } from "../storage/types.ts";
 import { formatCursor } from "./cursor.ts";
 
@@ -27,6 +27,7 @@ export interface FeedReadOptions {
 export async function readFeed(storage: Storage, since: number | "now", options: FeedReadOptions): Promise<FeedPage> {
   const page = await storage.changes(since, { collection: options.collection, limit: options.limit });
   const snapshots = await Promise.all(page.changes.map((change) => change.snapshot ?? storage.get(change.collection, change.uid)));
+  const now = Date.now();
   const results: string[] = [];
   const seqs: string[] = [];
   const collections: string[] = [];
@@ -35,7 +36,8 @@ export async function readFeed(storage: Storage, since: number | "now", options:
     // Purged since the engine listed it: a forgotten tombstone is no change to report.
     if (!snapshot) continue;
     const seq = formatCursor(storage.storageId, change.seq);
-    const live = isLive(snapshot.entry);
+    // Expired is gone for every reader, the feed's too: it says deleted before the tombstone (its own change) is written.
+    const live = isVisible(snapshot.entry, now);
     const head = `{"seq":"${seq}","collection":"${change.collection}","uid":${JSON.stringify(change.uid)},"version":${JSON.stringify(snapshot.entry.version)},"deleted":${!live}`;
     results.push(live && options.records ? `${head},"record":${snapshot.json}}` : `${head}}`);
     seqs.push(seq);

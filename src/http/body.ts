@@ -23,7 +23,7 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
   const mediaType = contentType.split(";", 1)[0]!.trim().toLowerCase();
   if (mediaType === "application/x-www-form-urlencoded") {
     const form = new URLSearchParams(await readText(request, limit));
-    return fromFields(form.get("value"), form.get("uid"));
+    return fromFields(form.get("value"), form.get("uid"), form.get("ttl"));
   }
   if (mediaType === "application/json" || mediaType.endsWith("+json")) {
     // The value sits one level below the {"value": …} object.
@@ -39,7 +39,8 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
     }
     const value = form.get("value");
     const uid = form.get("uid");
-    return fromFields(typeof value === "object" && value !== null ? await value.text() : value, typeof uid === "string" ? uid : null);
+    const ttl = form.get("ttl");
+    return fromFields(typeof value === "object" && value !== null ? await value.text() : value, typeof uid === "string" ? uid : null, typeof ttl === "string" ? ttl : null);
   }
   throw unsupportedMediaType(mediaType || "(none)");
 }
@@ -67,9 +68,12 @@ export function parseJsonText(text: string, maxDepth: number, options: { wrappin
 
 // --- Internal helpers ---
 
-function fromFields(value: string | null, uid: string | null): WriteInput {
+function fromFields(value: string | null, uid: string | null, ttl: string | null): WriteInput {
   if (value === null) throw invalidInput("missing_value", 'The body has no "value" field');
-  return uid === null ? { value: value as Json } : { value, uid };
+  const input: WriteInput = uid === null ? { value: value as Json } : { value, uid };
+  // An HTML form's empty ttl field means "no expiry", not a malformed one.
+  if (ttl !== null && ttl !== "") input.ttl = ttl;
+  return input;
 }
 
 async function readText(request: Request, limit: number): Promise<string> {

@@ -10,6 +10,7 @@ import { parseReplicationBody } from "../spread/replication-wire.ts";
 import { checkNoBody, readSignedBody } from "./signed-body.ts";
 import { readBodyBytes } from "./body.ts";
 import { etagOf } from "./etag.ts";
+import { parseTtl } from "./ttl.ts";
 
 /** The header telling how a cache=1 answer was made: "hit", "miss", or "forwarded ok/total". */
 export const CACHE_HEADER = "x-minstore-cache";
@@ -64,7 +65,10 @@ export async function withPeerBody(c: Context, cluster: ClusterApi, bodyLimit: n
 export async function cacheResponse(c: Context, collection: string, uid: string, bodyLimit: number, cluster: ClusterApi): Promise<Response> {
   const method = c.req.method as "GET" | "POST" | "PUT" | "DELETE";
   const body = method === "POST" || method === "PUT" ? await readBodyBytes(c.req.raw, bodyLimit) : undefined;
-  const answer = await cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type") });
+  // Checked here, so a bad one is this node's 400; the dependants set the expiry.
+  const ttl = method === "POST" || method === "PUT" ? c.req.query("ttl") : undefined;
+  parseTtl(ttl);
+  const answer = await cluster.cache.handle({ method, collection, uid, body, contentType: c.req.header("content-type"), ttl });
   const headers: Record<string, string> = { "content-type": "application/json", [CACHE_HEADER]: answer.how };
   if (answer.version) headers.etag = etagOf(answer.version);
   return new Response(answer.json, { status: answer.status, headers });

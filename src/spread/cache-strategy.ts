@@ -5,7 +5,8 @@
  * from memory. PUT and DELETE through this node invalidate the cached copy.
  */
 import { dependantsUnreachable, noDependants } from "../errors.ts";
-import { isLive, type Snapshot } from "../record.ts";
+import { isVisible } from "../expiry.ts";
+import type { Snapshot } from "../record.ts";
 import { createLruCache } from "../util/lru-cache.ts";
 import { isVersion } from "../version.ts";
 import type { PeerClient } from "./peer-client.ts";
@@ -15,6 +16,8 @@ export interface CacheStrategyDeps {
   peers: () => readonly string[];
   cacheBytes: number;
   timeoutMs: number;
+  /** The time expiry is judged by: an expired record is neither answered from the cache nor kept (default Date.now). */
+  now?: () => number;
 }
 
 export interface ForwardedRequest {
@@ -23,6 +26,8 @@ export interface ForwardedRequest {
   uid: string;
   body?: Uint8Array;
   contentType?: string;
+  /** A write's `?ttl=`, passed on to the dependants. */
+  ttl?: string;
 }
 
 /** What the node answers: a dependant's answer as it came, or a record from the cache. src/http turns it into a Response. */
@@ -41,13 +46,13 @@ export interface CacheStrategy {
   stats(): { entries: number; bytes: number; hits: number; misses: number };
 }
 
-export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: CacheStrategyDeps): CacheStrategy {
+export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs, now = Date.now }: CacheStrategyDeps): CacheStrategy {
   const cache = createLruCache<Snapshot>(cacheBytes);
   let hits = 0;
   let misses = 0;
 
   const forwardAll = (request: ForwardedRequest, targets: readonly string[]) => {
-    const path = `/${request.collection}/${encodeURIComponent(request.uid)}`;
+    const path = `/${request.collection}/${encodeURIComponent(request.uid)}${request.ttl === undefined ? "" : `?ttl=${encodeURIComponent(request.ttl)}`}`;
     const headers: Record<string, string> = request.contentType ? { "content-type": request.contentType } : {};
     return targets.map((peer) => client.request(peer, { method: request.method, path, body: request.body, headers, timeoutMs }));
   };
@@ -60,7 +65,12 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
       }
       const key = `${request.collection}\u0000${request.uid}`;
       if (request.method === "GET") {
-        const cached = cache.get(key);
+        let cached = cache.get(key);
+        // Expired while cached: gone for this reader as for every other, and asked for again.
+        if (cached && !isVisible(cached.entry, now())) {
+          cache.delete(key);
+          cached = undefined;
+        }
         if (cached) {
           hits += 1;
           return recordAnswer(cached, "hit");
@@ -70,7 +80,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
       const answers = forwardAll(request, targets);
       if (request.method === "GET") {
         // The first valid record wins; the others are not waited for.
-        const found = await Promise.any(answers.map((answer) => answer.then((result) => recordOf(result, request.uid)))).catch(() => undefined);
+        const found = await Promise.any(answers.map((answer) => answer.then((result) => recordOf(result, request.uid, now())))).catch(() => undefined);
         if (found) {
           cache.set(key, found, found.json.length * 2);
           return recordAnswer(found, "miss");
@@ -80,7 +90,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
       const results = settled.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
       const success = results.find((result) => result.status >= 200 && result.status < 300);
       if (request.method !== "GET") {
-        const written = success && request.method === "POST" ? recordOf(success, request.uid) : undefined;
+        const written = success && request.method === "POST" ? recordOrNone(success, request.uid, now()) : undefined;
         if (written) cache.set(key, written, written.json.length * 2);
         else cache.delete(key);
       }
@@ -98,11 +108,19 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs }: Ca
 
 // --- Internal helpers ---
 
-function recordOf(result: { status: number; text: string }, uid: string): Snapshot {
+function recordOf(result: { status: number; text: string }, uid: string, now: number): Snapshot {
   if (result.status !== 200) throw new Error(`status ${result.status}`);
   const entry = JSON.parse(result.text) as Snapshot["entry"];
-  if (entry?.uid !== uid || !isLive(entry) || !isVersion(entry.version)) throw new Error("not the record asked for");
+  if (entry?.uid !== uid || !isVisible(entry, now) || !isVersion(entry.version)) throw new Error("not the record asked for");
   return { entry, json: result.text };
+}
+
+function recordOrNone(result: { status: number; text: string }, uid: string, now: number): Snapshot | undefined {
+  try {
+    return recordOf(result, uid, now);
+  } catch {
+    return undefined;
+  }
 }
 
 function recordAnswer(snapshot: Snapshot, how: string): CacheAnswer {

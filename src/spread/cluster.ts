@@ -18,6 +18,9 @@ import { createPeerSender } from "./replication-wire.ts";
 import type { Replicator } from "./replicator.ts";
 import { namesSelf, type SelfAddress, type ServersList } from "./servers-list.ts";
 import { startTombstoneSweeper } from "./tombstone-sweeper.ts";
+import { expiringStorage } from "./expiry/expiring-storage.ts";
+import { startExpirySweeper } from "./expiry/expiry-sweeper.ts";
+import { createExpiryTracker } from "./expiry/expiry-tracker.ts";
 import type { SyncDigest } from "./sync/digest.ts";
 import { buildDigest, trackedStorage } from "./sync/tracked-storage.ts";
 import { startSyncer, type Syncer, type SyncStatus } from "./sync/syncer.ts";
@@ -50,6 +53,8 @@ export interface ClusterOptions {
   fetch?: typeof fetch;
   /** Between anti-entropy rounds; 0 (the default here): only when asked (POST /_sync). */
   syncIntervalMs?: number;
+  /** The time expiry is judged by (Date.now by default; tests move it). */
+  now?: () => number;
   log: (message: string, err?: unknown) => void;
 }
 
@@ -106,8 +111,10 @@ export const REPLICATION_BUDGET_BYTES = 64 * 1024 * 1024;
 
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const { clock, log } = options;
-  const digest = await buildDigest(options.storage);
-  const storage = trackedStorage(options.storage, digest);
+  const now = options.now ?? Date.now;
+  const expiry = createExpiryTracker();
+  const digest = await buildDigest(options.storage, expiry.note);
+  const storage = trackedStorage(expiringStorage(options.storage, expiry, now), digest);
   let servers = options.servers;
   let self = options.self;
   const identity: Identity = { node: clock.nodeId, boot: crypto.randomUUID() };
@@ -155,9 +162,11 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     log,
   });
   const receiver = createReplicationReceiver({ storage, clock, outbox, maxHops: options.maxHops, maxClockSkewMs: options.maxClockSkewMs, boot: identity.boot });
-  const lookup = createLookup({ client, peers, nodeId: clock.nodeId, timeoutMs: options.lookupTimeoutMs, maxHops: options.maxHops });
-  const cache = createCacheStrategy({ client, peers, cacheBytes: options.bounceCacheBytes, timeoutMs: options.peerTimeoutMs });
+  const lookup = createLookup({ client, peers, nodeId: clock.nodeId, timeoutMs: options.lookupTimeoutMs, maxHops: options.maxHops, now });
+  const cache = createCacheStrategy({ client, peers, cacheBytes: options.bounceCacheBytes, timeoutMs: options.peerTimeoutMs, now });
   const sweeper = startTombstoneSweeper({ storage, retentionMs: options.tombstoneRetentionMs, isPending: outbox.isPending, log });
+  // Through `storage` but not the outbox: every node writes the same tombstones itself.
+  const expirySweeper = startExpirySweeper({ storage, tracker: expiry, now, log });
   const received = { requests: 0, applied: 0, ignored: 0 };
   const sync = await startSyncer({
     fs: options.fs,
@@ -235,6 +244,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     },
     async close() {
       sweeper.stop();
+      await expirySweeper.stop();
       await sync.close();
       await outbox.close();
     },

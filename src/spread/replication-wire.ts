@@ -111,6 +111,8 @@ const RecordSchema = v.looseObject({
   value: v.unknown(),
   check_sum: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "check_sum is not a SHA-256")),
   size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  // Milliseconds since the epoch, as every engine stores it (postgres in a bigint column).
+  expires_at: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9_999_999_999_999))),
   deleted: v.optional(v.undefined()),
 });
 

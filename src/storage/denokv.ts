@@ -15,6 +15,7 @@
  * Writes of this process take turns (a local queue) so that they do not lose that check to each other.
  */
 import { recordTooLarge, writeConflict } from "../errors.ts";
+import { isVisible } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import type { KvListSelector, KvStore } from "../runtime/kv-types.ts";
 import { checkSince } from "./change-log.ts";
@@ -126,7 +127,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
     purge(collection, uid, version) {
       return conditional(collection, uid, (current) => (current && !isLive(current) && current.version === version ? null : undefined));
     },
-    async list(collection, { prefix = "", limit, cursor }): Promise<ListPage> {
+    async list(collection, { prefix = "", limit, cursor, visibleAt }): Promise<ListPage> {
       const range = listRange(prefix, cursor);
       if (range.empty) return { uids: [] };
       const base = [root, collection];
@@ -137,7 +138,8 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
       const uids: string[] = [];
       for await (const { value } of kv.list<string>(selector, { batchSize: Math.min(limit + 1, 500) })) {
         const entry = JSON.parse(value) as Entry;
-        if (!isLive(entry)) continue;
+        // Each entry is read anyway: expired ones are left out here, those other processes wrote included.
+        if (visibleAt === undefined ? !isLive(entry) : !isVisible(entry, visibleAt)) continue;
         if (uids.length === limit) return { uids, cursor: uids[uids.length - 1] };
         uids.push(entry.uid);
       }

@@ -3,7 +3,7 @@
  * (PostgreSQL; on paper CockroachDB and YugabyteDB), through postgres.js, which runs on Node and Deno.
  *
  *   collection text, uid_key bytea, uid text, version bytea, deleted boolean, body text,
- *   primary key (collection, uid_key)
+ *   expires_at bigint (null: never), primary key (collection, uid_key)
  *
  * - `body` is the entry's compact JSON exactly as minstore wrote it (Snapshot.json), not jsonb:
  *   jsonb reorders keys (GET would answer other bytes than POST did) and refuses "\u0000" in strings,
@@ -22,6 +22,7 @@
  *   The same row holds the storage id and the floor (the highest seq a purge forgot).
  */
 import postgres from "postgres";
+import { expiresAtOf } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
@@ -80,11 +81,14 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     await sql`CREATE TABLE IF NOT EXISTS ${meta} (id int PRIMARY KEY, seq bigint NOT NULL, floor bigint NOT NULL, storage_id text NOT NULL)`;
     await sql`INSERT INTO ${meta} VALUES (1, 0, 0, ${newStorageId()}) ON CONFLICT (id) DO NOTHING`;
   };
+  // A record's expires_at in a column of its own, so listings filter expired records in SQL, those
+  // other nodes of the database wrote included (body::jsonb would fail on "\u0000" in a value).
+  const createExpiry = () => sql`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS expires_at bigint`;
   let storageId: string;
   try {
     // IF NOT EXISTS is not safe against itself: nodes starting together on a new database race, and
     // the losers fail with a unique violation on the catalog. It all exists by then: once more is enough.
-    for (const step of [createTable, createFeed]) {
+    for (const step of [createTable, createFeed, createExpiry]) {
       try {
         await step();
       } catch (err) {
@@ -135,14 +139,15 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       version: versionBytes(entry.version),
       deleted: !isLive(entry),
       body: json,
+      expires_at: expiresAtOf(entry) ?? null,
     };
   };
   // Every write's statement takes its seq here: the counter row's lock is what orders commits by seq.
   const nextSeq = sql`next_seq AS (UPDATE ${meta} SET seq = seq + 1 WHERE id = 1 RETURNING seq)`;
   const insert = (values: ReturnType<typeof row>) => sql`
-    INSERT INTO ${t} (collection, uid_key, uid, version, deleted, body, seq)
-    SELECT ${values.collection}, ${values.uid_key}, ${values.uid}, ${values.version}, ${values.deleted}, ${values.body}, next_seq.seq FROM next_seq`;
-  const upsertSet = sql`SET uid = excluded.uid, version = excluded.version, deleted = excluded.deleted, body = excluded.body, seq = excluded.seq`;
+    INSERT INTO ${t} (collection, uid_key, uid, version, deleted, body, expires_at, seq)
+    SELECT ${values.collection}, ${values.uid_key}, ${values.uid}, ${values.version}, ${values.deleted}, ${values.body}, ${values.expires_at}, next_seq.seq FROM next_seq`;
+  const upsertSet = sql`SET uid = excluded.uid, version = excluded.version, deleted = excluded.deleted, body = excluded.body, expires_at = excluded.expires_at, seq = excluded.seq`;
   const watchers = createChangeWatchers();
   const wrote = (result: { count: number }) => {
     if (result.count === 1) watchers.notify();
@@ -193,7 +198,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
           ? await run(() => sql`WITH ${nextSeq} ${insert(values)} ON CONFLICT (collection, uid_key) DO NOTHING`)
           : await run(() => sql`
               WITH ${nextSeq}
-              UPDATE ${t} SET version = ${values.version}, deleted = ${values.deleted}, body = ${values.body}, seq = next_seq.seq
+              UPDATE ${t} SET version = ${values.version}, deleted = ${values.deleted}, body = ${values.body}, expires_at = ${values.expires_at}, seq = next_seq.seq
               FROM next_seq
               WHERE collection = ${collection} AND uid_key = ${values.uid_key} AND version = ${versionBytes(expectedVersion)}`);
       return wrote(result);
@@ -217,7 +222,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       return result.count === 1;
     },
 
-    async list(collection, { prefix = "", limit, cursor }): Promise<ListPage> {
+    async list(collection, { prefix = "", limit, cursor, visibleAt }): Promise<ListPage> {
       const range = listRange(prefix, cursor);
       if (range.empty) return { uids: [] };
       // One row more than the page says whether another page follows.
@@ -225,6 +230,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
         SELECT uid FROM ${t}
         WHERE collection = ${collection} AND NOT deleted AND uid_key >= ${range.start}
           ${range.end ? sql`AND uid_key < ${range.end}` : sql``}
+          ${visibleAt === undefined ? sql`` : sql`AND (expires_at IS NULL OR expires_at > ${visibleAt})`}
         ORDER BY uid_key LIMIT ${limit + 1}`);
       const uids = rows.slice(0, limit).map((found) => found.uid);
       return rows.length > limit ? { uids, cursor: uids[uids.length - 1] } : { uids };

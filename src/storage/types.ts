@@ -97,6 +97,11 @@ export interface ListOptions {
   limit: number;
   /** The last uid of the previous page. */
   cursor?: string;
+  /**
+   * Leave out records expired at this time (ms since the epoch; DESIGN.md §10), where the engine can
+   * tell cheaply (postgres: in SQL). Engines that cannot ignore it: the expiry layer filters for them.
+   */
+  visibleAt?: number;
 }
 
 export interface ListPage {

@@ -38,6 +38,8 @@ export interface InProcessNodeOptions {
   auth?: AuthOptions;
   /** BASE_PATH, to open a node again on what an earlier one left; a fresh temp dir by default (removed on close). */
   dataDir?: string;
+  /** The node's time, for its clock, its records and their expiry (default Date.now): tests move it. */
+  now?: () => number;
 }
 
 export interface InProcessNode {
@@ -69,14 +71,15 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   const url = nodeUrl(nodeId);
 
   const storage = await openStorage(config, { name: "node", fs: nodeFs });
-  const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
+  const now = options.now ?? Date.now;
+  const clock = createClock(nodeId, now, { maxSkewMs: config.maxClockSkewMs });
   const servers = options.servers ?? { bridge: false, peers: [] };
   const peerFetch = options.fetch ?? unreachable;
   const sync = config.durability === "strict";
-  const cluster = await openCluster({ ...tuningOf(config), fs: nodeFs, dataDir, sync, storage, clock, servers, secret: config.clusterSecret, fetch: peerFetch, log });
+  const cluster = await openCluster({ ...tuningOf(config), fs: nodeFs, dataDir, sync, storage, clock, servers, secret: config.clusterSecret, fetch: peerFetch, log, now });
   const pipeline = createPipeline(resolveProcesses(config.processes));
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
-  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
+  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now });
   const { bodyLimit, maxDepth } = config;
   const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
@@ -126,9 +129,15 @@ export interface InProcessCluster {
 
 /**
  * Nodes named by the topology's keys (as for the process clusters of cluster.ts), each listing the
- * others it names; `args` go to every node, `nodeArgs` to one each.
+ * others it names; `args` go to every node, `nodeArgs` to one each; `now` is the nodes' shared time.
  */
-export async function openInProcessCluster(topology: Topology, args: string[] = [], nodeArgs: Record<string, string[]> = {}): Promise<InProcessCluster> {
+export async function openInProcessCluster(
+  topology: Topology,
+  args: string[] = [],
+  nodeArgs: Record<string, string[]> = {},
+  /** Every node's time (default Date.now). */
+  now?: () => number,
+): Promise<InProcessCluster> {
   const nodes: Record<string, InProcessNode> = {};
   const byHost = new Map<string, string>(Object.keys(topology).map((name) => [new URL(nodeUrl(name)).host, name]));
   const downed = new Set<string>();
@@ -156,6 +165,7 @@ export async function openInProcessCluster(topology: Topology, args: string[] = 
     args: [...args, ...(nodeArgs[name] ?? [])],
     fetch: network,
     dataDir,
+    now,
   });
   const dirs: string[] = [];
   const quiet = () =>

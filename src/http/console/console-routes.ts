@@ -22,6 +22,7 @@ import type { RecordService } from "../../record-service.ts";
 import type { ClusterStatus } from "../../spread/cluster.ts";
 import type { Storage } from "../../storage/types.ts";
 import { parseJsonText } from "../body.ts";
+import { parseTtl } from "../ttl.ts";
 import { checkSameOrigin, type FormFields, readFormFields } from "./console-form.ts";
 import { createForm, editForm } from "./forms.ts";
 import { homePage } from "./home-page.ts";
@@ -82,7 +83,9 @@ export async function consoleFormResponse(c: Context, deps: ConsoleDeps): Promis
     switch (action) {
       case "create": {
         requireScope(c, deps, collection, "w");
-        await deps.records.create(collection, uid, valueOf(field, deps.maxDepth));
+        // An empty ttl box means no expiry, as in the form bodies of the JSON API.
+        const ttl = field("ttl");
+        await deps.records.create(collection, uid, valueOf(field, deps.maxDepth), {}, { ttlMs: parseTtl(ttl === "" ? undefined : ttl) });
         return c.redirect(`${recordHref(collection, uid)}&done=created`, 303);
       }
       case "update": {
@@ -194,6 +197,6 @@ function retryForm(field: FormFields): Html | "" {
   const value = field("value") ?? "";
   const version = field("version");
   if (field("action") === "update" && version) return html`<h2>Your edit</h2>${editForm(collection, uid, version, value)}`;
-  if (field("action") === "create") return html`<h2>Your record</h2>${createForm({ collection, uid, value }, false)}`;
+  if (field("action") === "create") return html`<h2>Your record</h2>${createForm({ collection, uid, value, ttl: field("ttl") }, false)}`;
   return "";
 }

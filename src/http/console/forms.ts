@@ -11,6 +11,7 @@ export interface CreateFields {
   collection?: string;
   uid?: string;
   value?: string;
+  ttl?: string;
 }
 
 export function createForm(fields: CreateFields, collectionFixed: boolean): Html {
@@ -22,6 +23,7 @@ export function createForm(fields: CreateFields, collectionFixed: boolean): Html
 ${collection}
 <label>uid <input type="text" name="uid" required value="${fields.uid ?? ""}"></label>
 <label>value (JSON) <textarea name="value" rows="4" required data-json>${fields.value ?? ""}</textarea></label>
+<label>expires after (optional: 30s, 5m, 2h, 7d) <input type="text" name="ttl" placeholder="never" value="${fields.ttl ?? ""}"></label>
 <button type="submit">Create</button>
 </form>`;
 }

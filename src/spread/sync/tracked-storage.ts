@@ -3,13 +3,20 @@
  * client's, a replica's, a synced one, a purge) updates the digest as it returns, so a sync round
  * never rescans. The digest is built once at start from `entries()`.
  */
+import type { Entry } from "../../record.ts";
 import type { Storage } from "../../storage/types.ts";
 import { createSyncDigest, type SyncDigest } from "./digest.ts";
 
-/** The digest of everything `storage` holds now (one pass over its entries, in bounded memory). */
-export async function buildDigest(storage: Storage): Promise<SyncDigest> {
+/**
+ * The digest of everything `storage` holds now (one pass over its entries, in bounded memory);
+ * `alsoSee` gets each entry too, so that what else is built at start needs no pass of its own.
+ */
+export async function buildDigest(storage: Storage, alsoSee?: (collection: string, uid: string, entry: Entry) => void): Promise<SyncDigest> {
   const digest = createSyncDigest();
-  for await (const { collection, entry } of storage.entries()) digest.set(collection, entry.uid, entry.version);
+  for await (const { collection, entry } of storage.entries()) {
+    digest.set(collection, entry.uid, entry.version);
+    alsoSee?.(collection, entry.uid, entry);
+  }
   return digest;
 }
 
