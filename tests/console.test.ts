@@ -172,6 +172,18 @@ describe("POST /: the console's forms", () => {
     assert.match(shown, /Created\. Version/);
   });
 
+  test("create with the ttl box sets expires_at; an empty box is no expiry; a bad one is 400 invalid_ttl and stores nothing", async () => {
+    assert.equal((await submit({ action: "create", collection: "text", uid: "brief", value: "1", ttl: "1h" })).status, 303);
+    const brief = await stored("text", "brief");
+    assert.equal(brief.expires_at, (brief.timestamp as number) + 3_600_000);
+    assert.equal((await submit({ action: "create", collection: "text", uid: "lasting", value: "1", ttl: "" })).status, 303);
+    assert.equal((await stored("text", "lasting")).expires_at, undefined);
+    const bad = await submit({ action: "create", collection: "text", uid: "never", value: "1", ttl: "soon" });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /invalid_ttl/);
+    assert.equal((await call("/text/never")).status, 404);
+  });
+
   test("update with the current version saves; with a stale one it is 412, shows the current version and keeps the edit", async () => {
     await create("text", "doc", { n: 1 });
     const first = (await stored("text", "doc")).version as string;

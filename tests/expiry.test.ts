@@ -67,7 +67,7 @@ describe("ttl on writes", () => {
     }));
     assert.equal(emptyField.expires_at, undefined, "an empty form field is no ttl");
     const page = await (await n.app.request("/e", { headers: { accept: "text/html" } })).text();
-    assert.match(page, /<input name="ttl"/, "the listing page's form has the field");
+    assert.match(page, /<input type="text" name="ttl"/, "the listing page's form has the field");
     // What POST answered is what is stored, and what GET answers.
     assert.deepEqual(await recordOf(await n.app.request("/e/q")), byQuery);
     assert.deepEqual(await stored(n, "q"), byQuery);
