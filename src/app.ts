@@ -15,6 +15,7 @@ import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
+import type { RequestLog } from "./log/logger.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
@@ -35,8 +36,8 @@ export interface AppDeps {
   maxFeeds?: number;
   /** Replication, lookups from peers, cache=1, sync and /_status. */
   cluster: SyncApi;
-  /** When set, called with one line per request. */
-  logRequest?: (line: string) => void;
+  /** When set, called once per request (src/log/logger.ts writes it). */
+  logRequest?: (line: RequestLog) => void;
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
@@ -62,9 +63,10 @@ export function createApp(deps: AppDeps): Hono {
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
+      const line: RequestLog = { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 };
       // The token's id, never the token: who did it, for the audit trail.
-      const token = c.get("auth")?.kind === "token" ? ` token=${c.get("auth").principal}` : "";
-      logRequest(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms${token}`);
+      if (c.get("auth")?.kind === "token") line.token = c.get("auth").principal;
+      logRequest(line);
     });
   }
   if (deps.auth) app.use(createAuthMiddleware(deps.auth));
