@@ -7,6 +7,8 @@ import { Hono } from "hono";
 import { OPTION_DEFAULTS } from "./defaults.ts";
 import type { Context } from "hono";
 import { type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
+import type { BackupApi } from "./backup/backup-api.ts";
+import { exportResponse, importResponse } from "./http/backup-routes.ts";
 import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { createChangesRoute } from "./http/changes-routes.ts";
@@ -41,6 +43,8 @@ export interface AppDeps {
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
+  /** GET /_export and POST /_import (src/http/backup-routes.ts); without it they are not served. */
+  backup?: BackupApi;
 }
 
 export const LIST_LIMIT = { default: 100, max: 1000 };
@@ -79,6 +83,7 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
+    if (name === "_export" && deps.backup) return exportResponse(c, deps.backup);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
@@ -92,6 +97,7 @@ export function createApp(deps: AppDeps): Hono {
     const name = c.req.param("collection");
     if (name === "_replicate") return replicateResponse(c, cluster, replicationLimit);
     if (name === "_sync") return syncRunResponse(c, cluster);
+    if (name === "_import" && deps.backup) return importResponse(c, deps.backup);
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');

@@ -60,3 +60,14 @@ export const AUTH_DEFAULTS = {
   failureRefillMs: duration("6s"),
   maxAddresses: 10_000,
 };
+
+/** Backup and restore (GET /_export, POST /_import). */
+export const BACKUP_DEFAULTS = {
+  /**
+   * The largest import body. An import streams (memory stays bounded by one line and one batch),
+   * so the limit only stops a runaway upload from filling the disk: far above any body limit.
+   */
+  maxImportBytes: size("64gb"),
+  /** A line (one entry) at least this long is accepted, whatever --body-limit says: as a replication batch. */
+  minLineBytes: size("32mb"),
+};

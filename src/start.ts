@@ -4,6 +4,7 @@
  */
 import { createApp } from "./app.ts";
 import { createAttemptLimiter } from "./auth/attempts.ts";
+import { backupApi } from "./backup/backup-api.ts";
 import { runTokenCommand } from "./auth/token-cli.ts";
 import { parseTokensFile, type TokenTable, TokensFileError } from "./auth/tokens-file.ts";
 import { AUTH_DEFAULTS } from "./defaults.ts";
@@ -173,6 +174,7 @@ async function openNodeLocked(
     maxFeeds: config.maxFeeds,
     logRequest: config.log ? log.request : undefined,
     logError: log.error,
+    backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size }),
     auth: tokens && {
       tokens: () => tokens!,
       limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),
