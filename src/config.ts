@@ -67,7 +67,9 @@ export type ParsedCommand =
   | { kind: "help" }
   | { kind: "version" }
   /** `minstore token ...`: the words after "token" (src/auth/token-cli.ts). */
-  | { kind: "token"; args: string[] };
+  | { kind: "token"; args: string[] }
+  /** `minstore export|import ...`: the words after the action (src/backup/backup-cli.ts). */
+  | { kind: "backup"; action: "export" | "import"; args: string[] };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -126,6 +128,7 @@ const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
 
 export const USAGE = `Usage: minstore SERVERS_LIST_PATH BASE_PATH [PORT] [options]
        minstore token new SCOPE... [--id ID] [--line-only]   (see minstore token --help)
+       minstore export URL > backup.ndjson, minstore import URL < backup.ndjson   (see minstore export --help)
 
 A replicable RESTful key/value store. Records live at /{collection}/{uid}.
 
@@ -136,6 +139,7 @@ ${optionLines()}
 
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
   if (argv[0] === "token") return { kind: "token", args: argv.slice(1) };
+  if (argv[0] === "export" || argv[0] === "import") return { kind: "backup", action: argv[0], args: argv.slice(1) };
   const raw: Partial<Record<keyof Config, string>> = {};
   const positional: string[] = [];
   for (let index = 0; index < argv.length; index++) {

@@ -5,6 +5,7 @@
 import { createApp } from "./app.ts";
 import { createAttemptLimiter } from "./auth/attempts.ts";
 import { backupApi } from "./backup/backup-api.ts";
+import { runBackupCommand } from "./backup/backup-cli.ts";
 import { runTokenCommand } from "./auth/token-cli.ts";
 import { parseTokensFile, type TokenTable, TokensFileError } from "./auth/tokens-file.ts";
 import { AUTH_DEFAULTS } from "./defaults.ts";
@@ -60,6 +61,7 @@ export async function startNode(runtime: Runtime): Promise<void> {
       const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line), random: (bytes: Uint8Array<ArrayBuffer>) => crypto.getRandomValues(bytes) };
       return runtime.exit(runTokenCommand(command.args, io));
     }
+    if (command.kind === "backup") return runtime.exit(await runBackup(command.action, command.args, runtime));
     config = command.config;
     log = consoleLogger(config.logFormat);
     node = await openNode(config, runtime, log);
@@ -231,6 +233,21 @@ async function openNodeLocked(
 }
 
 // --- Internal helpers ---
+
+/** `minstore export|import ...`, with the runtime's streams and fetch. */
+async function runBackup(action: "export" | "import", args: string[], runtime: Runtime): Promise<number> {
+  if (!runtime.cli) {
+    console.error(`minstore: ${action} is not available on ${runtime.name}`);
+    return 1;
+  }
+  return runBackupCommand(action, args, {
+    cli: await runtime.cli(),
+    fetch: (input, init) => fetch(input, init),
+    env: runtime.env,
+    err: (line) => console.error(line),
+    fetchTrusting: async (path) => runtime.fetchTrusting([await readPem(runtime.fs, path, "--tls-ca")]),
+  });
+}
 
 /** The node's lines on stdout (info) and stderr (warnings, errors). */
 function consoleLogger(format: Config["logFormat"]): Logger {

@@ -23,7 +23,7 @@ async function exportOf(node: InProcessNode, query = ""): Promise<string> {
   return response.text();
 }
 
-async function importInto(node: InProcessNode, body: string | Uint8Array) {
+async function importInto(node: InProcessNode, body: string | Uint8Array<ArrayBuffer>) {
   const response = await node.app.request("/_import", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
   return { status: response.status, body: await response.json() };
 }

@@ -16,6 +16,8 @@ import { EntrySchema } from "../spread/replication-wire.ts";
 import { jsonDepthExceeds } from "../util/json-depth.ts";
 
 export const NDJSON_TYPE = "application/x-ndjson";
+/** The header of an export's answer that says about how many entry lines are coming (for a progress bar). */
+export const ENTRIES_HEADER = "x-minstore-entries";
 
 /** How deep a line nests a record's value: the line, its entry, the record. */
 const LINE_DEPTH = 2;

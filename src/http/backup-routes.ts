@@ -4,15 +4,12 @@
  * Both need the admin scope (src/auth/route-access.ts: every "_" name does).
  */
 import type { Context } from "hono";
-import { NDJSON_TYPE } from "../backup/backup-line.ts";
+import { ENTRIES_HEADER, NDJSON_TYPE } from "../backup/backup-line.ts";
 import { exportStream } from "../backup/export-stream.ts";
 import type { BackupApi } from "../backup/backup-api.ts";
 import { importStream } from "../backup/import-stream.ts";
 import { bodyIncomplete, invalidInput, payloadTooLarge } from "../errors.ts";
 import { checkCollection } from "../record.ts";
-
-/** The header of an export's answer that says about how many lines are coming. */
-export const ENTRIES_HEADER = "x-minstore-entries";
 
 export function exportResponse(c: Context, backup: BackupApi): Response {
   const collection = c.req.query("collection");
