@@ -98,7 +98,7 @@ async function runExport(args: BackupArgs, headers: Record<string, string>, fetc
     io.err(`minstore: export damaged: the trailer says ${verdict.trailer.count} entries and sha256 ${verdict.trailer.sha256}, the stream had ${verdict.entries} and ${verdict.computed}`);
     return 1;
   }
-  io.err(`minstore: exported ${verdict.entries} entries (tombstones included), ${bytes} bytes in ${took.toFixed(1)} s; trailer verified (sha256 ${verdict.computed})`);
+  io.err(`minstore: exported ${verdict.entries} ${verdict.entries === 1 ? "entry" : "entries"} (tombstones included), ${bytes} bytes in ${took.toFixed(1)} s; trailer verified (sha256 ${verdict.computed})`);
   return 0;
 }
 
