@@ -52,6 +52,8 @@ export interface FileStorageOptions {
 }
 
 
+/** Record files entries() reads at once. */
+const ENTRIES_READ_AHEAD = 32;
 const PROBE = "minstore probe: this file is written and removed to learn whether the disk takes writes again\n".repeat(40);
 
 export async function openFileStorage(options: FileStorageOptions): Promise<Storage> {
@@ -299,12 +301,15 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       // and its file may be read before or after the change.
       const inFlight = pending.snapshot();
       for (const collection of [...keydir.collections()]) {
-        const files = await keydir.of(collection);
-        for (const [uid, kind] of [...files]) {
-          if (inFlight.has(`${collection}/${uid}`)) continue;
-          const where = keydir.paths(collection, uid);
-          const entry = await keydir.readEntry(kind === "record" ? where.record : where.tombstone);
-          if (entry) yield { collection, entry };
+        const files = [...(await keydir.of(collection))].filter(([uid]) => !inFlight.has(`${collection}/${uid}`));
+        // A few files read at once: one at a time, a walk (an export, the digest at start) waits on
+        // the disk for each; a bounded batch keeps memory bounded all the same.
+        for (let start = 0; start < files.length; start += ENTRIES_READ_AHEAD) {
+          const batch = files.slice(start, start + ENTRIES_READ_AHEAD).map(([uid, kind]) => {
+            const where = keydir.paths(collection, uid);
+            return keydir.readEntry(kind === "record" ? where.record : where.tombstone);
+          });
+          for (const entry of await Promise.all(batch)) if (entry) yield { collection, entry };
         }
       }
       for (const item of inFlight.values()) {
