@@ -1,7 +1,8 @@
 /**
  * `minstore export URL > file` and `minstore import URL < file` as a user runs them: real nodes on
  * 127.0.0.1 with a tokens file, the commands as child processes with their stdout and stdin on real
- * files, on Node and on Deno. Without a terminal, stderr gets only the summary line.
+ * files, on Node and on Deno (the commands, and a node that serves the import and the export again).
+ * Without a terminal, stderr gets only the summary line.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -45,7 +46,8 @@ describe("minstore export and minstore import", () => {
   let targets: ServerProcess[] = [];
   let tokens: string;
 
-  const startNode = (name: string) => startServer({ runtime: "node", serversList: dirs.serversList, dataDir: join(dirs.root, name), args: ["--tokens", tokens, "--processes", "none"] });
+  const startNode = (name: string, runtime: RuntimeName = "node") =>
+    startServer({ runtime, serversList: dirs.serversList, dataDir: join(dirs.root, name), args: ["--tokens", tokens, "--processes", "none"] });
 
   before(async () => {
     dirs = await tempNodeDir("minstore-backup-cli-");
@@ -67,7 +69,7 @@ describe("minstore export and minstore import", () => {
   });
 
   for (const runtime of ["node", "deno"] as const) {
-    test(`on ${runtime}: export to a file, import it into an empty node, and the node exports the same lines; again changes nothing`, async () => {
+    test(`on ${runtime} (the commands, and the node restored): export to a file, import it into an empty node, and the node exports the same lines; again changes nothing`, async () => {
       const file = join(dirs.root, `backup-${runtime}.ndjson`);
       const exported = await run(runtime, ["export", source.url, "--token", admin.token], { stdout: file });
       assert.equal(exported.code, 0, exported.stderr);
@@ -75,7 +77,7 @@ describe("minstore export and minstore import", () => {
       const backup = await readFile(file, "utf8");
       assert.equal(entryLines(backup).length, 50);
 
-      const target = await startNode(`target-${runtime}`);
+      const target = await startNode(`target-${runtime}`, runtime);
       targets.push(target);
       // The token from the environment this time.
       const imported = await run(runtime, ["import", target.url], { stdin: file }, { MINSTORE_TOKEN: admin.token });
