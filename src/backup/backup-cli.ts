@@ -104,6 +104,10 @@ async function runExport(args: BackupArgs, headers: Record<string, string>, fetc
 
 async function runImport(args: BackupArgs, headers: Record<string, string>, fetch: typeof globalThis.fetch, io: BackupCliIo): Promise<number> {
   const url = routeUrl(args.url, "_import", "");
+  if (io.cli.stdinIsTerminal) {
+    io.err(`minstore: import reads the backup from stdin: minstore import ${args.url} < backup.ndjson`);
+    return 1;
+  }
   const size = io.cli.stdinSize();
   const started = (io.now ?? Date.now)();
   const progress = startProgress(io, { label: "import", total: size !== undefined && size > 0 ? { bytes: size } : undefined });

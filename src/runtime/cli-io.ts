@@ -26,6 +26,8 @@ export interface CliIo {
   /** The size of stdin when it is a regular file (`< file`), else undefined. */
   stdinSize(): number | undefined;
   stdout(): WritableStream<Uint8Array>;
+  /** Whether stdin is a terminal: then no backup was redirected into it. */
+  readonly stdinIsTerminal: boolean;
   /** Whether stderr is a terminal: only then is a progress bar drawn. */
   readonly stderrIsTerminal: boolean;
   /** A progress bar on stderr (records, bytes, rate, time left); call only when stderrIsTerminal. */

@@ -20,6 +20,9 @@ export const nodeCliIo: CliIo = {
     }
   },
   stdout: () => Writable.toWeb(process.stdout) as WritableStream<Uint8Array>,
+  get stdinIsTerminal() {
+    return process.stdin.isTTY === true;
+  },
   get stderrIsTerminal() {
     return process.stderr.isTTY === true;
   },
