@@ -7,6 +7,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { Hono } from "hono";
+import { backupApi } from "../src/backup/backup-api.ts";
+import { toErrorBody } from "../src/errors.ts";
+import { importResponse } from "../src/http/backup-routes.ts";
+import { createClock } from "../src/version.ts";
 import { type InProcessNode, openInProcessNode } from "./helpers/in-process-node.ts";
 
 const RECORDS = 2000;
@@ -194,5 +199,30 @@ describe("GET /_export and POST /_import", () => {
     assert.deepEqual(answer.body.refused.map((refused: { line: number }) => refused.line), [1, 4]);
     assert.match(answer.body.refused[0].reason, /ahead of this node's clock/);
     assert.match(answer.body.refused[1].reason, /after the trailer/);
+  });
+
+  test("a body over the import limit is 413, by its Content-Length or as it streams, and nothing is applied", async () => {
+    const target = await emptyNode("limited");
+    const backup = { ...backupApi(target.config, { storage: target.cluster.storage, clock: createClock("limited") }), maxImportBytes: 2000 };
+    const app = new Hono();
+    app.post("/_import", (c) => importResponse(c, backup));
+    app.onError((err, c) => {
+      const { status, body } = toErrorBody(err, () => {});
+      return c.json(body, status as 413);
+    });
+    const body = entryLines(exported).slice(0, 10).join("\n");
+    assert.ok(body.length > 2000);
+    const declared = await app.request("/_import", { method: "POST", body });
+    assert.equal(declared.status, 413);
+    assert.equal((await declared.json()).error, "payload_too_large");
+    const streamed = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        controller.close();
+      },
+    });
+    const chunked = await app.request("/_import", { method: "POST", body: streamed, duplex: "half" } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal((await exportOf(target)).trim().split("\n").length, 1, "only the trailer: nothing was stored");
   });
 });
