@@ -7,6 +7,8 @@ import { Hono } from "hono";
 import { OPTION_DEFAULTS } from "./defaults.ts";
 import type { Context } from "hono";
 import { accessOf, type AuthOptions, createAuthMiddleware } from "./auth/middleware.ts";
+import type { BackupApi } from "./backup/backup-api.ts";
+import { exportResponse, importResponse } from "./http/backup-routes.ts";
 import { invalidInput, type InvalidInputCode, methodNotAllowed, StoreError, toErrorBody } from "./errors.ts";
 import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { createChangesRoute } from "./http/changes-routes.ts";
@@ -18,6 +20,7 @@ import { consoleFormResponse, consolePageResponse } from "./http/console/console
 import { htmlResponse, prefersHtml } from "./http/console/layout.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { queryTtl, writeTtl } from "./http/ttl.ts";
+import type { RequestLog } from "./log/logger.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
@@ -38,11 +41,13 @@ export interface AppDeps {
   maxFeeds?: number;
   /** Replication, lookups from peers, cache=1, sync and /_status. */
   cluster: SyncApi;
-  /** When set, called with one line per request. */
-  logRequest?: (line: string) => void;
+  /** When set, called once per request (src/log/logger.ts writes it). */
+  logRequest?: (line: RequestLog) => void;
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
+  /** GET /_export and POST /_import (src/http/backup-routes.ts); without it they are not served. */
+  backup?: BackupApi;
 }
 
 export const LIST_LIMIT = { default: 100, max: 1000 };
@@ -65,9 +70,10 @@ export function createApp(deps: AppDeps): Hono {
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
+      const line: RequestLog = { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 };
       // The token's id, never the token: who did it, for the audit trail.
-      const token = c.get("auth")?.kind === "token" ? ` token=${c.get("auth").principal}` : "";
-      logRequest(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms${token}`);
+      if (c.get("auth")?.kind === "token") line.token = c.get("auth").principal;
+      logRequest(line);
     });
   }
   if (deps.auth) app.use(createAuthMiddleware(deps.auth));
@@ -88,6 +94,7 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
+    if (name === "_export" && deps.backup) return exportResponse(c, deps.backup);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
@@ -102,6 +109,7 @@ export function createApp(deps: AppDeps): Hono {
     const name = c.req.param("collection");
     if (name === "_replicate") return replicateResponse(c, cluster, replicationLimit);
     if (name === "_sync") return syncRunResponse(c, cluster);
+    if (name === "_import" && deps.backup) return importResponse(c, deps.backup);
     const collection = collectionParam(c);
     const input = await readWriteInput(c.req.raw, bodyLimits);
     if (input.uid === undefined) throw invalidInput("missing_uid", 'POST /{collection} needs a "uid" field; or POST /{collection}/{uid}');

@@ -4,6 +4,7 @@
  * argument > environment variable > default.
  */
 import { OPTION_DEFAULTS } from "./defaults.ts";
+import { LOG_FORMATS, type LogFormat } from "./log/logger.ts";
 import { parseDurationText, parseSize } from "./util/units.ts";
 import { NODE_ID_PATTERN } from "./version.ts";
 
@@ -23,6 +24,8 @@ export interface Config {
   poolSize: number;
   nodeId?: string;
   log: boolean;
+  /** "text" (for people) or "json" (one JSON object a line, for a log pipeline). */
+  logFormat: LogFormat;
   /** Shared by the nodes of a cluster; proves node-to-node requests. */
   clusterSecret?: string;
   /** The tokens file: with one, every request but the probes needs a client token. */
@@ -64,7 +67,9 @@ export type ParsedCommand =
   | { kind: "help" }
   | { kind: "version" }
   /** `minstore token ...`: the words after "token" (src/auth/token-cli.ts). */
-  | { kind: "token"; args: string[] };
+  | { kind: "token"; args: string[] }
+  /** `minstore export|import ...`: the words after the action (src/backup/backup-cli.ts). */
+  | { kind: "backup"; action: "export" | "import"; args: string[] };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -94,6 +99,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool" },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
+  "log-format": { key: "logFormat", env: "MINSTORE_LOG_FORMAT", help: '"text" or "json" (JSON lines; logs requests too unless --log=false)' },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
   tokens: { key: "tokens", env: "MINSTORE_TOKENS", help: "tokens file: clients need a token (make one: minstore token new SCOPE...); SIGHUP reloads it" },
   "tls-cert": { key: "tlsCert", env: "MINSTORE_TLS_CERT", help: "PEM certificate: serve HTTPS (with --tls-key)" },
@@ -122,6 +128,7 @@ const POSITIONAL: (keyof Config)[] = ["servers", "data", "port"];
 
 export const USAGE = `Usage: minstore SERVERS_LIST_PATH BASE_PATH [PORT] [options]
        minstore token new SCOPE... [--id ID] [--line-only]   (see minstore token --help)
+       minstore export URL > backup.ndjson, minstore import URL < backup.ndjson   (see minstore export --help)
 
 A replicable RESTful key/value store. Records live at /{collection}/{uid}.
 
@@ -132,6 +139,7 @@ ${optionLines()}
 
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
   if (argv[0] === "token") return { kind: "token", args: argv.slice(1) };
+  if (argv[0] === "export" || argv[0] === "import") return { kind: "backup", action: argv[0], args: argv.slice(1) };
   const raw: Partial<Record<keyof Config, string>> = {};
   const positional: string[] = [];
   for (let index = 0; index < argv.length; index++) {
@@ -192,7 +200,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       storageUrl,
       poolSize: parseWholeNumber("pool-size", value("poolSize"), 1, 1000),
       nodeId,
-      log: parseBoolean("log", value("log")),
+      // JSON logs are for a pipeline, which wants the request lines: asking for them turns those on.
+      log: parseBoolean("log", raw.log ?? (raw.logFormat === "json" ? "true" : OPTION_DEFAULTS.log)),
+      logFormat: parseChoice("log-format", value("logFormat"), LOG_FORMATS),
       clusterSecret: raw.clusterSecret,
       tokens: raw.tokens,
       tlsCert: raw.tlsCert,

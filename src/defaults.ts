@@ -16,6 +16,7 @@ export const OPTION_DEFAULTS = {
   storage: "file",
   poolSize: "10",
   log: "false",
+  logFormat: "text",
   peerTimeoutMs: "10s",
   lookupTimeoutMs: "2s",
   retryMaxMs: "10s",
@@ -58,4 +59,15 @@ export const AUTH_DEFAULTS = {
   failureBurst: 10,
   failureRefillMs: duration("6s"),
   maxAddresses: 10_000,
+};
+
+/** Backup and restore (GET /_export, POST /_import). */
+export const BACKUP_DEFAULTS = {
+  /**
+   * The largest import body. An import streams (memory stays bounded by one line and one batch),
+   * so the limit only stops a runaway upload from filling the disk: far above any body limit.
+   */
+  maxImportBytes: size("64gb"),
+  /** A line (one entry) at least this long is accepted, whatever --body-limit says: as a replication batch. */
+  minLineBytes: size("32mb"),
 };

@@ -29,6 +29,7 @@ export const ERROR_STATUS = {
   unknown_process: 400,
   invalid_cursor: 400,
   invalid_query: 400,
+  invalid_import: 400,
   proof_required: 401,
   token_required: 401,
   invalid_token: 401,

@@ -4,11 +4,14 @@
  */
 import { createApp } from "./app.ts";
 import { createAttemptLimiter } from "./auth/attempts.ts";
+import { backupApi } from "./backup/backup-api.ts";
+import { runBackupCommand } from "./backup/backup-cli.ts";
 import { runTokenCommand } from "./auth/token-cli.ts";
 import { parseTokensFile, type TokenTable, TokensFileError } from "./auth/tokens-file.ts";
 import { AUTH_DEFAULTS } from "./defaults.ts";
 import { type Config, ConfigError, parseConfig, USAGE } from "./config.ts";
 import { StoreError } from "./errors.ts";
+import { createLogger, type Logger } from "./log/logger.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
 import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -42,6 +45,8 @@ export interface RunningNode {
 export async function startNode(runtime: Runtime): Promise<void> {
   let node: RunningNode;
   let config: Config;
+  // Text until the command line says otherwise: a mistake in it is reported to a person.
+  let log = consoleLogger("text");
   try {
     const command = parseConfig(runtime.args, runtime.env);
     if (command.kind === "help") {
@@ -56,46 +61,48 @@ export async function startNode(runtime: Runtime): Promise<void> {
       const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line), random: (bytes: Uint8Array<ArrayBuffer>) => crypto.getRandomValues(bytes) };
       return runtime.exit(runTokenCommand(command.args, io));
     }
+    if (command.kind === "backup") return runtime.exit(await runBackup(command.action, command.args, runtime));
     config = command.config;
-    node = await openNode(config, runtime);
+    log = consoleLogger(config.logFormat);
+    node = await openNode(config, runtime, log);
   } catch (err) {
-    console.error(`minstore: ${startupMessage(err)}`);
+    log.error(startupMessage(err));
     return runtime.exit(1);
   }
-  console.log(
-    `minstore ${MINSTORE_VERSION} on ${runtime.name}: listening on ${node.scheme}://${config.host}:${node.port} ` +
-      `(node ${node.nodeId}, ${describeStorage(config)}, ${describePeers(node.servers)})`,
+  log.info(
+    `listening on ${node.scheme}://${config.host}:${node.port} (minstore ${MINSTORE_VERSION} on ${runtime.name}, ` +
+      `node ${node.nodeId}, ${describeStorage(config)}, ${describePeers(node.servers)})`,
   );
-  for (const line of accessNotes(config, node)) console.warn(`minstore: ${line}`);
+  for (const line of accessNotes(config, node)) log.warn(line);
   runtime.onReloadSignal(async () => {
     try {
       const servers = await node.reload();
-      console.log(`minstore: servers.list reloaded: ${describePeers(servers)}`);
+      log.info(`servers.list reloaded: ${describePeers(servers)}`);
     } catch (err) {
-      console.error(`minstore: servers.list not reloaded, the previous list stays: ${startupMessage(err)}`);
+      log.error(`servers.list not reloaded, the previous list stays: ${startupMessage(err)}`);
     }
     if (config.tokens === undefined) return;
     try {
       const tokens = await node.reloadTokens();
-      console.log(`minstore: tokens file reloaded: ${describeTokens(tokens)}`);
+      log.info(`tokens file reloaded: ${describeTokens(tokens)}`);
     } catch (err) {
-      console.error(`minstore: tokens file not reloaded, the previous tokens stay: ${startupMessage(err)}`);
+      log.error(`tokens file not reloaded, the previous tokens stay: ${startupMessage(err)}`);
     }
   });
   runtime.onShutdownSignal(async (signal) => {
-    console.log(`minstore: ${signal} received; finishing in-flight requests`);
+    log.info(`${signal} received; finishing in-flight requests`);
     try {
       await node.close();
       runtime.exit(0);
     } catch (err) {
-      console.error("minstore: shutdown failed", err);
+      log.error("shutdown failed", err);
       runtime.exit(1);
     }
   });
 }
 
 /** Opens storage and serves the app: what tests start in-process, and what startNode wraps. */
-export async function openNode(config: Config, runtime: Runtime): Promise<RunningNode> {
+export async function openNode(config: Config, runtime: Runtime, log: Logger = consoleLogger(config.logFormat)): Promise<RunningNode> {
   const servers = parseServersList(await readServersList(runtime.fs, config.servers));
   const pipeline = createPipeline(resolveProcesses(config.processes));
   const security = await readSecurity(config, runtime);
@@ -105,7 +112,7 @@ export async function openNode(config: Config, runtime: Runtime): Promise<Runnin
   // Before anything in the data directory is read or written: a second node there touches nothing.
   const lock = await lockDataDir(runtime.fs, config.data, runtime);
   try {
-    return await openNodeLocked(config, runtime, servers, pipeline, lock, security);
+    return await openNodeLocked(config, runtime, servers, pipeline, lock, security, log);
   } catch (err) {
     await lock.release().catch(() => {});
     throw err;
@@ -119,11 +126,13 @@ async function openNodeLocked(
   pipeline: ReturnType<typeof createPipeline>,
   lock: DataDirLock,
   security: Security,
+  log: Logger,
 ): Promise<RunningNode> {
   let servers = initialServers;
   let tokens = security.tokens;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
-  const storage = await openStorage(config, runtime);
+  // Storage faults are news worth an operator's attention (warn); with a thrown cause, an error.
+  const storage = await openStorage(config, runtime, (message, err) => (err === undefined || err === "" ? log.warn(message) : log.error(message, err)));
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
   try {
@@ -145,14 +154,14 @@ async function openNodeLocked(
       maxDepth: config.maxDepth,
       syncIntervalMs: config.syncIntervalMs,
       fetch: security.peerFetch,
-      log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
+      log: (message, err) => log.error(message, err),
     });
   } catch (err) {
     await storage.close();
     throw err;
   }
   if (!config.clusterSecret && !security.tokens) {
-    console.warn("minstore: no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
+    log.warn("no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
   }
   // Every write goes through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
@@ -165,7 +174,9 @@ async function openNodeLocked(
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
     maxFeeds: config.maxFeeds,
-    logRequest: config.log ? (line) => console.log(line) : undefined,
+    logRequest: config.log ? log.request : undefined,
+    logError: log.error,
+    backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size }),
     auth: tokens && {
       tokens: () => tokens!,
       limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),
@@ -222,6 +233,26 @@ async function openNodeLocked(
 }
 
 // --- Internal helpers ---
+
+/** `minstore export|import ...`, with the runtime's streams and fetch. */
+async function runBackup(action: "export" | "import", args: string[], runtime: Runtime): Promise<number> {
+  if (!runtime.cli) {
+    console.error(`minstore: ${action} is not available on ${runtime.name}`);
+    return 1;
+  }
+  return runBackupCommand(action, args, {
+    cli: await runtime.cli(),
+    fetch: (input, init) => fetch(input, init),
+    env: runtime.env,
+    err: (line) => console.error(line),
+    fetchTrusting: async (path) => runtime.fetchTrusting([await readPem(runtime.fs, path, "--tls-ca")]),
+  });
+}
+
+/** The node's lines on stdout (info) and stderr (warnings, errors). */
+function consoleLogger(format: Config["logFormat"]): Logger {
+  return createLogger({ format, out: (line) => console.log(line), err: (line) => console.error(line) });
+}
 
 /** What --tokens and --tls-* name, read before anything in the data directory is touched. */
 interface Security {

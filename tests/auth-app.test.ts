@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Hono } from "hono";
 import { createApp } from "../src/app.ts";
+import { createLogger } from "../src/log/logger.ts";
 import { toErrorBody } from "../src/errors.ts";
 import { createAttemptLimiter } from "../src/auth/attempts.ts";
 import { accessOf, createAuthMiddleware } from "../src/auth/middleware.ts";
@@ -68,7 +69,7 @@ async function startNode(url: string, peers: string[], options: { secret?: strin
   const logged: string[] = [];
   const app = createApp({
     records, storage, cluster, nodeId: clock.nodeId, version: "0.0.0", bodyLimit: 1 << 20, maxDepth: 64, logError: () => {},
-    logRequest: (line) => logged.push(line),
+    logRequest: createLogger({ format: "text", out: (line) => logged.push(line), err: () => {} }).request,
     auth: {
       tokens: () => table,
       limiter: createAttemptLimiter({ burst: options.burst ?? 5, refillMs: 60_000, maxAddresses: 100 }),

@@ -29,6 +29,7 @@ describe("parseConfig()", () => {
       poolSize: 10,
       nodeId: undefined,
       log: false,
+      logFormat: "text",
       clusterSecret: undefined,
       tokens: undefined,
       tlsCert: undefined,

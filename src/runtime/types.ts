@@ -2,6 +2,7 @@
  * What a runtime (Node, Deno) supplies to the portable start-up code in src/start.ts.
  * Implementations live in src/runtime/node/ and src/runtime/deno/; nothing else here is runtime-specific.
  */
+import type { CliIo } from "./cli-io.ts";
 import type { FsModule } from "./fs-module.ts";
 import type { KvStore } from "./kv-types.ts";
 
@@ -42,6 +43,8 @@ export interface Runtime {
   /** Calls `handler` on every SIGHUP (where the platform has it): reload servers.list. */
   onReloadSignal(handler: () => void): void;
   exit(code: number): never;
+  /** The standard streams and a progress bar, for `minstore export` and `minstore import` (loaded when asked). */
+  cli?(): Promise<CliIo>;
   /**
    * Opens a Deno KV database (a local path, or a KV Connect URL whose access token Deno reads from
    * DENO_KV_ACCESS_TOKEN). Only Deno has it; the denokv engine is refused where it is missing.

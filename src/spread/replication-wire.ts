@@ -116,12 +116,15 @@ const RecordSchema = v.looseObject({
   deleted: v.optional(v.undefined()),
 });
 
+/** A stored record or tombstone as nodes exchange it: what backups (src/backup/) hold too. */
+export const EntrySchema = v.union([TombstoneSchema, RecordSchema], "entry is neither a record nor a tombstone");
+
 const BodySchema = v.object({
   entries: v.array(
     v.object({
       collection: v.string(),
       hops: v.pipe(v.number(), v.integer(), v.minValue(0)),
-      entry: v.union([TombstoneSchema, RecordSchema], "entry is neither a record nor a tombstone"),
+      entry: EntrySchema,
     }),
   ),
 });

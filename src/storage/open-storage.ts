@@ -13,13 +13,20 @@ import type { Storage } from "./types.ts";
 
 type StorageConfig = Pick<Config, "storage" | "storageUrl" | "poolSize" | "data" | "durability" | "cacheBytes">;
 
-/** The engine of `config.storage`, open and ready; a one-line error (ConfigError or StoreError) when it cannot be. */
-export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, "name" | "fs" | "openKv">): Promise<Storage> {
+/**
+ * The engine of `config.storage`, open and ready; a one-line error (ConfigError or StoreError) when it cannot be.
+ * `log` takes what the file engine reports while it runs (storage faults and their end).
+ */
+export async function openStorage(
+  config: StorageConfig,
+  runtime: Pick<Runtime, "name" | "fs" | "openKv">,
+  log?: (message: string, err?: unknown) => void,
+): Promise<Storage> {
   switch (config.storage) {
     case "memory":
       return createMemoryStorage();
     case "file":
-      return openFileStorage({ fs: runtime.fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes });
+      return openFileStorage({ fs: runtime.fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes, log });
     case "postgres":
       return openPostgres(config.storageUrl!, config.poolSize);
     case "denokv":

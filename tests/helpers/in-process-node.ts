@@ -14,6 +14,7 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import { createApp } from "../../src/app.ts";
 import type { AuthOptions } from "../../src/auth/middleware.ts";
+import { backupApi } from "../../src/backup/backup-api.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createPipeline, resolveProcesses } from "../../src/process/pipeline.ts";
 import { createRecordService } from "../../src/record-service.ts";
@@ -81,7 +82,8 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now });
   const { bodyLimit, maxDepth } = config;
-  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth });
+  const backup = backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size });
+  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 

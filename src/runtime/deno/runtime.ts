@@ -72,4 +72,6 @@ export const denoRuntime: Runtime = {
   exit: (code) => Deno.exit(code),
   // Needs --unstable-kv (Deno 2); Deno.Kv is structurally a KvStore.
   openKv: (pathOrUrl) => Deno.openKv(pathOrUrl),
+  // Deno runs node:process and node:stream, so the command-line tools share Node's streams and bar.
+  cli: async () => (await import("../node/cli-io.ts")).nodeCliIo,
 };

@@ -67,6 +67,8 @@ export const nodeRuntime: Runtime = {
     if (process.platform !== "win32") process.on("SIGHUP", () => handler());
   },
   exit: (code) => process.exit(code),
+  // Loaded only by minstore export and import: a node never needs the progress bar.
+  cli: async () => (await import("./cli-io.ts")).nodeCliIo,
 };
 
 /** The app sees the connection's address, read only when asked (a failed authentication). */
