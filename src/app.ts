@@ -12,6 +12,8 @@ import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { createChangesRoute } from "./http/changes-routes.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
+import { indexListResponse, indexQueryResponse, indexResponse } from "./http/index-routes.ts";
+import type { Indexes } from "./indexes/indexes.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
@@ -40,6 +42,8 @@ export interface AppDeps {
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
+  /** Secondary indexes (/_indexes, GET /{c}?by=); without them every index query is 400 no_index. */
+  indexes?: Indexes;
 }
 
 export const LIST_LIMIT = { default: 100, max: 1000 };
@@ -77,7 +81,9 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
+    if (name === "_indexes") return indexListResponse(c, deps.indexes);
     const collection = collectionParam(c);
+    if (c.req.query("by") !== undefined) return indexQueryResponse(c, collection, deps.indexes, storage);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
     const page = await records.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
@@ -97,6 +103,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/:collection/:uid", async (c) => {
+    if (c.req.param("collection") === "_indexes") return indexListResponse(c, deps.indexes, uidParam(c));
     const collection = collectionParam(c);
     if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
@@ -132,6 +139,13 @@ export function createApp(deps: AppDeps): Hono {
     if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
     return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
+  });
+
+  // /_indexes/{c}/{field}: the one three-segment path; every other is a uid holding "/".
+  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", (c) => {
+    if (c.req.param("collection") === "_indexes") return indexResponse(c, deps.indexes);
+    collectionParam(c);
+    throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });
 
   app.all("/:collection/:uid", (c) => {

@@ -9,6 +9,8 @@ import { parseTokensFile, type TokenTable, TokensFileError } from "./auth/tokens
 import { AUTH_DEFAULTS } from "./defaults.ts";
 import { type Config, ConfigError, parseConfig, USAGE } from "./config.ts";
 import { StoreError } from "./errors.ts";
+import { definitionsFile } from "./indexes/definitions-file.ts";
+import { type Indexes, openIndexes } from "./indexes/indexes.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
 import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -126,12 +128,20 @@ async function openNodeLocked(
   const storage = await openStorage(config, runtime);
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
+  let indexes: Indexes;
+  try {
+    // Directly on the engine, under the cluster's wrapper: every write path passes the indexes.
+    indexes = await openIndexes({ storage, definitions: definitionsFile(runtime.fs, config.data), declared: config.indexes });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   try {
     cluster = await openCluster({
       fs: runtime.fs,
       dataDir: config.data,
       sync: config.durability === "strict",
-      storage,
+      storage: indexes.storage,
       clock,
       servers,
       secret: config.clusterSecret,
@@ -148,6 +158,7 @@ async function openNodeLocked(
       log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
     });
   } catch (err) {
+    await indexes.close();
     await storage.close();
     throw err;
   }
@@ -165,6 +176,7 @@ async function openNodeLocked(
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
     maxFeeds: config.maxFeeds,
+    indexes,
     logRequest: config.log ? (line) => console.log(line) : undefined,
     auth: tokens && {
       tokens: () => tokens!,
@@ -187,6 +199,7 @@ async function openNodeLocked(
     });
   } catch (err) {
     await cluster.close();
+    await indexes.close();
     await storage.close();
     throw err;
   }
@@ -215,6 +228,7 @@ async function openNodeLocked(
     async close() {
       await server.close();
       await cluster.close();
+      await indexes.close();
       await storage.close();
       await lock.release();
     },

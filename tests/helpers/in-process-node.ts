@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import { createApp } from "../../src/app.ts";
+import { definitionsFile } from "../../src/indexes/definitions-file.ts";
+import { type Indexes, openIndexes } from "../../src/indexes/indexes.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createPipeline, resolveProcesses } from "../../src/process/pipeline.ts";
 import { createRecordService } from "../../src/record-service.ts";
@@ -46,6 +48,7 @@ export interface InProcessNode {
   readonly app: Hono;
   readonly storage: Storage;
   readonly cluster: NodeCluster;
+  readonly indexes: Indexes;
   /** What the node logged (cluster messages and the app's unexpected errors), one line each. */
   readonly logged: string[];
   close(): Promise<void>;
@@ -65,7 +68,10 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   const log = (message: string, err?: unknown) => logged.push(err === undefined ? message : `${message}: ${(err as Error)?.message ?? String(err)}`);
   const url = nodeUrl(nodeId);
 
-  const storage = await openStorage(config, { name: "node", fs: nodeFs });
+  const engine = await openStorage(config, { name: "node", fs: nodeFs });
+  // As start.ts does: the indexes wrap the engine itself, under the cluster's wrapper.
+  const indexes = await openIndexes({ storage: engine, definitions: definitionsFile(nodeFs, dataDir), declared: config.indexes, log });
+  const storage = indexes.storage;
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   const servers = options.servers ?? { bridge: false, peers: [] };
   const peerFetch = options.fetch ?? unreachable;
@@ -75,7 +81,7 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
   const { bodyLimit, maxDepth } = config;
-  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log });
+  const app = createApp({ records, storage: cluster.storage, cluster, indexes, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 
@@ -87,9 +93,11 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
     app,
     storage,
     cluster,
+    indexes,
     logged,
     async close() {
       await cluster.close();
+      await indexes.close();
       await storage.close();
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
