@@ -24,13 +24,13 @@ const uidsOf = async (path: string) => {
 };
 
 async function assertRefused(path: string, init: RequestInit, status: number, code: string): Promise<void> {
-  const before = JSON.stringify(node.indexes.list());
+  const before = JSON.stringify(await node.indexes.list());
   const response = await call(path, init);
   assert.equal(response.status, status, `${init.method ?? "GET"} ${path}`);
   const body = await response.json();
   assert.deepEqual(Object.keys(body).sort(), ["error", "message"]);
   assert.equal(body.error, code, `${path}: ${body.message}`);
-  assert.equal(JSON.stringify(node.indexes.list()), before, "the indexes did not change");
+  assert.equal(JSON.stringify(await node.indexes.list()), before, "the indexes did not change");
   assert.deepEqual(node.logged, []);
 }
 

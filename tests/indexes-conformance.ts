@@ -41,11 +41,11 @@ async function scan(storage: Storage, definition: IndexDefinition, range: IndexR
 }
 
 /** Every page of a query, following the cursor as a client does. */
-function queryAll(indexes: Indexes, definition: IndexDefinition, range: IndexRange, limit = 7): string[] {
+async function queryAll(indexes: Indexes, definition: IndexDefinition, range: IndexRange, limit = 7): Promise<string[]> {
   const uids: string[] = [];
   let after: IndexRange["after"];
   for (;;) {
-    const { hits, more } = indexes.query(definition.collection, definition.field, { ...range, after }, limit, Date.now());
+    const { hits, more } = await indexes.query(definition.collection, definition.field, { ...range, after }, limit, Date.now());
     uids.push(...hits.map((hit) => hit.uid));
     if (!more) return uids;
     after = hits[hits.length - 1];
@@ -61,9 +61,9 @@ const RANGES: IndexRange[] = [
 ];
 
 async function assertAgrees(indexes: Indexes, storage: Storage, what: string) {
-  for (const range of RANGES) assert.deepEqual(queryAll(indexes, YEAR, range), await scan(storage, YEAR, range), `${what}: year ${JSON.stringify(range)}`);
+  for (const range of RANGES) assert.deepEqual(await queryAll(indexes, YEAR, range), await scan(storage, YEAR, range), `${what}: year ${JSON.stringify(range)}`);
   const author = { order: "asc" as const, lower: { value: "Le Guin", inclusive: true }, upper: { value: "Le Guin", inclusive: true } };
-  assert.deepEqual(queryAll(indexes, AUTHOR, author), await scan(storage, AUTHOR, author), `${what}: author`);
+  assert.deepEqual(await queryAll(indexes, AUTHOR, author), await scan(storage, AUTHOR, author), `${what}: author`);
 }
 
 const book = (uid: string, year: unknown, author: unknown = uid.charCodeAt(1) % 2 ? "Le Guin" : "Banks") => record(uid, nextVersion(), { year, author } as never);
@@ -87,7 +87,7 @@ export function indexConformance(name: string, factory: () => Promise<Conformanc
         await storage.create("other", book("b1", 1980));
         const indexes = await openIndexes({ storage, definitions: definitionsInMemory(), declared: [YEAR, AUTHOR] });
         try {
-          assert.deepEqual(indexes.list().map((status) => [status.field, status.state, status.entries]), [["value.year", "ready", 240], ["value.author", "ready", 300]]);
+          assert.deepEqual((await indexes.list()).map((status) => [status.field, status.state, status.entries]), [["value.year", "ready", 240], ["value.author", "ready", 300]]);
           await assertAgrees(indexes, storage, "at start");
         } finally {
           await indexes.close();
@@ -114,12 +114,12 @@ export function indexConformance(name: string, factory: () => Promise<Conformanc
           const gone = tombstone("b2", nextVersion());
           assert.equal(await storage.applyIfNewer("books", gone), true);
           await assertAgrees(indexes, storage, "after a tombstone");
-          assert.deepEqual(queryAll(indexes, YEAR, { order: "asc" }), ["b1", "b3"]);
+          assert.deepEqual(await queryAll(indexes, YEAR, { order: "asc" }), ["b1", "b3"]);
           assert.equal(await storage.purge("books", "b2", gone.version), true);
           assert.equal(await storage.create("books", book("b2", 1990)), true);
           await assertAgrees(indexes, storage, "after a revival");
-          assert.deepEqual(queryAll(indexes, YEAR, { order: "asc" }), ["b1", "b3", "b2"]);
-          assert.equal(indexes.status("books", "value.year")?.entries, 3);
+          assert.deepEqual(await queryAll(indexes, YEAR, { order: "asc" }), ["b1", "b3", "b2"]);
+          assert.equal((await indexes.status("books", "value.year"))?.entries, 3);
         } finally {
           await indexes.close();
         }
@@ -139,7 +139,7 @@ export function indexConformance(name: string, factory: () => Promise<Conformanc
                 const entry = writer === 2 && round % 2 ? tombstone(uid, nextVersion()) : book(uid, 1970 + ((round * 3 + writer) % 4) * 10);
                 await storage.applyIfNewer("books", entry);
                 // Whatever is stored now is in the index, or a newer write will be.
-                const { hits } = indexes.query("books", "value.year", { order: "asc" }, 1000, Date.now());
+                const { hits } = await indexes.query("books", "value.year", { order: "asc" }, 1000, Date.now());
                 assert.equal(new Set(hits.map((hit) => hit.uid)).size, hits.length, "no uid twice");
               }),
             );
@@ -164,7 +164,7 @@ export function indexConformance(name: string, factory: () => Promise<Conformanc
         const storage = await subject.reopen();
         indexes = await openIndexes({ storage, definitions });
         try {
-          assert.deepEqual(indexes.list(), [{ ...YEAR, state: "ready", entries: 50 }, { ...AUTHOR, state: "ready", entries: 50 }]);
+          assert.deepEqual(await indexes.list(), [{ ...YEAR, state: "ready", entries: 50 }, { ...AUTHOR, state: "ready", entries: 50 }]);
           await assertAgrees(indexes, storage, "after the reopen");
         } finally {
           await indexes.close();

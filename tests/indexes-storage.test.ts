@@ -23,7 +23,7 @@ if (url) {
     const table = `indexes_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     return reopenableSubject(
       () => openPostgresStorage({ url, table, poolSize: 4 }),
-      async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}, ${admin(`${table}_changes`)}`),
+      async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}, ${admin(`${table}_changes`)}, ${admin(`${table}_indexes`)}`),
     );
   });
 }

@@ -17,9 +17,9 @@ import { strictPathSegment } from "./path-segment.ts";
 const DEFINITION_BODY_LIMIT = 4096;
 
 /** GET /_indexes, and GET /_indexes/{c} for one collection's. */
-export function indexListResponse(c: Context, indexes: Indexes | undefined, collection?: string): Response {
+export async function indexListResponse(c: Context, indexes: Indexes | undefined, collection?: string): Promise<Response> {
   if (collection !== undefined) checkCollection(collection);
-  return c.json({ indexes: indexes?.list(collection) ?? [] });
+  return c.json({ indexes: (await indexes?.list(collection)) ?? [] });
 }
 
 /** GET, PUT and DELETE /_indexes/{c}/{field}. */
@@ -33,11 +33,11 @@ export async function indexResponse(c: Context, indexes: Indexes | undefined): P
     return c.json(await indexes.define({ collection, field, type }));
   }
   if (c.req.method === "DELETE") {
-    const status = indexes.status(collection, field);
+    const status = await indexes.status(collection, field);
     if (!status || !(await indexes.drop(collection, field))) throw indexMissing(collection, field);
     return c.json({ ...status, deleted: true });
   }
-  const status = indexes.status(collection, field);
+  const status = await indexes.status(collection, field);
   if (!status) throw indexMissing(collection, field);
   return c.json(status);
 }
@@ -48,11 +48,11 @@ export async function indexQueryResponse(c: Context, collection: string, indexes
   checkQueryParameters(params);
   const field = params.get("by")!;
   parseFieldPath(field);
-  const definition = indexes?.definitionOf(collection, field);
+  const definition = await indexes?.definitionOf(collection, field);
   if (!indexes || !definition) throw noIndex(collection, field, false);
   const query = parseIndexQuery(params, definition.type);
   const now = Date.now();
-  const { hits, more } = indexes.query(collection, field, query.range, query.limit, now);
+  const { hits, more } = await indexes.query(collection, field, query.range, query.limit, now);
   const cursor = more && hits.length > 0 ? cursorOf(hits[hits.length - 1]!) : undefined;
   const page = { collection, by: field, uids: hits.map((hit) => hit.uid), ...(cursor ? { cursor } : {}) };
   if (!query.records) return c.json(page);

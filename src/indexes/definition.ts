@@ -6,17 +6,13 @@
 import type { Entry } from "../record.ts";
 import { invalidInput } from "../errors.ts";
 import { checkCollection } from "../record.ts";
+import type { IndexSpec, IndexType, IndexValue } from "../storage/index-types.ts";
 
-export const INDEX_TYPES = ["string", "number"] as const;
-export type IndexType = (typeof INDEX_TYPES)[number];
-export type IndexValue = string | number;
+export type { IndexType, IndexValue };
+export const INDEX_TYPES: readonly IndexType[] = ["string", "number"];
 
-export interface IndexDefinition {
-  collection: string;
-  /** Dotted path into the stored record: `lang`, `timestamp`, `value.author`. */
-  field: string;
-  type: IndexType;
-}
+/** `field` is a dotted path into the stored record: `lang`, `timestamp`, `value.author`. */
+export type IndexDefinition = IndexSpec;
 
 /** A segment is a JSON object key without dots; a path is at most 8 of them. */
 const SEGMENT = /^[A-Za-z0-9_$@-]{1,64}$/;

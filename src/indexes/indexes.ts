@@ -11,6 +11,7 @@ import type { Entry } from "../record.ts";
 import type { Storage } from "../storage/types.ts";
 import { type IndexDefinition, indexName } from "./definition.ts";
 import type { DefinitionStore } from "./definitions-file.ts";
+import { openEngineIndexes } from "./engine-indexes.ts";
 import { createMemoryIndex, type MemoryIndex } from "./memory-index.ts";
 import type { IndexHit, IndexRange } from "./range.ts";
 
@@ -25,16 +26,16 @@ export interface IndexStatus extends IndexDefinition {
 export interface Indexes {
   /** `storage`, with every successful write noted in the indexes of its collection. */
   readonly storage: Storage;
-  list(collection?: string): IndexStatus[];
-  status(collection: string, field: string): IndexStatus | undefined;
+  list(collection?: string): Promise<IndexStatus[]>;
+  status(collection: string, field: string): Promise<IndexStatus | undefined>;
   /** Declares (or retypes) an index and persists the definition; an identical one stays as it is. */
   define(definition: IndexDefinition): Promise<IndexStatus>;
   /** False when there was no such index. */
   drop(collection: string, field: string): Promise<boolean>;
   /** A page of a ready index; 400 no_index otherwise. */
-  query(collection: string, field: string, range: IndexRange, limit: number, now: number): { hits: IndexHit[]; more: boolean };
+  query(collection: string, field: string, range: IndexRange, limit: number, now: number): Promise<{ hits: IndexHit[]; more: boolean }>;
   /** The definition of a field's index, ready or not. */
-  definitionOf(collection: string, field: string): IndexDefinition | undefined;
+  definitionOf(collection: string, field: string): Promise<IndexDefinition | undefined>;
   /** Resolves once every build in the background is done (or given up). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -51,7 +52,13 @@ export interface IndexesOptions {
 /** Entries a build reads between two turns of the event loop, so that requests keep being served. */
 const BUILD_SLICE = 1000;
 
+/** The engine's own indexes when it has them (postgres), else in-memory ones kept by wrapping its writes. */
 export async function openIndexes(options: IndexesOptions): Promise<Indexes> {
+  if (options.storage.indexes) return openEngineIndexes(options.storage, options.storage.indexes, options.declared ?? [], options.log);
+  return openMemoryIndexes(options);
+}
+
+async function openMemoryIndexes(options: IndexesOptions): Promise<Indexes> {
   const { storage, definitions } = options;
   const log = options.log ?? ((message, err) => console.error(`minstore: ${message}`, err ?? ""));
   const byCollection = new Map<string, Map<string, Slot>>();
@@ -127,12 +134,12 @@ export async function openIndexes(options: IndexesOptions): Promise<Indexes> {
 
   return {
     storage: wrapped,
-    list: (collection) => all().filter((slot) => collection === undefined || slot.index.definition.collection === collection).map(statusOf),
-    status(collection, field) {
+    list: async (collection) => all().filter((slot) => collection === undefined || slot.index.definition.collection === collection).map(statusOf),
+    async status(collection, field) {
       const slot = slotOf(collection, field);
       return slot && statusOf(slot);
     },
-    definitionOf: (collection, field) => slotOf(collection, field)?.index.definition,
+    definitionOf: async (collection, field) => slotOf(collection, field)?.index.definition,
     define: (definition) =>
       serially(async () => {
         const existing = slotOf(definition.collection, definition.field);
@@ -150,7 +157,7 @@ export async function openIndexes(options: IndexesOptions): Promise<Indexes> {
         await persist();
         return true;
       }),
-    query(collection, field, range, limit, now) {
+    async query(collection, field, range, limit, now) {
       const slot = slotOf(collection, field);
       if (!slot || slot.building) throw noIndex(collection, field, slot !== undefined);
       return slot.index.query(range, limit, now);

@@ -4,25 +4,9 @@
  * does not make sense together is a 400 that says why, never a silently different answer.
  */
 import { invalidInput } from "../errors.ts";
-import type { IndexType, IndexValue } from "./definition.ts";
+import type { Bound, IndexHit, IndexRange, IndexType, IndexValue } from "../storage/index-types.ts";
 
-export interface Bound {
-  value: IndexValue;
-  inclusive: boolean;
-}
-
-export interface IndexRange {
-  order: "asc" | "desc";
-  lower?: Bound;
-  upper?: Bound;
-  /** The last key of the previous page (from the cursor): the walk resumes after it. */
-  after?: { value: IndexValue; uid: string };
-}
-
-export interface IndexHit {
-  uid: string;
-  value: IndexValue;
-}
+export type { Bound, IndexHit, IndexRange };
 
 export interface IndexQuery {
   field: string;
