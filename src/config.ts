@@ -5,7 +5,7 @@
  */
 import { OPTION_DEFAULTS } from "./defaults.ts";
 import { StoreError } from "./errors.ts";
-import { type IndexDefinition, parseIndexSpec } from "./indexes/definition.ts";
+import { type IndexSpecText, parseIndexSpec } from "./index-spec.ts";
 import { parseDurationText, parseSize } from "./util/units.ts";
 import { NODE_ID_PATTERN } from "./version.ts";
 
@@ -57,7 +57,7 @@ export interface Config {
   /** Between anti-entropy rounds with the peers; 0: only when asked (POST /_sync). */
   syncIntervalMs: number;
   /** --index (repeatable): indexes declared at start. */
-  indexes: IndexDefinition[];
+  indexes: IndexSpecText[];
 }
 
 export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
@@ -292,7 +292,7 @@ function parseStorageUrl(storage: StorageEngine, url: string | undefined, data: 
   return undefined;
 }
 
-function parseIndexes(text: string | undefined): IndexDefinition[] {
+function parseIndexes(text: string | undefined): IndexSpecText[] {
   if (text === undefined) return [];
   return parseList(text).map((spec) => {
     try {

@@ -13,5 +13,5 @@ test("the index contract passes on Deno, over the Deno FsModule and over Deno KV
   });
   const output = `${run.stdout}${run.stderr}`;
   assert.equal(run.status, 0, output);
-  assert.match(output, /ok \| 2 passed \(\d+ steps\) \| 0 failed/, output);
+  assert.match(output, /ok \| 3 passed \(\d+ steps\) \| 0 failed/, output);
 });

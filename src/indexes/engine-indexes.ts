@@ -7,7 +7,7 @@ import { noIndex } from "../errors.ts";
 import type { EngineIndexes, IndexSpec } from "../storage/index-types.ts";
 import type { Storage } from "../storage/types.ts";
 import type { IndexDefinition } from "./definition.ts";
-import type { Indexes, IndexStatus } from "./indexes.ts";
+import type { Indexes, IndexStatus } from "./types.ts";
 
 export async function openEngineIndexes(
   storage: Storage,
@@ -18,6 +18,11 @@ export async function openEngineIndexes(
   const builds = new Set<Promise<void>>();
   const find = async (collection: string, field: string) =>
     (await engine.list()).find((spec) => spec.collection === collection && spec.field === field);
+  const background = (definition: IndexDefinition) => {
+    const running = engine.create(definition).catch((err) => log(`building the index on ${definition.collection}.${definition.field} failed`, err));
+    builds.add(running);
+    void running.finally(() => builds.delete(running));
+  };
   const statusOf = async (spec: IndexSpec & { ready: boolean }): Promise<IndexStatus> => ({
     collection: spec.collection,
     field: spec.field,
@@ -31,6 +36,8 @@ export async function openEngineIndexes(
     const held = await find(definition.collection, definition.field);
     if (!held || held.type !== definition.type || !held.ready) await engine.create(definition);
   }
+  // A build that a stopped process left unfinished is taken up again (building twice is harmless).
+  for (const spec of await engine.list()) if (!spec.ready) background(spec);
 
   const indexes: Indexes = {
     storage,
@@ -49,10 +56,8 @@ export async function openEngineIndexes(
     async define(definition) {
       const held = await find(definition.collection, definition.field);
       if (held && held.type === definition.type) return statusOf(held);
-      // The database builds it concurrently (writes go on); until then it shows "building".
-      const running = engine.create(definition).catch((err) => log(`building the index on ${definition.collection}.${definition.field} failed`, err));
-      builds.add(running);
-      void running.finally(() => builds.delete(running));
+      // The engine builds it while writes go on; until then it shows "building".
+      background(definition);
       for (let tries = 0; tries < 50 && !(await find(definition.collection, definition.field)); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
       return (await indexes.status(definition.collection, definition.field)) ?? { ...definition, state: "building", entries: 0 };
     },

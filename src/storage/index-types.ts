@@ -4,6 +4,7 @@
  * on the database) offers `Storage.indexes`; the others get the in-memory index of src/indexes/.
  * The definitions and query shapes both sides speak are here, so storage never imports src/indexes/.
  */
+import type { Entry } from "../record.ts";
 
 export type IndexType = "string" | "number";
 export type IndexValue = string | number;
@@ -44,4 +45,20 @@ export interface EngineIndexes {
   count(spec: IndexSpec): Promise<number>;
   /** A page in (value, uid) order, leaving out records expired at `now`. */
   query(spec: IndexSpec, range: IndexRange, limit: number, now: number): Promise<{ hits: IndexHit[]; more: boolean }>;
+}
+
+/**
+ * The value `entry` files under, or undefined when it is not in the index: tombstones, a missing
+ * field, a value of the other type (a number index takes finite numbers only).
+ */
+export function indexedValueOf(entry: Entry, path: readonly string[], type: IndexType): IndexValue | undefined {
+  if (entry.deleted === true) return undefined;
+  let value: unknown = entry;
+  for (const segment of path) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    if (!Object.hasOwn(value, segment)) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  if (type === "string") return typeof value === "string" ? value : undefined;
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
