@@ -131,7 +131,8 @@ async function openNodeLocked(
   let indexes: Indexes;
   try {
     // Directly on the engine, under the cluster's wrapper: every write path passes the indexes.
-    indexes = await openIndexes({ storage, definitions: definitionsFile(runtime.fs, config.data), declared: config.indexes });
+    // Their start-up build rides on the sync digest's pass over the records (one read of each, not two).
+    indexes = await openIndexes({ storage, definitions: definitionsFile(runtime.fs, config.data), declared: config.indexes, shareStartPass: true });
   } catch (err) {
     await storage.close();
     throw err;
@@ -157,7 +158,9 @@ async function openNodeLocked(
       fetch: security.peerFetch,
       log: (message, err) => console.error(`minstore: ${message}`, err ?? ""),
     });
+    await indexes.ready();
   } catch (err) {
+    await cluster?.close();
     await indexes.close();
     await storage.close();
     throw err;

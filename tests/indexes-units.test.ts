@@ -7,6 +7,9 @@ import { indexedValueOf, parseFieldPath, parseIndexSpec } from "../src/indexes/d
 import { cursorOf, parseIndexQuery } from "../src/indexes/range.ts";
 import { createSortedChunks } from "../src/util/sorted-chunks.ts";
 import { StoreError } from "../src/errors.ts";
+import { definitionsInMemory } from "../src/indexes/definitions-file.ts";
+import { openIndexes } from "../src/indexes/indexes.ts";
+import { createMemoryStorage } from "../src/storage/memory.ts";
 
 describe("createSortedChunks()", () => {
   test("insert, remove and walks from any bound agree with a sorted array, across many chunk splits", () => {
@@ -93,5 +96,30 @@ describe("who may use the indexes (route-access.ts)", () => {
     assert.deepEqual(need("GET", "/_indexes"), { kind: "any" });
     assert.deepEqual(need("GET", "/_indexes/books/value.year"), { kind: "any" });
     assert.deepEqual(need("GET", "/books?by=value.year&eq=1"), { kind: "collection", collection: "books", verb: "r" });
+  });
+});
+
+describe("openIndexes({ shareStartPass })", () => {
+  const stored = (uid: string, year: number) => ({ uid, value: { year }, timestamp: 1, check_sum: "", size: 1, version: `v${uid}`, node: "n" });
+  const YEAR = { collection: "books", field: "value.year", type: "number" as const };
+
+  test("a full pass of entries() through its storage builds the start indexes; ready() builds them when none came", async () => {
+    const storage = createMemoryStorage();
+    for (let index = 0; index < 10; index++) await storage.create("books", stored(`b${index}`, 1960 + index));
+    const shared = await openIndexes({ storage, definitions: definitionsInMemory(), declared: [YEAR], shareStartPass: true });
+    assert.equal((await shared.status("books", "value.year"))?.state, "building");
+    let seen = 0;
+    for await (const _ of shared.storage.entries()) seen += 1;
+    assert.equal(seen, 10, "the pass still yields every entry to its reader");
+    assert.deepEqual(await shared.status("books", "value.year"), { ...YEAR, state: "ready", entries: 10 });
+
+    const alone = await openIndexes({ storage, definitions: definitionsInMemory(), declared: [YEAR], shareStartPass: true });
+    // A pass that stops early has not seen every record: the index stays building until ready() builds it.
+    for await (const _ of alone.storage.entries()) break;
+    assert.equal((await alone.status("books", "value.year"))?.state, "building");
+    await alone.ready();
+    assert.deepEqual(await alone.status("books", "value.year"), { ...YEAR, state: "ready", entries: 10 });
+    const { hits } = await alone.query("books", "value.year", { order: "desc" }, 3, Date.now());
+    assert.deepEqual(hits.map((hit) => hit.uid), ["b9", "b8", "b7"]);
   });
 });

@@ -67,6 +67,8 @@ export async function openEngineIndexes(
       if (!spec || !spec.ready) throw noIndex(collection, field, spec !== undefined);
       return engine.query(spec, range, limit, now);
     },
+    // The engine's indexes are ready (or building in the database) once openEngineIndexes resolved.
+    async ready() {},
     async idle() {
       while (builds.size > 0) await Promise.all([...builds]);
     },

@@ -23,6 +23,12 @@ export interface IndexesOptions {
   /** From --index: defined at start (a stored one of another type is retyped). */
   declared?: readonly IndexDefinition[];
   log?: (message: string, err?: unknown) => void;
+  /**
+   * Build the indexes that exist at start during the next full pass of `entries()` through the
+   * returned storage (the sync digest's, at start-up) instead of a pass of their own; `ready()`
+   * finishes whatever that pass did not. Without it they are built before openIndexes resolves.
+   */
+  shareStartPass?: boolean;
 }
 
 /** Entries a build reads between two turns of the event loop, so that requests keep being served. */
@@ -92,10 +98,33 @@ async function openMemoryIndexes(options: IndexesOptions): Promise<Indexes> {
   for (const definition of [...(await definitions.load()), ...(options.declared ?? [])]) wanted.set(indexName(definition), definition);
   const startSlots = [...wanted.values()].map(install);
   if (options.declared?.length) await persist();
-  if (startSlots.length > 0) await build(startSlots);
+  let startPending = startSlots;
+  /** A pass over every entry that also fills the start slots: one read of the records serves both. */
+  async function* feeding(): AsyncGenerator<{ collection: string; entry: Entry }> {
+    const slots = startPending;
+    for await (const item of storage.entries()) {
+      for (const slot of slots) {
+        if (slot.index.definition.collection === item.collection) slot.index.note(item.entry);
+        slot.scanned += 1;
+      }
+      yield item;
+    }
+    // Only a pass that went to the end has seen every record.
+    if (startPending === slots) {
+      for (const slot of slots) slot.building = false;
+      startPending = [];
+    }
+  }
+  const ready = async () => {
+    if (startPending.length === 0) return;
+    await build(startPending);
+    startPending = [];
+  };
+  if (!options.shareStartPass) await ready();
 
   const wrapped: Storage = {
     ...storage,
+    entries: () => (startPending.length > 0 ? feeding() : storage.entries()),
     create: (collection, record) => storage.create(collection, record).then((stored) => (stored && note(collection, record), stored)),
     put: (collection, entry, expected) => storage.put(collection, entry, expected).then((stored) => (stored && note(collection, entry), stored)),
     applyIfNewer: (collection, entry, options) => storage.applyIfNewer(collection, entry, options).then((stored) => (stored && note(collection, entry), stored)),
@@ -138,7 +167,9 @@ async function openMemoryIndexes(options: IndexesOptions): Promise<Indexes> {
       if (!slot || slot.building) throw noIndex(collection, field, slot !== undefined);
       return slot.index.query(range, limit, now);
     },
+    ready,
     async idle() {
+      await ready();
       while (builds.size > 0) await Promise.all([...builds]);
     },
     async close() {

@@ -26,5 +26,7 @@ export interface Indexes {
   definitionOf(collection: string, field: string): Promise<IndexDefinition | undefined>;
   /** Resolves once every build in the background is done (or given up). */
   idle(): Promise<void>;
+  /** Resolves once the indexes that existed at start are ready (see IndexesOptions.shareStartPass). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }

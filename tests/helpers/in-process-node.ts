@@ -70,13 +70,14 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
 
   const engine = await openStorage(config, { name: "node", fs: nodeFs });
   // As start.ts does: the indexes wrap the engine itself, under the cluster's wrapper.
-  const indexes = await openIndexes({ storage: engine, definitions: definitionsFile(nodeFs, dataDir), declared: config.indexes, log });
+  const indexes = await openIndexes({ storage: engine, definitions: definitionsFile(nodeFs, dataDir), declared: config.indexes, log, shareStartPass: true });
   const storage = indexes.storage;
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   const servers = options.servers ?? { bridge: false, peers: [] };
   const peerFetch = options.fetch ?? unreachable;
   const sync = config.durability === "strict";
   const cluster = await openCluster({ ...tuningOf(config), fs: nodeFs, dataDir, sync, storage, clock, servers, secret: config.clusterSecret, fetch: peerFetch, log });
+  await indexes.ready();
   const pipeline = createPipeline(resolveProcesses(config.processes));
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
