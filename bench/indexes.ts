@@ -13,11 +13,13 @@
  * 5. Write throughput: two memory-engine nodes side by side, one with two indexes declared (--index),
  *    one with none, loaded at the same time by autocannon (8 connections each) with PUTs that change
  *    both fields, so whatever else the machine does slows both alike; the median of the rounds'
- *    ratios (target >= 0.85). Memory storage makes a write as cheap as it
+ *    ratios (target >= 0.85), and the nodes' CPU time per PUT (from /proc), the steadier measure on a
+ *    busy machine. `--writes-only` runs this part alone. Memory storage makes a write as cheap as it
  *    gets, so the index's share of it is as large as it gets.
  */
 import autocannon from "autocannon";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     samples: { type: "string", default: "2000" },
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
+    "writes-only": { type: "boolean", default: false },
   },
 });
 const RECORDS = Number(values.records);
@@ -56,6 +59,10 @@ async function main(): Promise<void> {
   await writeFile(servers, "");
   const lines: string[] = [];
   try {
+    if (values["writes-only"]) {
+      console.log(writeTable(await writeRatios(servers, root)).join("\n"));
+      return;
+    }
     const dataDir = join(root, "x");
     const loadMs = await fill(dataDir, RECORDS);
     console.error(`wrote ${RECORDS} records in ${loadMs.toFixed(0)} ms`);
@@ -98,10 +105,7 @@ async function main(): Promise<void> {
       `| with the index (state after start: ${ready}) | ${withIndex.toFixed(0)} |`,
       `| without indexes | ${withoutIndex.toFixed(0)} |`,
       ``,
-      `| PUT /s, memory engine, ${ROUNDS} rounds of ${SECONDS} s | two indexes | none | ratio |`,
-      `|---|---|---|---|`,
-      ...writes.rounds.map((round, index) => `| round ${index + 1} | ${round.indexed.toFixed(0)} | ${round.plain.toFixed(0)} | ${(round.indexed / round.plain).toFixed(3)} |`),
-      `| median ratio | | | ${writes.median.toFixed(3)} |`,
+      ...writeTable(writes),
     );
     console.log(lines.join("\n"));
   } finally {
@@ -212,22 +216,57 @@ async function latencies(url: string) {
   return { get: percentiles(get.slice(200)), query: percentiles(query.slice(200)) };
 }
 
+function writeTable(writes: Awaited<ReturnType<typeof writeRatios>>): string[] {
+  const cpu = (us: number | undefined) => (us === undefined ? "n/a" : us.toFixed(0));
+  return [
+    `| PUT, memory engine, ${ROUNDS} rounds of ${SECONDS} s at once | two indexes /s | none /s | ratio | CPU µs/PUT, two indexes | none | CPU ratio (none / two) |`,
+    `|---|---|---|---|---|---|---|`,
+    ...writes.rounds.map((round, index) =>
+      `| round ${index + 1} | ${round.indexed.rps.toFixed(0)} | ${round.plain.rps.toFixed(0)} | ${(round.indexed.rps / round.plain.rps).toFixed(3)} | ${cpu(round.indexed.cpuUs)} | ${cpu(round.plain.cpuUs)} | ${round.indexed.cpuUs && round.plain.cpuUs ? (round.plain.cpuUs / round.indexed.cpuUs).toFixed(3) : "n/a"} |`),
+    `| median | | | ${writes.median.toFixed(3)} | | | ${writes.cpuMedian === undefined ? "n/a" : writes.cpuMedian.toFixed(3)} |`,
+  ];
+}
+
 async function writeRatios(servers: string, root: string) {
   const indexed = await start(servers, join(root, "w1"), ["--storage", "memory", "--index", "bench.value.group:number", "--index", "bench.value.tag"]);
   const plain = await start(servers, join(root, "w2"), ["--storage", "memory"]);
   try {
-    const rounds: { indexed: number; plain: number }[] = [];
+    const rounds: { indexed: Measured; plain: Measured }[] = [];
     // A first pass fills both nodes (creates as PUTs would fail) and warms them up.
     await Promise.all([load(indexed.url, 1000), load(plain.url, 1000)]);
     for (let round = 0; round < ROUNDS; round++) {
-      const [a, b] = await Promise.all([puts(indexed.url), puts(plain.url)]);
+      const [a, b] = await Promise.all([measured(indexed), measured(plain)]);
       rounds.push({ indexed: a, plain: b });
     }
-    const ratios = rounds.map((round) => round.indexed / round.plain).sort((x, y) => x - y);
-    return { rounds, median: ratios[Math.floor(ratios.length / 2)]! };
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+    const cpuRatios = rounds.flatMap((round) => (round.indexed.cpuUs && round.plain.cpuUs ? [round.plain.cpuUs / round.indexed.cpuUs] : []));
+    return { rounds, median: median(rounds.map((round) => round.indexed.rps / round.plain.rps)), cpuMedian: cpuRatios.length ? median(cpuRatios) : undefined };
   } finally {
     await indexed.stop();
     await plain.stop();
+  }
+}
+
+interface Measured {
+  rps: number;
+  /** The node's CPU time per PUT (user + system, from /proc: Linux only). */
+  cpuUs?: number;
+}
+
+async function measured(node: Node): Promise<Measured> {
+  const before = cpuSeconds(node.child.pid);
+  const rps = await puts(node.url);
+  const after = cpuSeconds(node.child.pid);
+  return { rps, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / (rps * SECONDS) };
+}
+
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
   }
 }
 

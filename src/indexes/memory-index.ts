@@ -46,6 +46,12 @@ export function createMemoryIndex(definition: IndexDefinition): MemoryIndex {
       const held = byUid.get(entry.uid);
       if (held && held.version >= entry.version) return;
       const value = indexedValueOf(entry, path, definition.type);
+      if (held?.key && held.key.value === value) {
+        // Most writes leave the indexed field as it was: the key stays where it is.
+        held.key.expiresAt = expiresAtOf(entry);
+        held.version = entry.version;
+        return;
+      }
       if (held?.key) keys.remove(held.key);
       if (value === undefined) {
         // The version stays known, so that an older write resolving after this one cannot file the uid again.
