@@ -14,6 +14,8 @@ import { type BodyLimits, readWriteInput } from "./http/body.ts";
 import { createChangesRoute } from "./http/changes-routes.ts";
 import { cacheResponse, type ClusterApi, identityResponse, lookupMarker, replicateResponse, statusResponse } from "./http/cluster-routes.ts";
 import { etagOf, parseEtagList } from "./http/etag.ts";
+import { indexListResponse, indexQueryResponse, indexResponse } from "./http/index-routes.ts";
+import type { Indexes } from "./indexes/indexes.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { consoleFormResponse, consolePageResponse } from "./http/console/console-routes.ts";
@@ -48,6 +50,8 @@ export interface AppDeps {
   logError?: (message: string, err: unknown) => void;
   /** GET /_export and POST /_import (src/http/backup-routes.ts); without it they are not served. */
   backup?: BackupApi;
+  /** Secondary indexes (/_indexes, GET /{c}?by=); without them every index query is 400 no_index. */
+  indexes?: Indexes;
 }
 
 export const LIST_LIMIT = { default: 100, max: 1000 };
@@ -95,7 +99,9 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
     if (name === "_export" && deps.backup) return exportResponse(c, deps.backup);
+    if (name === "_indexes") return indexListResponse(c, deps.indexes);
     const collection = collectionParam(c);
+    if (c.req.query("by") !== undefined) return indexQueryResponse(c, collection, deps.indexes, storage);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
     const limit = listLimit(c.req.query("limit"));
@@ -118,6 +124,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/:collection/:uid", async (c) => {
+    if (c.req.param("collection") === "_indexes") return indexListResponse(c, deps.indexes, uidParam(c));
     const collection = collectionParam(c);
     if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
@@ -153,6 +160,13 @@ export function createApp(deps: AppDeps): Hono {
     if (wantsCache(c)) return cacheResponse(c, collection, uidParam(c), bodyLimit, cluster);
     const uid = uidParam(c);
     return recordResponse(await records.remove(collection, uid, { ifMatch: parseEtagList(c.req.header("if-match")) }));
+  });
+
+  // /_indexes/{c}/{field}: the one three-segment path; every other is a uid holding "/".
+  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", (c) => {
+    if (c.req.param("collection") === "_indexes") return indexResponse(c, deps.indexes);
+    collectionParam(c);
+    throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });
 
   app.all("/:collection/:uid", (c) => {

@@ -5,6 +5,8 @@
  */
 import { OPTION_DEFAULTS } from "./defaults.ts";
 import { LOG_FORMATS, type LogFormat } from "./log/logger.ts";
+import { StoreError } from "./errors.ts";
+import { type IndexSpecText, parseIndexSpec } from "./index-spec.ts";
 import { parseDurationText, parseSize } from "./util/units.ts";
 import { NODE_ID_PATTERN } from "./version.ts";
 
@@ -57,6 +59,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** Between anti-entropy rounds with the peers; 0: only when asked (POST /_sync). */
   syncIntervalMs: number;
+  /** --index (repeatable): indexes declared at start. */
+  indexes: IndexSpecText[];
 }
 
 export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
@@ -119,6 +123,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "request-timeout": { key: "requestTimeoutMs", env: "MINSTORE_REQUEST_TIMEOUT", help: "time a client has to send a whole request" },
   "sync-interval": { key: "syncIntervalMs", env: "MINSTORE_SYNC_INTERVAL", help: "between anti-entropy rounds with the peers; 0: only on POST /_sync" },
   "idle-timeout": { key: "idleTimeoutMs", env: "MINSTORE_IDLE_TIMEOUT", help: "close a keep-alive connection idle this long" },
+  index: { key: "indexes", env: "MINSTORE_INDEXES", help: "declare an index at start: COLLECTION.FIELD[:number] (repeatable; the variable takes a comma list)" },
 };
 
 /** The largest --body-limit: a record stored from a bigger body could not be serialized safely. */
@@ -159,7 +164,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     }
     const value = inline ?? argv[++index];
     if (value === undefined) throw new ConfigError(`Option --${name} needs a value`);
-    raw[spec.key] = value;
+    // --index is the one repeatable option: its values gather into a comma list, as the variable takes them.
+    raw[spec.key] = spec.key === "indexes" && raw.indexes !== undefined ? `${raw.indexes},${value}` : value;
   }
   if (positional.length > POSITIONAL.length) {
     throw new ConfigError(`Too many arguments: "${positional.slice(POSITIONAL.length).join(" ")}" (see --help)`);
@@ -222,6 +228,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       requestTimeoutMs: parseDuration("request-timeout", value("requestTimeoutMs")),
       idleTimeoutMs: parseDuration("idle-timeout", value("idleTimeoutMs")),
       syncIntervalMs: value("syncIntervalMs") === "0" ? 0 : parseDuration("sync-interval", value("syncIntervalMs")),
+      indexes: parseIndexes(raw.indexes),
     },
   };
 }
@@ -293,6 +300,18 @@ function parseStorageUrl(storage: StorageEngine, url: string | undefined, data: 
   if (storage === "denokv") return url ?? `${data}/minstore.kv`;
   if (url !== undefined) throw new ConfigError(`--storage-url is for --storage postgres or denokv, not "${storage}"`);
   return undefined;
+}
+
+function parseIndexes(text: string | undefined): IndexSpecText[] {
+  if (text === undefined) return [];
+  return parseList(text).map((spec) => {
+    try {
+      return parseIndexSpec(spec);
+    } catch (err) {
+      if (err instanceof StoreError) throw new ConfigError(`Invalid --index "${spec}": ${err.message}`);
+      throw err;
+    }
+  });
 }
 
 function parseList(text: string): string[] {

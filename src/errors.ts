@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   invalid_cursor: 400,
   invalid_query: 400,
   invalid_import: 400,
+  invalid_index: 400,
+  no_index: 400,
   proof_required: 401,
   token_required: 401,
   invalid_token: 401,
@@ -127,6 +129,13 @@ export const tooManyFeeds = (limit: number) =>
   new StoreError("too_many_requests", `${limit} changes feeds are open already (--max-feeds); retry, or poll with feed=normal`, {
     headers: { "retry-after": "1" },
   });
+/** An index query on a field with no ready index: the message names the PUT that creates it. */
+export const noIndex = (collection: string, field: string, building: boolean) =>
+  new StoreError("no_index", building
+    ? `The index on ${collection}.${field} is still building; retry once GET /_indexes/${collection}/${field} says "ready"`
+    : `No index on ${collection}.${field}: create one with PUT /_indexes/${collection}/${field} and the body {"type": "string"} (or "number")`);
+export const indexMissing = (collection: string, field: string) =>
+  new StoreError("not_found", `No index on ${collection}.${field}; GET /_indexes lists this node's indexes`);
 export const tooDeep = (limit: number) =>
   new StoreError("too_deep", `The JSON body nests deeper than the limit of ${limit} levels (--max-depth)`);
 

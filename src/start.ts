@@ -12,6 +12,8 @@ import { AUTH_DEFAULTS } from "./defaults.ts";
 import { type Config, ConfigError, parseConfig, USAGE } from "./config.ts";
 import { StoreError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
+import { definitionsFile } from "./indexes/definitions-file.ts";
+import { type Indexes, openIndexes } from "./indexes/indexes.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
 import { createRecordService } from "./record-service.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -135,12 +137,21 @@ async function openNodeLocked(
   const storage = await openStorage(config, runtime, (message, err) => (err === undefined || err === "" ? log.warn(message) : log.error(message, err)));
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
+  let indexes: Indexes;
+  try {
+    // Directly on the engine, under the cluster's wrapper: every write path passes the indexes.
+    // Their start-up build rides on the sync digest's pass over the records (one read of each, not two).
+    indexes = await openIndexes({ storage, definitions: definitionsFile(runtime.fs, config.data), declared: config.indexes, shareStartPass: true, log: (message, err) => log.error(message, err) });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   try {
     cluster = await openCluster({
       fs: runtime.fs,
       dataDir: config.data,
       sync: config.durability === "strict",
-      storage,
+      storage: indexes.storage,
       clock,
       servers,
       secret: config.clusterSecret,
@@ -156,7 +167,10 @@ async function openNodeLocked(
       fetch: security.peerFetch,
       log: (message, err) => log.error(message, err),
     });
+    await indexes.ready();
   } catch (err) {
+    await cluster?.close();
+    await indexes.close();
     await storage.close();
     throw err;
   }
@@ -174,6 +188,7 @@ async function openNodeLocked(
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
     maxFeeds: config.maxFeeds,
+    indexes,
     logRequest: config.log ? log.request : undefined,
     logError: log.error,
     backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size }),
@@ -198,6 +213,7 @@ async function openNodeLocked(
     });
   } catch (err) {
     await cluster.close();
+    await indexes.close();
     await storage.close();
     throw err;
   }
@@ -226,6 +242,7 @@ async function openNodeLocked(
     async close() {
       await server.close();
       await cluster.close();
+      await indexes.close();
       await storage.close();
       await lock.release();
     },

@@ -49,6 +49,7 @@ describe("parseConfig()", () => {
       requestTimeoutMs: 30_000,
       idleTimeoutMs: 5000,
       syncIntervalMs: 60_000,
+      indexes: [],
     });
     assert.equal(run(["s", "d", "9000"]).port, 9000);
   });

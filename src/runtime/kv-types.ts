@@ -21,6 +21,8 @@ export type KvListSelector = { prefix: KvKey } | { prefix: KvKey; start: KvKey }
 export interface KvListOptions {
   limit?: number;
   batchSize?: number;
+  /** From the end of the range backwards. */
+  reverse?: boolean;
 }
 
 export interface KvAtomicCheck {

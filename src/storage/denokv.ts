@@ -19,6 +19,7 @@ import { isVisible } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import type { KvListSelector, KvStore } from "../runtime/kv-types.ts";
 import { checkSince } from "./change-log.ts";
+import { createDenoKvIndexes } from "./denokv-indexes.ts";
 import { createChangeWatchers } from "./change-watchers.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
 import { newStorageId } from "./storage-id.ts";
@@ -51,6 +52,8 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
   const metaKey = [feedRoot, "meta"];
   const seqKey = (seq: number) => [feedRoot, "seq", seq];
   const watchers = createChangeWatchers();
+  // Index keys go into each write's own commit (denokv-indexes.ts).
+  const indexes = createDenoKvIndexes(kv, root);
 
   // The first process on a new database makes the id; the others read it.
   if ((await kv.get(metaKey)).value === null) {
@@ -71,8 +74,9 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
       const key = keyOf(collection, uid);
       const ofKey = [feedRoot, "of", collection, sortKeyOf(uid)];
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const [current, meta, of] = await Promise.all([kv.get<string>(key), kv.get<FeedMeta>(metaKey), kv.get<number>(ofKey)]);
-        const next = decide(current.value === null ? undefined : (JSON.parse(current.value) as Entry));
+        const [current, meta, of, definitions] = await Promise.all([kv.get<string>(key), kv.get<FeedMeta>(metaKey), kv.get<number>(ofKey), indexes.current()]);
+        const before = current.value === null ? undefined : (JSON.parse(current.value) as Entry);
+        const next = decide(before);
         if (next === undefined) return false;
         const operation = kv.atomic().check(
           { key, versionstamp: current.versionstamp },
@@ -80,6 +84,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
           { key: ofKey, versionstamp: of.versionstamp },
         );
         if (of.value !== null) operation.delete(seqKey(of.value));
+        indexes.addToCommit(operation, definitions, collection, uid, before, next);
         if (next === null) {
           // A reader that had not reached the tombstone's seq can no longer learn of the delete: the floor says so.
           operation.delete(key).delete(ofKey).set(metaKey, { ...meta.value!, floor: Math.max(meta.value!.floor, of.value ?? 0) });
@@ -177,6 +182,7 @@ export async function openDenoKvStorage(options: DenoKvStorageOptions): Promise<
       return { changes, lastSeq: Math.max(since, meta.seq) };
     },
     storageId,
+    indexes: indexes.engine,
     watch(listener) {
       const unsubscribe = watchers.add(listener);
       pollTimer ??= setInterval(poll, WATCH_POLL_MS);

@@ -25,6 +25,7 @@ import postgres from "postgres";
 import { expiresAtOf } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
+import { openPostgresIndexes } from "./postgres-indexes.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
 import { checkSince } from "./change-log.ts";
 import { createChangeWatchers } from "./change-watchers.ts";
@@ -129,6 +130,14 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       }
     }
   };
+
+  let indexes;
+  try {
+    indexes = await openPostgresIndexes(sql, table, run);
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw err;
+  }
 
   const row = (collection: string, entry: Entry) => {
     const json = JSON.stringify(entry);
@@ -280,6 +289,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
       return { changes, lastSeq };
     },
     storageId,
+    indexes,
     watch(listener) {
       const unsubscribe = watchers.add(listener);
       startPolling();

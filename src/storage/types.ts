@@ -4,6 +4,7 @@
  * the engine's job, not the caller's, so that several processes sharing one engine stay correct.
  */
 import type { Entry, Snapshot, StoredRecord } from "../record.ts";
+import type { EngineIndexes } from "./index-types.ts";
 import type { StorageCondition } from "./storage-health.ts";
 
 export interface Storage {
@@ -61,6 +62,8 @@ export interface Storage {
   watch(listener: () => void): () => void;
   /** What readiness reports: whether writes are accepted and what is wrong. Engines that cannot tell leave it out. */
   condition?(): StorageCondition;
+  /** Secondary indexes kept by the engine itself (postgres); absent: src/indexes/ keeps them in memory. */
+  readonly indexes?: EngineIndexes;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }

@@ -15,6 +15,8 @@ import type { Hono } from "hono";
 import { createApp } from "../../src/app.ts";
 import type { AuthOptions } from "../../src/auth/middleware.ts";
 import { backupApi } from "../../src/backup/backup-api.ts";
+import { definitionsFile } from "../../src/indexes/definitions-file.ts";
+import { type Indexes, openIndexes } from "../../src/indexes/indexes.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createPipeline, resolveProcesses } from "../../src/process/pipeline.ts";
 import { createRecordService } from "../../src/record-service.ts";
@@ -52,6 +54,7 @@ export interface InProcessNode {
   readonly app: Hono;
   readonly storage: Storage;
   readonly cluster: NodeCluster;
+  readonly indexes: Indexes;
   /** What the node logged (cluster messages and the app's unexpected errors), one line each. */
   readonly logged: string[];
   close(): Promise<void>;
@@ -71,19 +74,23 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   const log = (message: string, err?: unknown) => logged.push(err === undefined ? message : `${message}: ${(err as Error)?.message ?? String(err)}`);
   const url = nodeUrl(nodeId);
 
-  const storage = await openStorage(config, { name: "node", fs: nodeFs });
+  const engine = await openStorage(config, { name: "node", fs: nodeFs });
+  // As start.ts does: the indexes wrap the engine itself, under the cluster's wrapper.
+  const indexes = await openIndexes({ storage: engine, definitions: definitionsFile(nodeFs, dataDir), declared: config.indexes, log, shareStartPass: true });
+  const storage = indexes.storage;
   const now = options.now ?? Date.now;
   const clock = createClock(nodeId, now, { maxSkewMs: config.maxClockSkewMs });
   const servers = options.servers ?? { bridge: false, peers: [] };
   const peerFetch = options.fetch ?? unreachable;
   const sync = config.durability === "strict";
   const cluster = await openCluster({ ...tuningOf(config), fs: nodeFs, dataDir, sync, storage, clock, servers, secret: config.clusterSecret, fetch: peerFetch, log, now });
+  await indexes.ready();
   const pipeline = createPipeline(resolveProcesses(config.processes));
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now });
   const { bodyLimit, maxDepth } = config;
   const backup = backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size });
-  const app = createApp({ records, storage: cluster.storage, cluster, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup });
+  const app = createApp({ records, storage: cluster.storage, cluster, indexes, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 
@@ -95,9 +102,11 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
     app,
     storage,
     cluster,
+    indexes,
     logged,
     async close() {
       await cluster.close();
+      await indexes.close();
       await storage.close();
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },

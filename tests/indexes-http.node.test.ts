@@ -1,0 +1,3 @@
+import { indexesSuite } from "./indexes-suite.ts";
+
+indexesSuite("node");
