@@ -48,6 +48,8 @@ export interface AppDeps {
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
+  /** The time expiry is judged by (Date.now; tests move it). */
+  now?: () => number;
   /** GET /_export and POST /_import (src/http/backup-routes.ts); without it they are not served. */
   backup?: BackupApi;
   /** Secondary indexes (/_indexes, GET /{c}?by=); without them every index query is 400 no_index. */
@@ -67,7 +69,7 @@ export function createApp(deps: AppDeps): Hono {
   const replicationLimit = Math.max(32 * 1024 * 1024, bodyLimit * 8);
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
-  const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds));
+  const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds), deps.now);
 
   if (deps.logRequest) {
     const logRequest = deps.logRequest;

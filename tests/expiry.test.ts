@@ -172,6 +172,18 @@ describe("an expired record", () => {
     assert.ok(!html.includes("a3"), "the HTML listing too");
   });
 
+  test("is reported deleted by the changes feed from its expires_at, before its tombstone is written", async () => {
+    const n = await node();
+    const record = await recordOf(await send(n, "POST", "/e/k?ttl=1h", { value: "v" }));
+    const changeOfK = async () => ((await (await n.app.request("/_changes?collection=e")).json()).results as { uid: string; deleted: boolean; record?: unknown }[]).find((result) => result.uid === "k");
+    assert.deepEqual(await changeOfK(), { ...(await changeOfK()), deleted: false, record });
+    time = record.expires_at as number;
+    // The sweeper may or may not have written the tombstone by now: either way the feed says deleted.
+    const change = await changeOfK();
+    assert.equal(change?.deleted, true);
+    assert.equal(change?.record, undefined);
+  });
+
   test("becomes its derived tombstone within a few seconds: in storage, in the changes feed, outranked by a later POST", async () => {
     const n = await node();
     const record = await recordOf(await send(n, "POST", "/e/k?ttl=1s", { value: "v" }));

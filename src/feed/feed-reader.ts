@@ -24,10 +24,11 @@ export interface FeedReadOptions {
   records: boolean;
 }
 
-export async function readFeed(storage: Storage, since: number | "now", options: FeedReadOptions): Promise<FeedPage> {
+/** `now`: the time expiry is judged by (an expired record is reported deleted). */
+export async function readFeed(storage: Storage, since: number | "now", options: FeedReadOptions, now: () => number = Date.now): Promise<FeedPage> {
   const page = await storage.changes(since, { collection: options.collection, limit: options.limit });
   const snapshots = await Promise.all(page.changes.map((change) => change.snapshot ?? storage.get(change.collection, change.uid)));
-  const now = Date.now();
+  const at = now();
   const results: string[] = [];
   const seqs: string[] = [];
   const collections: string[] = [];
@@ -37,7 +38,7 @@ export async function readFeed(storage: Storage, since: number | "now", options:
     if (!snapshot) continue;
     const seq = formatCursor(storage.storageId, change.seq);
     // Expired is gone for every reader, the feed's too: it says deleted before the tombstone (its own change) is written.
-    const live = isVisible(snapshot.entry, now);
+    const live = isVisible(snapshot.entry, at);
     const head = `{"seq":"${seq}","collection":"${change.collection}","uid":${JSON.stringify(change.uid)},"version":${JSON.stringify(snapshot.entry.version)},"deleted":${!live}`;
     results.push(live && options.records ? `${head},"record":${snapshot.json}}` : `${head}}`);
     seqs.push(seq);
@@ -68,7 +69,7 @@ export interface FeedHub {
  * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
  * clients, a write costs one read per tick instead of a hundred reads of one change each.
  */
-export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
+export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => number = Date.now): FeedHub {
   const wakers = new Set<{ changed: boolean; wake?: () => void }>();
   const pages = new Map<string, Promise<FeedPage>>();
   let tick: ReturnType<typeof setTimeout> | undefined;
@@ -83,11 +84,11 @@ export function createFeedHub(storage: Storage, coalesceMs = 20): FeedHub {
   return {
     read(since, options) {
       // Unwatched, nothing would tell a cached page is stale: only feeds that wait share pages.
-      if (!unsubscribe) return readFeed(storage, since, options);
+      if (!unsubscribe) return readFeed(storage, since, options, now);
       const key = `${since}|${options.collection ?? ""}|${options.limit}|${options.records}`;
       let page = pages.get(key);
       if (!page) {
-        page = readFeed(storage, since, options);
+        page = readFeed(storage, since, options, now);
         pages.set(key, page);
         // A failed read is not shared: the next asker tries again.
         page.catch(() => pages.delete(key));

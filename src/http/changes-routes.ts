@@ -32,9 +32,9 @@ interface ReadScope {
 /** A stream the client has not read from for this long (and at least two heartbeats) is closed. */
 const STALL_MS = 60_000;
 
-export function createChangesRoute(storage: Storage, maxFeeds: number): ChangesRoute {
+export function createChangesRoute(storage: Storage, maxFeeds: number, now: () => number = Date.now): ChangesRoute {
   let open = 0;
-  const sharedHub = createFeedHub(storage);
+  const sharedHub = createFeedHub(storage, undefined, now);
 
   return async (c) => {
     // A token sees only the collections it may read; the cursor still moves past the others.
