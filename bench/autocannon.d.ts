@@ -2,7 +2,7 @@
 declare module "autocannon" {
   import type { EventEmitter } from "node:events";
 
-  interface RequestData {
+  export interface RequestData {
     method: string;
     path: string;
     headers: Record<string, string>;
@@ -21,6 +21,8 @@ declare module "autocannon" {
     url: string;
     connections?: number;
     duration?: number;
+    /** Stop after this many requests instead of after `duration`. */
+    amount?: number;
     timeout?: number;
     pipelining?: number;
     headers?: Record<string, string>;

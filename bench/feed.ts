@@ -9,6 +9,7 @@
  *
  *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
  *                                   [--server src/server.ts] [--records 0|1] [--no-clients] [--pin] [--cpu-prof DIR]
+ *                                   [--writes put|post] [--keys 10000] [--storage file|memory]
  *
  * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
  * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
@@ -17,7 +18,7 @@
  * `--server` runs another checkout's entry (e.g. a worktree of the commit before the feed) to
  * compare the bare write rate; `--no-clients` skips the phases with clients.
  */
-import autocannon from "autocannon";
+import autocannon, { type RequestData } from "autocannon";
 import { execFileSync, spawn } from "node:child_process";
 import { Agent, get } from "node:http";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -30,12 +31,15 @@ const { values: flags } = parseArgs({
     clients: { type: "string", default: "100" },
     seconds: { type: "string", default: "10" },
     connections: { type: "string", default: "16" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "4" },
     server: { type: "string", default: resolve(import.meta.dirname, "../src/server.ts") },
     records: { type: "string", default: "1" },
     "no-clients": { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    writes: { type: "string", default: "put" },
+    storage: { type: "string", default: "file" },
+    keys: { type: "string", default: "10000" },
     // Internal: this script run as the SSE clients' own process, following `--follow URL`.
     follow: { type: "string" },
   },
@@ -44,6 +48,8 @@ const CLIENTS = Number(flags.clients);
 const SECONDS = Number(flags.seconds);
 const CONNECTIONS = Number(flags.connections);
 const ROUNDS = Number(flags.rounds);
+const WRITES = flags.writes === "post" ? "post" : "put";
+const KEYS = Number(flags.keys);
 if (flags.follow) await runFollowers(flags.follow);
 
 /** The command line of a process on `cpu` when pinning, else as it is. */
@@ -53,7 +59,7 @@ if (flags.pin) execFileSync("taskset", ["-pc", "1", String(process.pid)], { stdi
 
 const root = await mkdtemp(join(tmpdir(), "minstore-bench-feed-"));
 await writeFile(join(root, "servers.list"), "");
-const child = spawn(...onCpu(0, process.execPath, [...(flags["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", flags["cpu-prof"]] : []), "--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])]), {
+const child = spawn(...onCpu(0, process.execPath, [...(flags["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", flags["cpu-prof"]] : []), "--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", "--storage", flags.storage!, ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])]), {
   cwd: resolve(import.meta.dirname, ".."),
   stdio: ["ignore", "pipe", "inherit"],
 });
@@ -77,18 +83,25 @@ async function nodeCpuMs(): Promise<number> {
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 let next = 0;
-/** Creates of fresh uids for `SECONDS`: how many were accepted (2xx). */
+/**
+ * One write: a PUT of one of KEYS uids in turn (the default: a steady cost per write, where creates
+ * of new uids grow the data set and the write-behind's backlog phase after phase), or a POST of a new
+ * uid. The PUTs' uids are created before the warm-up.
+ */
+function writeRequest() {
+  return {
+    method: WRITES === "put" ? ("PUT" as const) : ("POST" as const),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    setupRequest: (request: RequestData) => {
+      const n = next++;
+      return { ...request, path: WRITES === "put" ? `/text/k${n % KEYS}` : `/text/u${n}`, body: `value=v${n}` };
+    },
+  };
+}
+
+/** Writes for `SECONDS`: how many were accepted (2xx). */
 async function writePhase(): Promise<number> {
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [{
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      setupRequest: (request) => ({ ...request, path: `/text/u${next++}`, body: `value=v${next}` }),
-    }],
-  });
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [writeRequest()] });
   return result.requests.total - result.non2xx - result.errors;
 }
 
@@ -150,48 +163,70 @@ async function runFollowers(nodeUrl: string): Promise<never> {
   return new Promise<never>(() => {});
 }
 
-try {
-  const without: number[] = [];
-  const withClients: number[] = [];
-  const delivered: number[] = [];
-  // The node's CPU µs per accepted write in each phase; with clients, until they drained.
-  const cpuWithout: number[] = [];
-  const cpuWith: number[] = [];
-  // A short warm-up: JIT, caches, the first journal segment.
-  await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [{ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, setupRequest: (request) => ({ ...request, path: `/text/w${next++}`, body: "value=w" }) }] });
-  for (let round = 0; round < ROUNDS; round++) {
-    let cpuBefore = await nodeCpuMs();
-    const alone = await writePhase();
-    without.push(alone / SECONDS);
-    cpuWithout.push((((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(alone, 1));
-    console.log(`round ${round + 1}: ${without.at(-1)!.toFixed(0)} writes/s without clients, node CPU ${cpuWithout.at(-1)!.toFixed(0)} µs/write`);
-    if (flags["no-clients"]) continue;
-    const followers = await follow();
-    const started = performance.now();
-    const writesBefore = next;
-    cpuBefore = await nodeCpuMs();
-    const accepted = await writePhase();
-    withClients.push(accepted / SECONDS);
-    const writes = next - writesBefore;
-    // Let the streams drain what was written, and time it.
-    const target = writes * CLIENTS * 0.999;
+/** One phase of writes, with or without the clients: its write rate and the node's CPU per write. */
+async function phase(withFollowers: boolean): Promise<{ rate: number; cpuUs: number; eventsPerSecond?: number }> {
+  const followers = withFollowers ? await follow() : undefined;
+  const cpuBefore = await nodeCpuMs();
+  const started = performance.now();
+  const accepted = await writePhase();
+  if (followers) {
+    // Let the streams drain what was written (every accepted write is one event per client), and time it.
+    const target = accepted * CLIENTS * 0.999;
     while (followers.events() < target && performance.now() - started < (SECONDS + 30) * 1000) await new Promise((done) => setTimeout(done, 20));
-    const seconds = (performance.now() - started) / 1000;
-    delivered.push(followers.events() / seconds);
-    cpuWith.push((((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1));
-    console.log(
-      `round ${round + 1}: ${withClients.at(-1)!.toFixed(0)} writes/s with ${CLIENTS} SSE clients, node CPU ${cpuWith.at(-1)!.toFixed(0)} µs/write; ` +
-        `${followers.events()} events of ${writes * CLIENTS} delivered in ${seconds.toFixed(1)} s (${delivered.at(-1)!.toFixed(0)} events/s)`,
-    );
-    await followers.close();
   }
-  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  console.log(`\nwrites/s without clients: ${mean(without).toFixed(0)} (node CPU ${mean(cpuWithout).toFixed(0)} µs/write)${flags.pin ? ", node pinned to CPU 0" : ""}`);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuUs = (((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1);
+  const eventsPerSecond = followers && followers.events() / seconds;
+  await followers?.close();
+  // The write-behind's backlog of one phase must not be charged to the next.
+  await new Promise((done) => setTimeout(done, 2000));
+  return { rate: accepted / SECONDS, cpuUs, eventsPerSecond };
+}
+
+try {
+  const rateRatios: number[] = [];
+  const cpuRatios: number[] = [];
+  const rates: { without: number[]; with: number[] } = { without: [], with: [] };
+  const delivered: number[] = [];
+  if (WRITES === "put") {
+    let created = 0;
+    await autocannon({
+      url,
+      connections: CONNECTIONS,
+      amount: KEYS,
+      requests: [{ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, setupRequest: (request) => ({ ...request, path: `/text/k${created++}`, body: "value=created" }) }],
+    });
+  }
+  // Warm-up: JIT, caches, the first journal segment.
+  await autocannon({ url, connections: CONNECTIONS, duration: 3, requests: [writeRequest()] });
+  for (let round = 0; round < ROUNDS; round++) {
+    // ABBA: the order alternates, so that drift over the run (a growing data set) weighs on both sides.
+    const clientsFirst = round % 2 === 1 && !flags["no-clients"];
+    const first = await phase(clientsFirst);
+    const second = flags["no-clients"] ? undefined : await phase(!clientsFirst);
+    const alone = clientsFirst ? second! : first;
+    const attached = clientsFirst ? first : second;
+    rates.without.push(alone.rate);
+    console.log(`round ${round + 1}: ${alone.rate.toFixed(0)} writes/s without clients, node CPU ${alone.cpuUs.toFixed(0)} µs/write`);
+    if (!attached) continue;
+    rates.with.push(attached.rate);
+    rateRatios.push(attached.rate / alone.rate);
+    cpuRatios.push(alone.cpuUs / attached.cpuUs);
+    delivered.push(attached.eventsPerSecond!);
+    console.log(
+      `round ${round + 1}: ${attached.rate.toFixed(0)} writes/s with ${CLIENTS} SSE clients, node CPU ${attached.cpuUs.toFixed(0)} µs/write, ` +
+        `${attached.eventsPerSecond!.toFixed(0)} events/s delivered (ratio ${rateRatios.at(-1)!.toFixed(2)}, CPU ratio ${cpuRatios.at(-1)!.toFixed(2)})`,
+    );
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+  const setup = `${flags.storage} storage, ${WRITES === "put" ? `PUTs over ${KEYS} keys` : "POSTs of new uids"}, ${CONNECTIONS} connections, ${SECONDS} s phases${flags.pin ? ", node pinned to CPU 0" : ""}`;
+  console.log(`\n${setup}; medians of ${ROUNDS} rounds`);
+  console.log(`writes/s without clients: ${median(rates.without).toFixed(0)}`);
   if (!flags["no-clients"]) {
-    console.log(`writes/s with ${CLIENTS} SSE clients: ${mean(withClients).toFixed(0)} (ratio ${(mean(withClients) / mean(without)).toFixed(2)}, target >= 0.9)`);
+    console.log(`writes/s with ${CLIENTS} SSE clients: ${median(rates.with).toFixed(0)}; per-round ratio ${median(rateRatios).toFixed(2)} (target >= 0.9)`);
     // The inverse ratio of CPU per write: the write rate the node would keep if it had its cores to itself.
-    console.log(`node CPU per write with/without clients: ${mean(cpuWith).toFixed(0)}/${mean(cpuWithout).toFixed(0)} µs (rate ceiling ratio ${(mean(cpuWithout) / mean(cpuWith)).toFixed(2)})`);
-    console.log(`events/s delivered to the clients, all together: ${mean(delivered).toFixed(0)}`);
+    console.log(`node CPU per write, without/with clients: ratio ${median(cpuRatios).toFixed(2)}`);
+    console.log(`events/s delivered to the clients, all together: ${median(delivered).toFixed(0)}`);
   }
 } finally {
   child.kill("SIGTERM");

@@ -11,7 +11,7 @@
 import type { Context } from "hono";
 import { tooManyFeeds } from "../errors.ts";
 import { parseSince } from "../feed/cursor.ts";
-import { type FeedQuery, parseFeedQuery } from "../feed/feed-query.ts";
+import { FEED_LIMITS, type FeedQuery, parseFeedQuery } from "../feed/feed-query.ts";
 import { createFeedHub, type FeedHub, type FeedPage } from "../feed/feed-reader.ts";
 import { formatCursor } from "../feed/cursor.ts";
 import type { Storage } from "../storage/types.ts";
@@ -54,7 +54,9 @@ export function createChangesRoute(storage: Storage, maxFeeds: number, now: () =
         open -= 1;
       }
     }
-    return sseResponse(hub, first, query, () => (open -= 1));
+    // A stream sends what is there: without a limit of the client's, in reads of the most a page holds.
+    const sseQuery = c.req.query("limit") === undefined ? { ...query, limit: FEED_LIMITS.limit.max } : query;
+    return sseResponse(hub, first, sseQuery, () => (open -= 1));
   };
 }
 
