@@ -15,6 +15,8 @@ import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
+import { metricsResponse } from "./http/metrics-routes.ts";
+import { createNodeMetrics, type NodeMetrics } from "./metrics/node-metrics.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
@@ -40,13 +42,15 @@ export interface AppDeps {
   /** The tokens file's authentication (src/auth/); without it the node is open to every client. */
   auth?: AuthOptions;
   logError?: (message: string, err: unknown) => void;
+  /** GET /metrics and what feeds it (one is made when absent); false: no metrics at all (--metrics false). */
+  metrics?: NodeMetrics | false;
 }
 
 export const LIST_LIMIT = { default: 100, max: 1000 };
 const RECORD_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"] as const;
 const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
 /** Paths the node itself answers; not usable as collection names. */
-const RESERVED_COLLECTIONS = PROBE_NAMES;
+const RESERVED_COLLECTIONS = new Set([...PROBE_NAMES, "metrics", "docs"]);
 
 export function createApp(deps: AppDeps): Hono {
   const { records, storage, bodyLimit, cluster } = deps;
@@ -56,6 +60,15 @@ export function createApp(deps: AppDeps): Hono {
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
   const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds));
+  const metrics = deps.metrics === false ? undefined : (deps.metrics ?? createNodeMetrics());
+  metrics?.attach({
+    node: deps.nodeId,
+    version: deps.version,
+    status: () => cluster.status(),
+    counts: () => cluster.digest.counts(),
+    feedsOpen: () => changesResponse.openFeeds(),
+    condition: () => storage.condition?.(),
+  });
 
   if (deps.logRequest) {
     const logRequest = deps.logRequest;
@@ -77,6 +90,7 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
+    if (name === "metrics" && metrics) return metricsResponse(metrics);
     const collection = collectionParam(c);
     const prefix = c.req.query("prefix") ?? "";
     const cursor = c.req.query("cursor");
@@ -155,6 +169,9 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(body, status as 400, err instanceof StoreError ? err.headers : {});
   });
 
+  // Counted around the whole app rather than by a middleware: any middleware takes Hono off its
+  // one-handler fast path, and this wrapper also sees the answers of notFound and onError.
+  if (metrics) app.fetch = metrics.instrument(app.fetch);
   return app;
 }
 

@@ -23,6 +23,8 @@ export interface Config {
   poolSize: number;
   nodeId?: string;
   log: boolean;
+  /** GET /metrics and the timing behind it. */
+  metrics: boolean;
   /** Shared by the nodes of a cluster; proves node-to-node requests. */
   clusterSecret?: string;
   /** The tokens file: with one, every request but the probes needs a client token. */
@@ -94,6 +96,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool" },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
+  metrics: { key: "metrics", env: "MINSTORE_METRICS", help: "serve GET /metrics (Prometheus); false: no metrics and no timing" },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
   tokens: { key: "tokens", env: "MINSTORE_TOKENS", help: "tokens file: clients need a token (make one: minstore token new SCOPE...); SIGHUP reloads it" },
   "tls-cert": { key: "tlsCert", env: "MINSTORE_TLS_CERT", help: "PEM certificate: serve HTTPS (with --tls-key)" },
@@ -193,6 +196,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       poolSize: parseWholeNumber("pool-size", value("poolSize"), 1, 1000),
       nodeId,
       log: parseBoolean("log", value("log")),
+      metrics: parseBoolean("metrics", value("metrics")),
       clusterSecret: raw.clusterSecret,
       tokens: raw.tokens,
       tlsCert: raw.tlsCert,

@@ -16,6 +16,7 @@ export const OPTION_DEFAULTS = {
   storage: "file",
   poolSize: "10",
   log: "false",
+  metrics: "true",
   peerTimeoutMs: "10s",
   lookupTimeoutMs: "2s",
   retryMaxMs: "10s",

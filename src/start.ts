@@ -19,6 +19,8 @@ import { WalDamaged } from "./storage/wal.ts";
 import { type DataDirLock, lockDataDir } from "./storage/data-dir-lock.ts";
 import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
+import { createNodeMetrics } from "./metrics/node-metrics.ts";
+import { timedStorage } from "./metrics/timed-storage.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
 export interface RunningNode {
@@ -123,7 +125,9 @@ async function openNodeLocked(
   let servers = initialServers;
   let tokens = security.tokens;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
-  const storage = await openStorage(config, runtime);
+  const metrics = config.metrics ? createNodeMetrics() : undefined;
+  const engine = await openStorage(config, runtime, { journalBatch: metrics?.journalBatch });
+  const storage = metrics ? timedStorage(engine, config.storage, metrics.storageSeconds) : engine;
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
   try {
@@ -166,6 +170,7 @@ async function openNodeLocked(
     maxDepth: config.maxDepth,
     maxFeeds: config.maxFeeds,
     logRequest: config.log ? (line) => console.log(line) : undefined,
+    metrics: metrics ?? false,
     auth: tokens && {
       tokens: () => tokens!,
       limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),

@@ -13,13 +13,25 @@ import type { Storage } from "./types.ts";
 
 type StorageConfig = Pick<Config, "storage" | "storageUrl" | "poolSize" | "data" | "durability" | "cacheBytes">;
 
+/** What an engine reports as it works, for /metrics. */
+export interface StorageObserver {
+  /** A journal batch of the file engine: its lines, and its fdatasync's seconds (undefined: not synced). */
+  journalBatch?(lines: number, syncSeconds: number | undefined): void;
+}
+
 /** The engine of `config.storage`, open and ready; a one-line error (ConfigError or StoreError) when it cannot be. */
-export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, "name" | "fs" | "openKv">): Promise<Storage> {
+export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, "name" | "fs" | "openKv">, observer: StorageObserver = {}): Promise<Storage> {
   switch (config.storage) {
     case "memory":
       return createMemoryStorage();
     case "file":
-      return openFileStorage({ fs: runtime.fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes });
+      return openFileStorage({
+        fs: runtime.fs,
+        dir: config.data,
+        durability: config.durability,
+        cacheBytes: config.cacheBytes,
+        onJournalBatch: observer.journalBatch && ((lines, seconds) => observer.journalBatch!(lines, seconds)),
+      });
     case "postgres":
       return openPostgres(config.storageUrl!, config.poolSize);
     case "denokv":
