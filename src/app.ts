@@ -15,6 +15,8 @@ import { etagOf, parseEtagList } from "./http/etag.ts";
 import { PROBE_NAMES, probeResponse } from "./http/probe-routes.ts";
 import { type SyncApi, syncPeerResponse, syncRunResponse } from "./http/sync-routes.ts";
 import { listPageHtml } from "./http/list-page.ts";
+import { LIST_LIMIT, LIST_QUERY } from "./http/list-query.ts";
+import { readQuery } from "./query-params.ts";
 import { metricsResponse } from "./http/metrics-routes.ts";
 import { createNodeMetrics, type NodeMetrics } from "./metrics/node-metrics.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
@@ -46,7 +48,7 @@ export interface AppDeps {
   metrics?: NodeMetrics | false;
 }
 
-export const LIST_LIMIT = { default: 100, max: 1000 };
+export { LIST_LIMIT };
 const RECORD_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"] as const;
 const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
 /** Paths the node itself answers; not usable as collection names. */
@@ -92,9 +94,10 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_changes") return changesResponse(c);
     if (name === "metrics" && metrics) return metricsResponse(metrics);
     const collection = collectionParam(c);
-    const prefix = c.req.query("prefix") ?? "";
-    const cursor = c.req.query("cursor");
-    const page = await records.list(collection, { prefix, cursor, limit: listLimit(c.req.query("limit")) });
+    const query = readQuery(LIST_QUERY, (name) => c.req.query(name));
+    const prefix = query.prefix ?? "";
+    const limit = query.limit === undefined ? LIST_LIMIT.default : Number(query.limit);
+    const page = await records.list(collection, { prefix, cursor: query.cursor, limit });
     if (prefersHtml(c.req.header("accept"))) return c.html(listPageHtml(collection, page, prefix));
     return c.json({ collection, ...page });
   });
@@ -233,15 +236,6 @@ async function writeRequest(c: Context, limits: BodyLimits) {
 /** A POST creates anyway; "If-None-Match: *" only turns its record_exists into a 412 (DESIGN.md §2). */
 function createConditions(c: Context): Preconditions {
   return { ifNoneMatch: parseEtagList(c.req.header("if-none-match")) };
-}
-
-function listLimit(text: string | undefined): number {
-  if (text === undefined) return LIST_LIMIT.default;
-  const limit = Number(text);
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT.max) {
-    throw invalidInput("invalid_limit", `limit must be a whole number from 1 to ${LIST_LIMIT.max}`);
-  }
-  return limit;
 }
 
 /** Browsers send Accept: text/html first; API clients send JSON or nothing. */

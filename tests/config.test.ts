@@ -29,6 +29,7 @@ describe("parseConfig()", () => {
       poolSize: 10,
       nodeId: undefined,
       log: false,
+      metrics: true,
       clusterSecret: undefined,
       tokens: undefined,
       tlsCert: undefined,
