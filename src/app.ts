@@ -18,6 +18,7 @@ import { listPageHtml } from "./http/list-page.ts";
 import { LIST_LIMIT, LIST_QUERY } from "./http/list-query.ts";
 import { readQuery } from "./query-params.ts";
 import { metricsResponse } from "./http/metrics-routes.ts";
+import { type DocsAsset, docsAssetResponse, docsResponse, openApiResponse } from "./http/docs-routes.ts";
 import { createNodeMetrics, type NodeMetrics } from "./metrics/node-metrics.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
@@ -46,6 +47,8 @@ export interface AppDeps {
   logError?: (message: string, err: unknown) => void;
   /** GET /metrics and what feeds it (one is made when absent); false: no metrics at all (--metrics false). */
   metrics?: NodeMetrics | false;
+  /** Swagger UI's script and stylesheet for /docs (the runtime reads them); without it /docs loads no UI. */
+  docsAssets?: (name: DocsAsset) => Promise<string | undefined>;
 }
 
 export { LIST_LIMIT };
@@ -93,6 +96,8 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
     if (name === "metrics" && metrics) return metricsResponse(metrics);
+    if (name === "openapi.json") return openApiResponse(c, deps.version);
+    if (name === "docs") return docsResponse(c);
     const collection = collectionParam(c);
     const query = readQuery(LIST_QUERY, (name) => c.req.query(name));
     const prefix = query.prefix ?? "";
@@ -158,7 +163,11 @@ export function createApp(deps: AppDeps): Hono {
     throw methodNotAllowed(c.req.method, COLLECTION_METHODS);
   });
   // A uid cannot hold "/": /text/a/b (or a decoded %2F) is a bad uid, not an unknown route.
-  app.all("/:collection/*", (c) => {
+  app.all("/:collection/*", async (c) => {
+    if (c.req.param("collection") === "docs" && c.req.method === "GET") {
+      const asset = await docsAssetResponse(c, deps.docsAssets);
+      if (asset) return asset;
+    }
     collectionParam(c);
     throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });

@@ -21,6 +21,7 @@ import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
 import { createNodeMetrics } from "./metrics/node-metrics.ts";
 import { timedStorage } from "./metrics/timed-storage.ts";
+import { swaggerUiAssets } from "./http/docs-routes.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
 export interface RunningNode {
@@ -171,6 +172,7 @@ async function openNodeLocked(
     maxFeeds: config.maxFeeds,
     logRequest: config.log ? (line) => console.log(line) : undefined,
     metrics: metrics ?? false,
+    docsAssets: swaggerUiAssets((path) => runtime.fs.readText(path)),
     auth: tokens && {
       tokens: () => tokens!,
       limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),
