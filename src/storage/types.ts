@@ -59,6 +59,11 @@ export interface Storage {
   watch(listener: () => void): () => void;
   /** What readiness reports: whether writes are accepted and what is wrong. Engines that cannot tell leave it out. */
   condition?(): StorageCondition;
+  /**
+   * Asks the engine now (a round trip to its database, bounded in time) and answers the condition it
+   * finds: for engines whose state cannot be known without asking (a database that went away while idle).
+   */
+  checkCondition?(): Promise<StorageCondition>;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }
