@@ -165,8 +165,7 @@ export function createApp(deps: AppDeps): Hono {
   // A uid cannot hold "/": /text/a/b (or a decoded %2F) is a bad uid, not an unknown route.
   app.all("/:collection/*", async (c) => {
     if (c.req.param("collection") === "docs" && c.req.method === "GET") {
-      const asset = await docsAssetResponse(c, deps.docsAssets);
-      if (asset) return asset;
+      return (await docsAssetResponse(c, deps.docsAssets)) ?? c.notFound();
     }
     collectionParam(c);
     throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
