@@ -83,19 +83,31 @@ export function createNodeMetrics(): NodeMetrics {
 
   return {
     instrument(fetch) {
-      const instrumented = async (request: Request, ...rest: never[]) => {
-        const started = performance.now();
-        let status = 500;
-        try {
-          const response = await fetch(request, ...rest);
-          status = response.status;
-          return response;
-        } finally {
-          const route = routeLabel(request.url);
-          const method = methodLabel(request.method);
-          requests.inc([route, method, String(status)]);
-          requestSeconds.observe([route, method], (performance.now() - started) / 1000);
+      // Bound series by "route method status": a request costs one string and one map lookup, not a label join per family.
+      const bound = new Map<string, { count: { inc(): void }; time: { observe(value: number): void } }>();
+      const done = (request: Request, status: number, started: number) => {
+        const route = routeLabel(request.url);
+        const method = methodLabel(request.method);
+        const key = `${route} ${method} ${status}`;
+        let series = bound.get(key);
+        if (!series) {
+          series = { count: requests.child([route, method, String(status)]), time: requestSeconds.child([route, method]) };
+          bound.set(key, series);
         }
+        series.count.inc();
+        series.time.observe((performance.now() - started) / 1000);
+      };
+      const instrumented = async (request: Request, env?: never, context?: never) => {
+        const started = performance.now();
+        let response: Response;
+        try {
+          response = await fetch(request, env as never, context as never);
+        } catch (err) {
+          done(request, 500, started);
+          throw err;
+        }
+        done(request, response.status, started);
+        return response;
       };
       return instrumented as unknown as typeof fetch;
     },

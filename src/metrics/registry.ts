@@ -22,6 +22,8 @@ interface Family {
 
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
+  /** The series of these labels, bound: its inc() skips the label lookup (for the hot path). */
+  child(labels: Labels): { inc(by?: number): void };
 }
 
 /** What a collector writes its series into, at every scrape. */
@@ -32,6 +34,8 @@ export interface Series {
 export interface Histogram {
   /** One observation (seconds, or a count for size histograms). */
   observe(labels: Labels, value: number): void;
+  /** The series of these labels, bound: its observe() skips the label lookup (for the hot path). */
+  child(labels: Labels): { observe(value: number): void };
 }
 
 export interface Registry {
@@ -65,14 +69,21 @@ export function createRegistry(): Registry {
     counter(name, help, labelNames = []) {
       const series = new Map<string, { labels: Labels; value: number }>();
       add({ name, help, type: "counter", labelNames, samples: () => [...series.values()].map((s) => sample(name, labelNames, s.labels, s.value)) });
-      return {
-        inc(labels = [], by = 1) {
-          const key = labels.join("\u0000");
-          const found = series.get(key);
-          if (found) found.value += by;
-          else series.set(key, { labels: [...labels], value: by });
-        },
+      const child = (labels: Labels) => {
+        const key = labels.join("\u0000");
+        let found = series.get(key);
+        if (!found) {
+          found = { labels: [...labels], value: 0 };
+          series.set(key, found);
+        }
+        const bound = found;
+        return {
+          inc(by = 1) {
+            bound.value += by;
+          },
+        };
       };
+      return { inc: (labels = [], by = 1) => child(labels).inc(by), child };
     },
     collected(type, name, help, labelNames, collect) {
       let series: { labels: Labels; value: number }[] = [];
@@ -93,22 +104,26 @@ export function createRegistry(): Registry {
         labelNames,
         samples: () => [...series.values()].flatMap((s) => histogramSamples(name, labelNames, s, bucketLabels)),
       });
-      return {
-        observe(labels, value) {
-          const key = labels.join("\u0000");
-          let found = series.get(key);
-          if (!found) {
-            found = { labels: [...labels], counts: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };
-            series.set(key, found);
-          }
-          // Counts are per bucket here and made cumulative at exposition: an observation touches one slot.
-          let index = 0;
-          while (index < buckets.length && value > buckets[index]!) index++;
-          if (index < buckets.length) found.counts[index]! += 1;
-          found.sum += value;
-          found.count += 1;
-        },
+      const child = (labels: Labels) => {
+        const key = labels.join("\u0000");
+        let found = series.get(key);
+        if (!found) {
+          found = { labels: [...labels], counts: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };
+          series.set(key, found);
+        }
+        const bound = found;
+        return {
+          observe(value: number) {
+            // Counts are per bucket here and made cumulative at exposition: an observation touches one slot.
+            let index = 0;
+            while (index < buckets.length && value > buckets[index]!) index++;
+            if (index < buckets.length) bound.counts[index]! += 1;
+            bound.sum += value;
+            bound.count += 1;
+          },
+        };
       };
+      return { observe: (labels, value) => child(labels).observe(value), child };
     },
     expose() {
       for (const collect of collectors) collect();

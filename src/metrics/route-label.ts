@@ -20,6 +20,11 @@ export function routeLabel(url: string): string {
   if (end - start <= 1) return "/";
   const second = url.indexOf("/", start + 1);
   const firstEnd = second === -1 || second > end ? end : second;
+  // The hot path, a record: two segments, the first neither "_x" nor "docs". No slice, no set lookup.
+  if (firstEnd < end && url.charCodeAt(start + 1) !== 95 && !url.startsWith("docs/", start + 1)) {
+    const third = url.indexOf("/", firstEnd + 1);
+    return third === -1 || third >= end ? "/{collection}/{uid}" : "other";
+  }
   const first = url.slice(start + 1, firstEnd);
   const deeper = firstEnd < end;
   if (NODE_NAMES.has(first)) return deeper ? `/${first}/*` : `/${first}`;
