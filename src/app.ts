@@ -18,7 +18,7 @@ import { listPageHtml } from "./http/list-page.ts";
 import { LIST_LIMIT, LIST_QUERY } from "./http/list-query.ts";
 import { readQuery } from "./query-params.ts";
 import { metricsResponse } from "./http/metrics-routes.ts";
-import { type DocsAsset, docsAssetResponse, docsResponse, openApiResponse } from "./http/docs-routes.ts";
+import { type DocsAsset, docsAssetResponse, docsResponse, openApiResponse } from "./openapi/docs-routes.ts";
 import { createNodeMetrics, type NodeMetrics } from "./metrics/node-metrics.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";

@@ -21,7 +21,7 @@ import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
 import { createNodeMetrics } from "./metrics/node-metrics.ts";
 import { timedStorage } from "./metrics/timed-storage.ts";
-import { swaggerUiAssets } from "./http/docs-routes.ts";
+import { swaggerUiAssets } from "./openapi/docs-routes.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
 export interface RunningNode {

@@ -6,7 +6,7 @@
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
-import { openApiDocument } from "../openapi/document.ts";
+import { openApiDocument } from "./document.ts";
 
 /** The only files the page loads; anything else under /docs/ is 404. */
 export const DOCS_ASSETS = { "swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": "text/javascript; charset=utf-8" } as const;
