@@ -20,7 +20,8 @@ export function answerChecker(document: Json): AnswerCheck {
     template,
     // Literal paths win over templates: /_status is not /{collection}.
     literal: !template.includes("{"),
-    pattern: new RegExp(`^${template.replace(/[.]/g, "\\.").replace(/\{[a-z]+\}/g, "[^/]+")}$`),
+    // A uid is the rest of the path: /text/a/b is a request on a record whose uid is bad (400 invalid_uid).
+    pattern: new RegExp(`^${template.replace(/[.]/g, "\\.").replace(/\{uid\}$/, ".+").replace(/\{[a-z]+\}/g, "[^/]+")}$`),
   }));
   templates.sort((a, b) => Number(b.literal) - Number(a.literal));
   const covered = new Set<string>();
@@ -49,6 +50,57 @@ export function answerChecker(document: Json): AnswerCheck {
       if (!validate(JSON.parse(body))) {
         throw new Error(`${method} ${path} ${status}: the body does not match the documented schema: ${ajv.errorsText(validate.errors)}\n${body.slice(0, 300)}`);
       }
+    },
+  };
+}
+
+/**
+ * While installed, every answer from `base` through the global fetch is checked against `document`
+ * (in the background, on a clone: the caller reads its response as usual); `finish()` restores the
+ * global fetch and answers what differed. Not checked: a method the path does not take (405) and
+ * unknown paths (404 not_found), which no operation describes, and event streams, which never end.
+ */
+export function checkAnswersOf(base: string, document: Json): { finish(): Promise<string[]>; readonly checked: number } {
+  const checker = answerChecker(document);
+  const original = globalThis.fetch;
+  const pending: Promise<void>[] = [];
+  const mismatches: string[] = [];
+  let checked = 0;
+  globalThis.fetch = async (input, init) => {
+    const response = await original(input, init);
+    // Not new Request(input, init): that would take a streamed body the caller is still writing.
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+    const request = { url, method };
+    if (!url.startsWith(base)) return response;
+    const media = response.headers.get("content-type") ?? "";
+    if (media.startsWith("text/event-stream")) return response;
+    const copy = response.clone();
+    pending.push(
+      copy.text().then(
+        (body) => {
+          const error = media.includes("json") && body.startsWith("{") ? (JSON.parse(body) as { error?: unknown }).error : undefined;
+          if (error === "method_not_allowed" || error === "not_found") return;
+          checked += 1;
+          try {
+            checker.check(request.method, response.url || request.url, response.status, response.headers.get("content-type"), body);
+          } catch (err) {
+            mismatches.push((err as Error).message);
+          }
+        },
+        () => {},
+      ),
+    );
+    return response;
+  };
+  return {
+    async finish() {
+      globalThis.fetch = original;
+      await Promise.all(pending);
+      return mismatches;
+    },
+    get checked() {
+      return checked;
     },
   };
 }
