@@ -95,7 +95,7 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_status") return statusResponse(c, deps, cluster);
     if (name === "_identity") return identityResponse(c, cluster);
     if (name === "_changes") return changesResponse(c);
-    if (name === "metrics" && metrics) return metricsResponse(metrics);
+    if (name === "metrics") return metrics ? metricsResponse(metrics) : c.notFound();
     if (name === "openapi.json") return openApiResponse(c, deps.version);
     if (name === "docs") return docsResponse(c);
     const collection = collectionParam(c);

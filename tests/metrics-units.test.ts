@@ -5,6 +5,7 @@ import { requiredAccess } from "../src/auth/route-access.ts";
 import { createRegistry } from "../src/metrics/registry.ts";
 import { routeLabel } from "../src/metrics/route-label.ts";
 import { createSyncDigest } from "../src/spread/sync/digest.ts";
+import { openInProcessNode } from "./helpers/in-process-node.ts";
 import { parsePrometheusText, valueOf } from "./helpers/prometheus-text.ts";
 
 describe("createRegistry()", () => {
@@ -81,5 +82,19 @@ describe("SyncDigest.counts()", () => {
     digest.set("text", "b", "v3");
     digest.set("logs", "x", undefined);
     assert.deepEqual(digest.counts(), [{ collection: "text", entries: 2, tombstones: 0 }, { collection: "logs", entries: 0, tombstones: 0 }]);
+  });
+});
+
+describe("--metrics false", () => {
+  test("GET /metrics is 404 not_found, and metrics stays a name no collection may take", async () => {
+    const node = await openInProcessNode({ nodeId: "quiet", args: ["--metrics", "false"] });
+    try {
+      const response = await node.app.request("/metrics");
+      assert.equal(response.status, 404);
+      assert.equal((await response.json()).error, "not_found");
+      assert.equal((await (await node.app.request("/metrics/x", { method: "PUT", body: "value=1", headers: { "content-type": "application/x-www-form-urlencoded" } })).json()).error, "invalid_collection");
+    } finally {
+      await node.close();
+    }
   });
 });
