@@ -96,6 +96,8 @@ export const JsonWriteBodySchema = v.object({
 export const FormWriteBodySchema = v.object({
   value: v.string('The body has no "value" field'),
   uid: v.optional(v.string()),
+  // Checked by src/http/ttl.ts; an empty field is no expiry.
+  ttl: v.optional(v.string()),
 });
 
 /** The write a client asked for, whatever the body's content type. */

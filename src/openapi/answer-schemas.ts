@@ -5,6 +5,8 @@
  */
 import * as v from "valibot";
 import { ERROR_STATUS } from "../errors.ts";
+import { INDEX_TYPES } from "../index-spec.ts";
+import { RecordSchema } from "../spread/replication-wire.ts";
 
 export const ErrorBodySchema = v.object({
   error: v.picklist(Object.keys(ERROR_STATUS) as [string, ...string[]]),
@@ -16,6 +18,28 @@ export const ListPageSchema = v.object({
   uids: v.array(v.string()),
   /** Absent on the last page. */
   cursor: v.optional(v.string()),
+});
+
+/** GET /{collection}?by=FIELD: uids in (value, uid) order, and with records=1 the records as they are now. */
+export const IndexPageSchema = v.object({
+  collection: v.string(),
+  by: v.string(),
+  uids: v.array(v.string()),
+  /** Absent on the last page. */
+  cursor: v.optional(v.string()),
+  records: v.optional(v.array(RecordSchema)),
+});
+
+/** An index as /_indexes shows it (src/indexes/types.ts's IndexStatus). */
+export const IndexStatusSchema = v.object({
+  collection: v.string(),
+  field: v.string(),
+  type: v.picklist(INDEX_TYPES),
+  state: v.picklist(["building", "ready"]),
+  /** Keys in the index now: records whose field has the index's type. */
+  entries: v.number(),
+  /** While building: the stored entries the build has read so far. */
+  scanned: v.optional(v.number()),
 });
 
 const StorageConditionSchema = v.object({

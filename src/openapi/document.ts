@@ -1,6 +1,6 @@
 /**
  * GET /openapi.json: the OpenAPI 3.1 document, built from the route descriptions (record-docs.ts,
- * node-docs.ts, peer-docs.ts) whose parameters and bodies are the handlers' own valibot schemas,
+ * index-docs.ts, console-docs.ts, backup-docs.ts, node-docs.ts, peer-docs.ts) whose parameters and bodies are the handlers' own valibot schemas,
  * converted with @valibot/to-json-schema. A new route is described by adding an OperationDoc to
  * one of those arrays (or a new file's array to ROUTE_DOCS); tests/openapi-routes.test.ts fails
  * when the app answers a route this document does not describe.
@@ -8,14 +8,18 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { ERROR_STATUS, type ErrorCode } from "../errors.ts";
+import { FIELD_PATH_PATTERN } from "../index-spec.ts";
 import { COLLECTION_PATTERN, UID_MAX_BYTES } from "../record.ts";
+import { BACKUP_DOCS } from "./backup-docs.ts";
+import { CONSOLE_DOCS } from "./console-docs.ts";
+import { INDEX_DOCS } from "./index-docs.ts";
 import { NODE_DOCS } from "./node-docs.ts";
 import { type Answer, type OperationDoc, REQUEST_HEADERS, RESPONSE_HEADERS } from "./operation.ts";
 import { PEER_DOCS } from "./peer-docs.ts";
 import { RECORD_DOCS } from "./record-docs.ts";
 
 /** Every described route; a feature's new array goes here. */
-export const ROUTE_DOCS: readonly OperationDoc[] = [...RECORD_DOCS, ...NODE_DOCS, ...PEER_DOCS];
+export const ROUTE_DOCS: readonly OperationDoc[] = [...RECORD_DOCS, ...INDEX_DOCS, ...CONSOLE_DOCS, ...BACKUP_DOCS, ...NODE_DOCS, ...PEER_DOCS];
 
 /** Codes no HTTP request answers with: refused at start-up (a bad --processes), listed in the document all the same. */
 const START_UP_CODES: ErrorCode[] = ["unknown_process"];
@@ -107,6 +111,9 @@ function pathParameters(path: string): JsonObject[] {
     if (name === "uid") {
       return { name, in: "path", required: true, description: `1 to ${UID_MAX_BYTES} bytes of UTF-8, percent-encoded; no control characters, no "/", no leading "."`, schema: { type: "string", minLength: 1 } };
     }
+    if (name === "field") {
+      return { name, in: "path", required: true, description: "An indexed field: a dotted path into the stored record (lang, value.author)", schema: { type: "string", pattern: FIELD_PATH_PATTERN.source } };
+    }
     return { name, in: "path", required: true, schema: { type: "string", enum: ["tree", "entries"] } };
   });
 }
@@ -118,6 +125,7 @@ function requestBodyOf(body: NonNullable<OperationDoc["body"]>): JsonObject {
     content["application/x-www-form-urlencoded"] = { schema: schemaOf(body.form) };
     content["multipart/form-data"] = { schema: schemaOf(body.form) };
   }
+  if (body.media) content[body.media] = { schema: { type: "string" } };
   return { required: body.required ?? false, description: body.description, content };
 }
 
@@ -132,7 +140,8 @@ function responsesOf(doc: OperationDoc): JsonObject {
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     const schema = schemaOf(v.object({ error: v.picklist(list as [ErrorCode, ...ErrorCode[]]), message: v.string() }));
     const headers = headersOf(list);
-    const error = { description: `Error: ${list.join(", ")}`, content: { "application/json": { schema } }, ...(headers ? { headers } : {}) };
+    const content = { "application/json": { schema }, ...(doc.htmlErrors ? { "text/html": { schema: { type: "string" } } } : {}) };
+    const error = { description: `Error: ${list.join(", ")}`, content, ...(headers ? { headers } : {}) };
     const success = responses[status] as JsonObject | undefined;
     // A status that is an answer too (404 of a probe, 503 of /readyz) keeps both bodies, either one.
     responses[status] = success ? mergeAnswers(success, error) : error;
@@ -153,7 +162,7 @@ function mergeAnswers(success: JsonObject, error: JsonObject): JsonObject {
   const one = schemaOfJson(success);
   const other = schemaOfJson(error);
   const json = one && other ? { schema: { anyOf: [one, other] } } : { schema: one ?? other };
-  return { ...success, description: `${success.description as string}; or ${error.description as string}`, content: { ...(success.content as JsonObject), "application/json": json } };
+  return { ...success, description: `${success.description as string}; or ${error.description as string}`, content: { ...(error.content as JsonObject), ...(success.content as JsonObject), "application/json": json } };
 }
 
 function headersOf(codes: ErrorCode[]): JsonObject | undefined {

@@ -32,11 +32,14 @@ export interface OperationDoc {
   query?: QueryParams;
   /** Request headers, by name in REQUEST_HEADERS. */
   headers?: readonly (keyof typeof REQUEST_HEADERS)[];
-  body?: { json?: v.GenericSchema; form?: v.GenericSchema; description?: string; required?: boolean };
+  /** `media`: a body that is neither JSON nor a form (application/x-ndjson...). */
+  body?: { json?: v.GenericSchema; form?: v.GenericSchema; media?: string; description?: string; required?: boolean };
   /** Success answers by status. */
   answers: Record<number, Answer>;
   /** Every error code the route can answer with (auth codes are added by access). */
   errors: ErrorCode[];
+  /** A browser (Accept: text/html) is answered its errors as an HTML page too (the console). */
+  htmlErrors?: boolean;
 }
 
 export const REQUEST_HEADERS = {
@@ -52,4 +55,6 @@ export const RESPONSE_HEADERS = {
   "Retry-After": "Seconds to wait before retrying",
   "WWW-Authenticate": "The authentication challenge (Bearer, and Basic for browsers)",
   "X-Minstore-Cache": 'cache=1: "hit", "miss", or "forwarded ok/total"',
+  "X-Minstore-Entries": "About how many entry lines the export holds (every collection's; absent for one collection), for a progress bar",
+  Location: "Where the answer sends the browser next",
 } as const;
