@@ -187,8 +187,10 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   // /_indexes/{c}/{field}: the one three-segment path; every other is a uid holding "/".
-  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", (c) => {
+  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", async (c) => {
     if (c.req.param("collection") === "_indexes") return indexResponse(c, deps.indexes);
+    // Swagger UI's files (/docs/swagger-ui-dist/NAME) are three segments too.
+    if (c.req.param("collection") === "docs" && c.req.method === "GET") return (await docsAssetResponse(c, deps.docsAssets)) ?? c.notFound();
     collectionParam(c);
     throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });
