@@ -10,7 +10,7 @@ export const SUITES = ["single", "replication"] as const;
 export type Suite = (typeof SUITES)[number];
 
 /** The single-node suite's targets (bench/targets.ts); `compare` only with --compare-js. */
-export const TARGET_NAMES = ["bare", "strict", "relaxed", "strict-lang", "compare", "pg", "pg-2nodes"] as const;
+export const TARGET_NAMES = ["bare", "strict", "relaxed", "strict-lang", "strict-nometrics", "compare", "pg", "pg-2nodes"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 /** The replication suite's nodes. */
 export const NODE_NAMES = ["base", "n1", "n2", "n3"] as const;
@@ -84,7 +84,7 @@ const OPTIONS = {
   keep: { type: "boolean", help: "keep the temp data directories" },
   "no-write": { type: "boolean", help: "print only; do not write bench/results.md" },
   help: { type: "boolean", help: "this text" },
-  targets: { type: "string", value: "LIST", only: "single", help: `of ${TARGET_NAMES.join(",")} (default all but compare; the pg ones only when PostgreSQL is here: --pg-url, or initdb/pg_ctl for a private cluster; compare with --compare-js)` },
+  targets: { type: "string", value: "LIST", only: "single", help: `of ${TARGET_NAMES.join(",")} (default all but compare and strict-nometrics; the pg ones only when PostgreSQL is here: --pg-url, or initdb/pg_ctl for a private cluster; compare with --compare-js)` },
   "pg-url": { type: "string", value: "URL", only: "single", help: "a PostgreSQL server for the pg targets (also MINSTORE_BENCH_PG_URL); each target gets a fresh database in it, dropped at the end" },
   "compare-js": { type: "string", value: "PATH", only: "single", help: "also run the strict target on this compiled entry (another checkout's dist/server.js) as target compare; the report adds this build ÷ that one" },
   "compare-label": { type: "string", value: "TEXT", only: "single", help: "what the report calls the --compare-js build (default: compare)" },

@@ -17,6 +17,8 @@ export interface TargetSpec {
   storage?: "postgres";
   /** Nodes sharing that database; the load's connections are split evenly across them. */
   nodes?: number;
+  /** Measured only when --targets names it (a comparison, not part of the usual report). */
+  optIn?: boolean;
 }
 
 const ALL: readonly Scenario[] = ["GET", "PUT", "POST"];
@@ -31,6 +33,8 @@ export function allTargets(compareLabel: string): TargetSpec[] {
     { name: "relaxed", label: "minstore relaxed", server: "main", args: ["--durability", "relaxed", "--processes", "none"], scenarios: [...ALL] },
     // The default process (language detection) costs CPU per write: shown for creates only.
     { name: "strict-lang", label: "minstore strict + lang", server: "main", args: ["--durability", "strict", "--processes", "lang"], scenarios: ["POST"] },
+    // What GET /metrics costs the hot path: the same node with --metrics false (no request or storage timing).
+    { name: "strict-nometrics", label: "minstore strict, --metrics false", server: "main", args: [...STRICT, "--metrics", "false"], scenarios: ["GET", "PUT"], optIn: true },
     { name: "pg", label: "minstore postgres", server: "main", args: ["--processes", "none"], scenarios: [...ALL], storage: "postgres" },
     { name: "pg-2nodes", label: "minstore postgres, 2 nodes", server: "main", args: ["--processes", "none"], scenarios: [...ALL], storage: "postgres", nodes: 2 },
   ];
@@ -44,6 +48,6 @@ export function chooseTargets(settings: SingleSettings, postgresAvailable: () =>
   const all = allTargets(settings.compareLabel);
   if (settings.targets) return { targets: all.filter((target) => settings.targets!.includes(target.name)) };
   const withPostgres = all.some((target) => target.storage) && postgresAvailable();
-  const targets = all.filter((target) => (target.server !== "compare" || settings.compareJs !== undefined) && (target.storage === undefined || withPostgres));
+  const targets = all.filter((target) => !target.optIn && (target.server !== "compare" || settings.compareJs !== undefined) && (target.storage === undefined || withPostgres));
   return { targets, leftOut: withPostgres ? undefined : "no PostgreSQL here (no --pg-url, no initdb/pg_ctl): the pg targets are left out" };
 }

@@ -23,6 +23,11 @@ import { htmlResponse, prefersHtml } from "./http/console/layout.ts";
 import { listPageHtml } from "./http/list-page.ts";
 import { queryTtl, writeTtl } from "./http/ttl.ts";
 import type { RequestLog } from "./log/logger.ts";
+import { LIST_LIMIT, LIST_QUERY } from "./http/list-query.ts";
+import { readQuery } from "./query-params.ts";
+import { metricsResponse } from "./http/metrics-routes.ts";
+import { type DocsAsset, docsAssetResponse, docsResponse, openApiResponse } from "./openapi/docs-routes.ts";
+import { createNodeMetrics, type NodeMetrics } from "./metrics/node-metrics.ts";
 import { strictPathSegment } from "./http/path-segment.ts";
 import { checkCollection, checkUid, type Snapshot } from "./record.ts";
 import type { Preconditions, RecordService } from "./record-service.ts";
@@ -54,13 +59,17 @@ export interface AppDeps {
   backup?: BackupApi;
   /** Secondary indexes (/_indexes, GET /{c}?by=); without them every index query is 400 no_index. */
   indexes?: Indexes;
+  /** GET /metrics and what feeds it (one is made when absent); false: no metrics at all (--metrics false). */
+  metrics?: NodeMetrics | false;
+  /** Swagger UI's script and stylesheet for /docs (the runtime reads them); without it /docs loads no UI. */
+  docsAssets?: (name: DocsAsset) => Promise<string | undefined>;
 }
 
-export const LIST_LIMIT = { default: 100, max: 1000 };
+export { LIST_LIMIT };
 const RECORD_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"] as const;
 const COLLECTION_METHODS = ["GET", "HEAD", "POST"] as const;
 /** Paths the node itself answers; not usable as collection names. */
-const RESERVED_COLLECTIONS = PROBE_NAMES;
+const RESERVED_COLLECTIONS = new Set([...PROBE_NAMES, "metrics", "docs"]);
 
 export function createApp(deps: AppDeps): Hono {
   const { records, storage, bodyLimit, cluster } = deps;
@@ -70,6 +79,15 @@ export function createApp(deps: AppDeps): Hono {
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
   const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds), deps.now);
+  const metrics = deps.metrics === false ? undefined : (deps.metrics ?? createNodeMetrics());
+  metrics?.attach({
+    node: deps.nodeId,
+    version: deps.version,
+    status: () => cluster.status(),
+    counts: () => cluster.digest.counts(),
+    feedsOpen: () => changesResponse.openFeeds(),
+    condition: () => storage.condition?.(),
+  });
 
   if (deps.logRequest) {
     const logRequest = deps.logRequest;
@@ -102,11 +120,15 @@ export function createApp(deps: AppDeps): Hono {
     if (name === "_changes") return changesResponse(c);
     if (name === "_export" && deps.backup) return exportResponse(c, deps.backup);
     if (name === "_indexes") return indexListResponse(c, deps.indexes);
+    if (name === "metrics") return metrics ? metricsResponse(metrics) : c.notFound();
+    if (name === "openapi.json") return openApiResponse(c, deps.version);
+    if (name === "docs") return docsResponse(c);
     const collection = collectionParam(c);
     if (c.req.query("by") !== undefined) return indexQueryResponse(c, collection, deps.indexes, storage);
-    const prefix = c.req.query("prefix") ?? "";
-    const cursor = c.req.query("cursor");
-    const limit = listLimit(c.req.query("limit"));
+    const query = readQuery(LIST_QUERY, (name) => c.req.query(name));
+    const prefix = query.prefix ?? "";
+    const cursor = query.cursor;
+    const limit = query.limit === undefined ? LIST_LIMIT.default : Number(query.limit);
     const page = await records.list(collection, { prefix, cursor, limit });
     if (prefersHtml(c.req.header("accept"))) return htmlResponse(c, listPageHtml({ nodeId: deps.nodeId, collection, page, prefix, limit, cursor }));
     return c.json({ collection, ...page });
@@ -165,8 +187,10 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   // /_indexes/{c}/{field}: the one three-segment path; every other is a uid holding "/".
-  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", (c) => {
+  app.on(["GET", "PUT", "DELETE"], "/:collection/:uid/:field", async (c) => {
     if (c.req.param("collection") === "_indexes") return indexResponse(c, deps.indexes);
+    // Swagger UI's files (/docs/swagger-ui-dist/NAME) are three segments too.
+    if (c.req.param("collection") === "docs" && c.req.method === "GET") return (await docsAssetResponse(c, deps.docsAssets)) ?? c.notFound();
     collectionParam(c);
     throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });
@@ -178,7 +202,10 @@ export function createApp(deps: AppDeps): Hono {
     throw methodNotAllowed(c.req.method, COLLECTION_METHODS);
   });
   // A uid cannot hold "/": /text/a/b (or a decoded %2F) is a bad uid, not an unknown route.
-  app.all("/:collection/*", (c) => {
+  app.all("/:collection/*", async (c) => {
+    if (c.req.param("collection") === "docs" && c.req.method === "GET") {
+      return (await docsAssetResponse(c, deps.docsAssets)) ?? c.notFound();
+    }
     collectionParam(c);
     throw invalidInput("invalid_uid", 'The uid is empty or contains "/"');
   });
@@ -192,6 +219,9 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(body, status as 400, err instanceof StoreError ? err.headers : {});
   });
 
+  // Counted around the whole app rather than by a middleware: any middleware takes Hono off its
+  // one-handler fast path, and this wrapper also sees the answers of notFound and onError.
+  if (metrics) app.fetch = metrics.instrument(app.fetch);
   return app;
 }
 
@@ -253,13 +283,4 @@ async function writeRequest(c: Context, limits: BodyLimits) {
 /** A POST creates anyway; "If-None-Match: *" only turns its record_exists into a 412 (DESIGN.md §2). */
 function createConditions(c: Context): Preconditions {
   return { ifNoneMatch: parseEtagList(c.req.header("if-none-match")) };
-}
-
-function listLimit(text: string | undefined): number {
-  if (text === undefined) return LIST_LIMIT.default;
-  const limit = Number(text);
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT.max) {
-    throw invalidInput("invalid_limit", `limit must be a whole number from 1 to ${LIST_LIMIT.max}`);
-  }
-  return limit;
 }

@@ -28,6 +28,8 @@ export interface Config {
   log: boolean;
   /** "text" (for people) or "json" (one JSON object a line, for a log pipeline). */
   logFormat: LogFormat;
+  /** GET /metrics and the timing behind it. */
+  metrics: boolean;
   /** Shared by the nodes of a cluster; proves node-to-node requests. */
   clusterSecret?: string;
   /** The tokens file: with one, every request but the probes needs a client token. */
@@ -104,6 +106,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },
   log: { key: "log", env: "MINSTORE_LOG", help: "log one line per request", flag: true },
   "log-format": { key: "logFormat", env: "MINSTORE_LOG_FORMAT", help: '"text" or "json" (JSON lines; logs requests too unless --log=false)' },
+  metrics: { key: "metrics", env: "MINSTORE_METRICS", help: "serve GET /metrics (Prometheus); false: no metrics and no timing" },
   "cluster-secret": { key: "clusterSecret", env: "MINSTORE_CLUSTER_SECRET", help: "secret shared by the cluster's nodes; proves replication and lookups" },
   tokens: { key: "tokens", env: "MINSTORE_TOKENS", help: "tokens file: clients need a token (make one: minstore token new SCOPE...); SIGHUP reloads it" },
   "tls-cert": { key: "tlsCert", env: "MINSTORE_TLS_CERT", help: "PEM certificate: serve HTTPS (with --tls-key)" },
@@ -209,6 +212,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       // JSON logs are for a pipeline, which wants the request lines: asking for them turns those on.
       log: parseBoolean("log", raw.log ?? (raw.logFormat === "json" ? "true" : OPTION_DEFAULTS.log)),
       logFormat: parseChoice("log-format", value("logFormat"), LOG_FORMATS),
+      metrics: parseBoolean("metrics", value("metrics")),
       clusterSecret: raw.clusterSecret,
       tokens: raw.tokens,
       tlsCert: raw.tlsCert,

@@ -17,6 +17,7 @@ export const OPTION_DEFAULTS = {
   poolSize: "10",
   log: "false",
   logFormat: "text",
+  metrics: "true",
   peerTimeoutMs: "10s",
   lookupTimeoutMs: "2s",
   retryMaxMs: "10s",

@@ -92,6 +92,14 @@ export const JsonWriteBodySchema = v.object({
   ttl: v.optional(v.unknown()),
 });
 
+/** `value=...&uid=...`: the form body of POST and PUT (urlencoded or multipart); a form's value is text. */
+export const FormWriteBodySchema = v.object({
+  value: v.string('The body has no "value" field'),
+  uid: v.optional(v.string()),
+  // Checked by src/http/ttl.ts; an empty field is no expiry.
+  ttl: v.optional(v.string()),
+});
+
 /** The write a client asked for, whatever the body's content type. */
 export interface WriteInput {
   value: Json;

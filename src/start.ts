@@ -24,6 +24,9 @@ import { WalDamaged } from "./storage/wal.ts";
 import { type DataDirLock, lockDataDir } from "./storage/data-dir-lock.ts";
 import { describeStorage, openStorage } from "./storage/open-storage.ts";
 import { createClock, NODE_ID_PATTERN } from "./version.ts";
+import { createNodeMetrics } from "./metrics/node-metrics.ts";
+import { timedStorage } from "./metrics/timed-storage.ts";
+import { swaggerUiAssets } from "./openapi/docs-routes.ts";
 import { MINSTORE_VERSION } from "./version-info.ts";
 
 export interface RunningNode {
@@ -133,8 +136,13 @@ async function openNodeLocked(
   let servers = initialServers;
   let tokens = security.tokens;
   const nodeId = config.nodeId ?? (await loadNodeId(runtime.fs, config.data));
+  const metrics = config.metrics ? createNodeMetrics() : undefined;
   // Storage faults are news worth an operator's attention (warn); with a thrown cause, an error.
-  const storage = await openStorage(config, runtime, (message, err) => (err === undefined || err === "" ? log.warn(message) : log.error(message, err)));
+  const engine = await openStorage(config, runtime, {
+    log: (message, err) => (err === undefined || err === "" ? log.warn(message) : log.error(message, err)),
+    journalBatch: metrics?.journalBatch,
+  });
+  const storage = metrics ? timedStorage(engine, config.storage, metrics.storageSeconds) : engine;
   const clock = createClock(nodeId, Date.now, { maxSkewMs: config.maxClockSkewMs });
   let cluster;
   let indexes: Indexes;
@@ -192,6 +200,8 @@ async function openNodeLocked(
     logRequest: config.log ? log.request : undefined,
     logError: log.error,
     backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size }),
+    metrics: metrics ?? false,
+    docsAssets: swaggerUiAssets((path) => runtime.fs.readText(path)),
     auth: tokens && {
       tokens: () => tokens!,
       limiter: createAttemptLimiter({ burst: AUTH_DEFAULTS.failureBurst, refillMs: AUTH_DEFAULTS.failureRefillMs, maxAddresses: AUTH_DEFAULTS.maxAddresses }),

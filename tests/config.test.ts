@@ -30,6 +30,7 @@ describe("parseConfig()", () => {
       nodeId: undefined,
       log: false,
       logFormat: "text",
+      metrics: true,
       clusterSecret: undefined,
       tokens: undefined,
       tlsCert: undefined,

@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FILE_STORAGE_DEFAULTS } from "../src/defaults.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
+import { checkAnswersOf } from "./helpers/openapi-check.ts";
 import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
 const BODY_LIMIT = 64 * 1024;
@@ -30,6 +31,7 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
     let server: ServerProcess;
     let dirs: Awaited<ReturnType<typeof tempNodeDir>>;
     let engine: Awaited<ReturnType<SuiteStorage["open"]>>;
+    let answers: ReturnType<typeof checkAnswersOf> | undefined;
     const url = (path: string) => `${server.url}${path}`;
     const form = (value: string, extra: Record<string, string> = {}) => ({
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -48,8 +50,11 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
         dataDir: dirs.dataDir,
         args: ["--processes", "lang,mark", "--body-limit", String(BODY_LIMIT), ...engine.args],
       });
+      // Every answer of the suite is checked against the node's own OpenAPI document (the last test reads the result).
+      answers = checkAnswersOf(server.url, await (await fetch(url("/openapi.json"))).json());
     });
     after(async () => {
+      await answers?.finish();
       try {
         assert.equal(await server.stop("SIGTERM"), 0, "a SIGTERM shutdown exits 0");
       } finally {
@@ -399,6 +404,12 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
         assert.ok((await response.json()).error);
         assert.deepEqual(await tree(dirs.root), before);
       });
+    });
+
+    test("every answer of this suite matches the node's /openapi.json (status, content type, JSON schema)", async () => {
+      const checked = answers!.checked;
+      assert.deepEqual(await answers!.finish(), []);
+      assert.ok(checked >= 50, `only ${checked} answers checked`);
     });
   });
 }

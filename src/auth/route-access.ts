@@ -22,6 +22,8 @@ export type Need =
 
 const OPEN_PATHS = new Set(["/healthz", "/livez", "/readyz", "/_identity"]);
 const ADMIN_NAMES = new Set(["metrics"]);
+/** The API reference: any valid token may read how the API works. */
+const ANY_NAMES = new Set(["openapi.json", "docs"]);
 const OPEN: Need = { kind: "open" };
 const ANY: Need = { kind: "any" };
 const ADMIN: Need = { kind: "admin" };
@@ -49,6 +51,7 @@ export function requiredAccess(method: string, path: string, url: string): Need 
     return ADMIN;
   }
   if (ADMIN_NAMES.has(first)) return ADMIN;
+  if (ANY_NAMES.has(first)) return ANY;
   const verb = verbOf(method);
   return verb === undefined ? ANY : { kind: "collection", collection: first, verb };
 }

@@ -4,15 +4,22 @@
  * Both need the admin scope (src/auth/route-access.ts: every "_" name does).
  */
 import type { Context } from "hono";
+import * as v from "valibot";
 import { ENTRIES_HEADER, NDJSON_TYPE } from "../backup/backup-line.ts";
 import { exportStream } from "../backup/export-stream.ts";
 import type { BackupApi } from "../backup/backup-api.ts";
 import { importStream } from "../backup/import-stream.ts";
 import { bodyIncomplete, invalidInput, payloadTooLarge } from "../errors.ts";
+import { type QueryParams, readQuery } from "../query-params.ts";
 import { checkCollection } from "../record.ts";
 
+/** GET /_export's query; the collection's name is checked by checkCollection, as everywhere. */
+export const EXPORT_QUERY = {
+  collection: { schema: v.optional(v.string()), code: "invalid_collection", description: "Only this collection's entries (then no X-Minstore-Entries header)" },
+} satisfies QueryParams;
+
 export function exportResponse(c: Context, backup: BackupApi): Response {
-  const collection = c.req.query("collection");
+  const { collection } = readQuery(EXPORT_QUERY, (name) => c.req.query(name));
   if (collection !== undefined) checkCollection(collection);
   const headers: Record<string, string> = { "content-type": NDJSON_TYPE, "cache-control": "no-store" };
   // The count covers every collection: no estimate for one of them.

@@ -18,6 +18,8 @@ import type { Storage } from "../storage/types.ts";
 
 export interface ChangesRoute {
   (c: Context): Promise<Response>;
+  /** Longpoll and SSE feeds open now (/metrics). */
+  openFeeds(): number;
 }
 
 /**
@@ -36,7 +38,7 @@ export function createChangesRoute(storage: Storage, maxFeeds: number, now: () =
   let open = 0;
   const sharedHub = createFeedHub(storage, undefined, now);
 
-  return async (c) => {
+  const route = async (c: Context) => {
     // A token sees only the collections it may read; the cursor still moves past the others.
     const access = c.get("auth") as ReadScope | undefined;
     const hub = !access || access.readsAll ? sharedHub : filteredHub(sharedHub, (collection) => access.canRead(collection));
@@ -58,6 +60,7 @@ export function createChangesRoute(storage: Storage, maxFeeds: number, now: () =
     const sseQuery = c.req.query("limit") === undefined ? { ...query, limit: FEED_LIMITS.limit.max } : query;
     return sseResponse(hub, first, sseQuery, () => (open -= 1));
   };
+  return Object.assign(route, { openFeeds: () => open });
 }
 
 // --- Internal helpers ---

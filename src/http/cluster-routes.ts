@@ -4,7 +4,9 @@
  * starting with "_" can never be collections, so these paths cannot shadow a record.
  */
 import type { Context } from "hono";
+import * as v from "valibot";
 import { invalidInput, lengthRequired, payloadTooLarge, recordMissing } from "../errors.ts";
+import { oneOf, type QueryParams, readQuery } from "../query-params.ts";
 import { type Cluster, parseVisited } from "../spread/cluster.ts";
 import { parseReplicationBody } from "../spread/replication-wire.ts";
 import { checkNoBody, readSignedBody } from "./signed-body.ts";
@@ -19,6 +21,13 @@ export const CACHE_HEADER = "x-minstore-cache";
 export type ClusterApi = Pick<Cluster, "verify" | "reserveBody" | "receive" | "status" | "cache" | "identity" | "maxDepth">;
 
 const decoder = new TextDecoder();
+
+/** The flags of `POST /_replicate`, as the original minstore named them. */
+export const REPLICATE_QUERY = {
+  mirror: { schema: v.optional(v.literal("1", "Replication requests carry ?mirror=1")), code: "invalid_replica", description: "Always 1: marks a replicated write" },
+  bridge: { schema: v.optional(v.string()), code: "invalid_flag", description: "1: the receiver spreads the entries on to its own peers" },
+  ack: { schema: oneOf("ack", ["durable", "applied"] as const), code: "invalid_flag", description: "durable (default): answer once synced; applied: once applied" },
+} satisfies QueryParams;
 
 /** `GET /_status`: the node, its peers' queues, what it received and its cache=1 memory. */
 export function statusResponse(c: Context, node: { nodeId: string; version: string }, cluster: ClusterApi): Response {
@@ -37,12 +46,12 @@ export function identityResponse(c: Context, cluster: ClusterApi): Response {
  * the memory budget of the bodies being received.
  */
 export async function replicateResponse(c: Context, cluster: ClusterApi, bodyLimit: number): Promise<Response> {
-  if (c.req.query("mirror") !== "1") throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
-  const ack = c.req.query("ack") ?? "durable";
-  if (ack !== "durable" && ack !== "applied") throw invalidInput("invalid_flag", "ack is durable (the default) or applied");
+  const query = readQuery(REPLICATE_QUERY, (name) => c.req.query(name));
+  if (query.mirror === undefined) throw invalidInput("invalid_replica", "Replication requests carry ?mirror=1");
+  const ack = query.ack ?? "durable";
   return withPeerBody(c, cluster, bodyLimit, async (text) => {
     const entries = parseReplicationBody(text, cluster.maxDepth);
-    return c.json(await cluster.receive(entries, c.req.query("bridge") === "1", ack === "durable"));
+    return c.json(await cluster.receive(entries, query.bridge === "1", ack === "durable"));
   });
 }
 

@@ -13,10 +13,12 @@ export const PROBE_NAMES = new Set(["healthz", "livez", "readyz"]);
 const HEALTHY: StorageCondition = { writable: true, problems: [] };
 
 /** `GET /livez`, `/readyz`, `/healthz`. */
-export function probeResponse(c: Context, name: string, node: { nodeId: string; version: string; storage: Storage }): Response {
+export async function probeResponse(c: Context, name: string, node: { nodeId: string; version: string; storage: Storage }): Promise<Response> {
   const identity = { node: node.nodeId, version: node.version };
+  // Liveness never looks at storage (etcd's /livez): a node whose disk is full must not be restarted for it.
   if (name === "livez") return c.json({ ok: true, ...identity });
-  const storage = node.storage.condition?.() ?? HEALTHY;
+  // Readiness asks a database engine now, as etcd's /readyz does a read: an idle node cannot know otherwise.
+  const storage = (await node.storage.checkCondition?.()) ?? node.storage.condition?.() ?? HEALTHY;
   const ready = storage.writable && storage.problems.length === 0;
   return c.json({ ok: ready, ...identity, storage }, ready ? 200 : 503);
 }

@@ -5,7 +5,9 @@
  * and the entries a peer asks for (see spread/sync/sync-wire.ts).
  */
 import type { Context } from "hono";
+import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
+import { oneOf, type QueryParams, readQuery } from "../query-params.ts";
 import type { Cluster } from "../spread/cluster.ts";
 import { answerEntries, answerTree } from "../spread/sync/sync-wire.ts";
 import { type ClusterApi, withPeerBody } from "./cluster-routes.ts";
@@ -13,15 +15,16 @@ import { type ClusterApi, withPeerBody } from "./cluster-routes.ts";
 export type SyncApi = ClusterApi & Pick<Cluster, "sync" | "digest" | "storage">;
 
 /** `POST /_sync`: a round with every peer (or `peer`), `dry=1` only compares, `force=1` pushes even after a long absence. */
+export const SYNC_QUERY = {
+  peer: { schema: v.optional(v.string()), code: "invalid_flag", description: "Only this peer, as servers.list spells it" },
+  dry: { schema: oneOf("dry", ["0", "1"] as const), code: "invalid_flag", description: "1: compare only, move nothing" },
+  force: { schema: oneOf("force", ["0", "1"] as const), code: "invalid_flag", description: "1: push even to a peer out of touch for longer than the tombstone retention" },
+} satisfies QueryParams;
+
 export async function syncRunResponse(c: Context, cluster: SyncApi): Promise<Response> {
-  const flag = (name: string) => {
-    const text = c.req.query(name);
-    if (text === undefined || text === "0") return false;
-    if (text === "1") return true;
-    throw invalidInput("invalid_flag", `${name} is 1 or 0`);
-  };
-  const peer = c.req.query("peer");
-  const request = { peer, dry: flag("dry"), force: flag("force") };
+  const query = readQuery(SYNC_QUERY, (name) => c.req.query(name));
+  const peer = query.peer;
+  const request = { peer, dry: query.dry === "1", force: query.force === "1" };
   try {
     return c.json(await cluster.sync.run(request));
   } catch (err) {

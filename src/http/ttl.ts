@@ -4,12 +4,23 @@
  * Consul's session TTLs and Redis's EXPIRE count them. Anything else is 400 `invalid_ttl`.
  */
 import type { Context } from "hono";
+import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
+import type { QueryParams } from "../query-params.ts";
 import { parseDurationText } from "../util/units.ts";
 
 /** Ten years: a longer ttl is a mistake (a timestamp sent as a ttl, say), not an intent. */
 export const TTL_MAX_MS = 10 * 365 * 86_400_000;
 const BARE_SECONDS = /^\d+(?:\.\d+)?$/;
+const TTL_WORDS = 'The record expires this long after the write (a tombstone follows): "500ms", "30s", "5m", "2h", "7d", or a bare number of seconds; 1 ms to 10 years';
+
+/** `?ttl=` of a write (parseTtl checks it, with the body's ttl, in writeTtl). */
+export const TTL_QUERY = {
+  ttl: { schema: v.optional(v.string()), code: "invalid_ttl", description: `${TTL_WORDS}. Not with a ttl in the body too` },
+} satisfies QueryParams;
+
+/** A body's `ttl` as parseTtl takes it: seconds as a number, or a duration's text. */
+export const TtlSchema = v.pipe(v.union([v.number(), v.string()]), v.description(TTL_WORDS));
 
 /** The ttl in milliseconds, or undefined when none was given. */
 export function parseTtl(ttl: unknown): number | undefined {

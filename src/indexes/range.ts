@@ -3,7 +3,10 @@
  * `eq`, or a range of `gt|gte` and `lt|lte`, `order`, `limit`, `cursor`, `records`. Anything that
  * does not make sense together is a 400 that says why, never a silently different answer.
  */
+import * as v from "valibot";
 import { invalidInput } from "../errors.ts";
+import { FIELD_PATH_PATTERN } from "../index-spec.ts";
+import { oneOf, type QueryParams, readQuery, wholeNumber } from "../query-params.ts";
 import type { Bound, IndexHit, IndexRange, IndexType, IndexValue } from "../storage/index-types.ts";
 
 export type { Bound, IndexHit, IndexRange };
@@ -16,7 +19,28 @@ export interface IndexQuery {
 }
 
 export const INDEX_LIMIT = { default: 100, max: 1000 };
-const PARAMETERS = new Set(["by", "eq", "gt", "gte", "lt", "lte", "order", "limit", "cursor", "records"]);
+
+/** A bound's text: read as the index's type once the index is known (a number index refuses "abc"). */
+const bound = (description: string) => ({ schema: v.optional(v.string()), code: "invalid_query", description: `${description}; read as the index's type` }) as const;
+
+/** The query of `GET /{c}?by=FIELD`: every parameter it takes (any other is 400 invalid_query), for this parser and the OpenAPI document. */
+export const INDEX_QUERY = {
+  by: {
+    schema: v.optional(v.pipe(v.string(), v.regex(FIELD_PATH_PATTERN, "by is not a dotted field path like lang or value.author"))),
+    code: "invalid_index",
+    description: "Query the index on this field instead of listing uids (400 no_index when it has none, or it is still building); takes only the parameters below marked by=",
+  },
+  eq: bound("by=: only records whose field equals this"),
+  gt: bound("by=: only values greater than this"),
+  gte: bound("by=: only values greater than or equal to this"),
+  lt: bound("by=: only values less than this"),
+  lte: bound("by=: only values less than or equal to this"),
+  order: { schema: oneOf("order", ["asc", "desc"] as const), code: "invalid_query", description: "by=: asc (the default) or desc, by (value, uid)" },
+  limit: { schema: wholeNumber("limit", 1, INDEX_LIMIT.max), code: "invalid_limit", description: `Uids per page (default ${INDEX_LIMIT.default})` },
+  cursor: { schema: v.optional(v.string()), code: "invalid_cursor", description: "The `cursor` of the previous page: the page after it" },
+  records: { schema: oneOf("records", ["0", "1"] as const), code: "invalid_query", description: "by=: 1 answers the records as they are now beside their uids" },
+} satisfies QueryParams;
+const PARAMETERS = new Set(Object.keys(INDEX_QUERY));
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -49,15 +73,14 @@ export function parseIndexQuery(params: URLSearchParams, type: IndexType): Index
   }
   if (gt !== undefined && gte !== undefined) throw invalidInput("invalid_query", "Give gt or gte, not both");
   if (lt !== undefined && lte !== undefined) throw invalidInput("invalid_query", "Give lt or lte, not both");
-  const order = params.get("order") ?? "asc";
-  if (order !== "asc" && order !== "desc") throw invalidInput("invalid_query", `order must be asc or desc, not "${order.slice(0, 40)}"`);
-  const records = params.get("records") ?? "0";
-  if (records !== "0" && records !== "1") throw invalidInput("invalid_query", "records must be 0 or 1");
+  const checked = readQuery(INDEX_QUERY, (name) => params.get(name) ?? undefined);
+  const order = checked.order ?? "asc";
+  const records = checked.records ?? "0";
   const lower: Bound | undefined = eq !== undefined ? { value: eq, inclusive: true } : gte !== undefined ? { value: gte, inclusive: true } : gt !== undefined ? { value: gt, inclusive: false } : undefined;
   const upper: Bound | undefined = eq !== undefined ? { value: eq, inclusive: true } : lte !== undefined ? { value: lte, inclusive: true } : lt !== undefined ? { value: lt, inclusive: false } : undefined;
   const cursor = params.get("cursor");
   const after = cursor === null ? undefined : parseCursor(cursor, type);
-  return { field, range: { order, lower, upper, after }, limit: parseLimit(params.get("limit")), records: records === "1" };
+  return { field, range: { order: order as "asc" | "desc", lower, upper, after }, limit: checked.limit === undefined ? INDEX_LIMIT.default : Number(checked.limit), records: records === "1" };
 }
 
 /** An opaque cursor: the last (value, uid) of a page, as base64url JSON. */
@@ -92,13 +115,4 @@ function parseCursor(text: string, type: IndexType): { value: IndexValue; uid: s
   const [value, uid] = decoded as [unknown, string];
   if (type === "string" ? typeof value !== "string" : typeof value !== "number" || !Number.isFinite(value)) throw refuse();
   return { value: value as IndexValue, uid };
-}
-
-function parseLimit(text: string | null): number {
-  if (text === null) return INDEX_LIMIT.default;
-  const limit = Number(text);
-  if (!/^\d+$/.test(text) || limit < 1 || limit > INDEX_LIMIT.max) {
-    throw invalidInput("invalid_limit", `limit must be a whole number from 1 to ${INDEX_LIMIT.max}`);
-  }
-  return limit;
 }

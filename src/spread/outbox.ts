@@ -161,6 +161,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     // Logged when it starts, when the reason changes (a refused proof is not an outage), and now and then.
     const worthSaying = queue.failures === 0 || message !== queue.lastError || (queue.failures + 1) % 100 === 0;
     queue.failures += 1;
+    queue.failedRequests += 1;
     queue.lastError = message;
     queue.lastErrorAt = Date.now();
     const delay = retryDelay(queue.failures, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs });

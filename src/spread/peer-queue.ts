@@ -27,13 +27,15 @@ export interface PeerQueue {
   retryAt?: number;
   sentEntries: number;
   sentRequests: number;
+  /** Sends that failed, in all (failures counts only those in a row). */
+  failedRequests: number;
   lastSuccessAt?: number;
   lastError?: string;
   lastErrorAt?: number;
 }
 
 export function newQueue(url: string): PeerQueue {
-  return { url, pending: new Map(), inFlight: [], unconfirmed: [], sending: false, failures: 0, sentEntries: 0, sentRequests: 0 };
+  return { url, pending: new Map(), inFlight: [], unconfirmed: [], sending: false, failures: 0, sentEntries: 0, sentRequests: 0, failedRequests: 0 };
 }
 
 const keyOf = (collection: string, uid: string) => `${collection}\u0000${uid}`;
@@ -105,12 +107,24 @@ export function statusOf(queue: PeerQueue, now: number): PeerStatus {
     oldestPendingMs: Number.isFinite(oldest) ? now - oldest : null,
     sentEntries: queue.sentEntries,
     sentRequests: queue.sentRequests,
+    failedRequests: queue.failedRequests,
+    lagMs: lagOf(queue, now),
     unconfirmed: queue.unconfirmed.reduce((sum, sent) => sum + sent.items.length, 0),
     lastSuccessAt: isoOrNull(queue.lastSuccessAt),
     lastError: queue.lastError ?? null,
     lastErrorAt: isoOrNull(queue.lastErrorAt),
     nextRetryInMs: queue.retryAt === undefined ? null : Math.max(0, Math.round(queue.retryAt - now)),
   };
+}
+
+/** How far the peer is behind: the age of the oldest write it has not confirmed durable (0 when it has them all). */
+function lagOf(queue: PeerQueue, now: number): number {
+  let oldest = now;
+  const first = queue.pending.values().next().value;
+  if (first !== undefined) oldest = Math.min(oldest, first.since);
+  if (queue.inFlight[0] !== undefined) oldest = Math.min(oldest, queue.inFlight[0].since);
+  for (const sent of queue.unconfirmed) for (const item of sent.items) oldest = Math.min(oldest, item.since);
+  return now - oldest;
 }
 
 const isoOrNull = (time: number | undefined) => (time === undefined ? null : new Date(time).toISOString());

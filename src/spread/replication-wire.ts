@@ -104,9 +104,10 @@ const Common = {
   node: v.pipe(v.string(), v.regex(NODE_ID_PATTERN, "node is not a node id")),
 };
 
-const TombstoneSchema = v.strictObject({ ...Common, deleted: v.literal(true) });
-// Records keep their process fields (lang, mark…): unknown keys pass through.
-const RecordSchema = v.looseObject({
+/** A tombstone as stored and sent (what DELETE answers, too). */
+export const TombstoneSchema = v.strictObject({ ...Common, deleted: v.literal(true) });
+/** A record as stored and sent (what GET, POST and PUT answer): its process fields (lang, mark…) pass through. */
+export const RecordSchema = v.looseObject({
   ...Common,
   value: v.unknown(),
   check_sum: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "check_sum is not a SHA-256")),

@@ -45,6 +45,10 @@ export interface PeerStatus {
   oldestPendingMs: number | null;
   sentEntries: number;
   sentRequests: number;
+  /** Sends that failed since start. */
+  failedRequests: number;
+  /** The age of the oldest write the peer has not confirmed durable (pending, in flight or unconfirmed); 0 when caught up. */
+  lagMs: number;
   /** Entries the peer has applied whose durability it has not confirmed yet (kept here until then). */
   unconfirmed: number;
   lastSuccessAt: string | null;

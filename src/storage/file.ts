@@ -38,6 +38,8 @@ export interface FileStorageOptions {
   durability?: "strict" | "relaxed";
   /** Budget of the in-memory read cache. */
   cacheBytes?: number;
+  /** Hears of every journal batch (its lines, its fdatasync's seconds): /metrics. */
+  onJournalBatch?: (lines: number, syncSeconds: number | undefined) => void;
   /** Journal segment size at which a checkpoint is taken. */
   segmentBytes?: number;
   /** Once writes stop for this long (and record files are written), the journal is checkpointed anyway. */
@@ -231,6 +233,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       segmentBytes: options.segmentBytes ?? FILE_STORAGE_DEFAULTS.segmentBytes,
       idleSealMs: options.idleCheckpointMs ?? FILE_STORAGE_DEFAULTS.idleCheckpointMs,
       onCheckpointError: (err) => health.filesFailed(err),
+      onBatch: options.onJournalBatch,
     },
     recover,
   );

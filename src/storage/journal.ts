@@ -31,6 +31,8 @@ export interface JournalOptions {
   idleSealMs?: number;
   /** A checkpoint failed (it is retried): the storage's health hears of it. */
   onCheckpointError: (err: unknown) => void;
+  /** Each batch of lines written, with its fdatasync's seconds (see WalOptions.onBatch). */
+  onBatch?: (lines: number, syncSeconds: number | undefined) => void;
 }
 
 /** What applying one journal line touched: files to fdatasync and directories to sync at checkpoint. */
@@ -107,6 +109,7 @@ export async function openJournal(options: JournalOptions, recover: (line: strin
       segmentBytes: options.segmentBytes,
       name: "journal",
       onWritten: (segment, lines) => (stateOf(segment).outstanding += lines),
+      onBatch: options.onBatch,
       onSealed: () => void checkpoint(),
     },
     ({ payload, segment }) => {

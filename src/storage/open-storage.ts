@@ -13,20 +13,28 @@ import type { Storage } from "./types.ts";
 
 type StorageConfig = Pick<Config, "storage" | "storageUrl" | "poolSize" | "data" | "durability" | "cacheBytes">;
 
-/**
- * The engine of `config.storage`, open and ready; a one-line error (ConfigError or StoreError) when it cannot be.
- * `log` takes what the file engine reports while it runs (storage faults and their end).
- */
-export async function openStorage(
-  config: StorageConfig,
-  runtime: Pick<Runtime, "name" | "fs" | "openKv">,
-  log?: (message: string, err?: unknown) => void,
-): Promise<Storage> {
+/** What an engine reports as it works: for the log, and for /metrics. */
+export interface StorageObserver {
+  /** What the file engine reports while it runs (storage faults and their end). */
+  log?: (message: string, err?: unknown) => void;
+  /** A journal batch of the file engine: its lines, and its fdatasync's seconds (undefined: not synced). */
+  journalBatch?(lines: number, syncSeconds: number | undefined): void;
+}
+
+/** The engine of `config.storage`, open and ready; a one-line error (ConfigError or StoreError) when it cannot be. */
+export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, "name" | "fs" | "openKv">, observer: StorageObserver = {}): Promise<Storage> {
   switch (config.storage) {
     case "memory":
       return createMemoryStorage();
     case "file":
-      return openFileStorage({ fs: runtime.fs, dir: config.data, durability: config.durability, cacheBytes: config.cacheBytes, log });
+      return openFileStorage({
+        fs: runtime.fs,
+        dir: config.data,
+        durability: config.durability,
+        cacheBytes: config.cacheBytes,
+        log: observer.log,
+        onJournalBatch: observer.journalBatch && ((lines, seconds) => observer.journalBatch!(lines, seconds)),
+      });
     case "postgres":
       return openPostgres(config.storageUrl!, config.poolSize);
     case "denokv":

@@ -30,6 +30,7 @@ import { listRange, sortKeyOf } from "./sort-key.ts";
 import { checkSince } from "./change-log.ts";
 import { createChangeWatchers } from "./change-watchers.ts";
 import { newStorageId } from "./storage-id.ts";
+import { createPostgresReadiness } from "./postgres-readiness.ts";
 import type { ChangeRef, ListPage, Storage } from "./types.ts";
 
 export interface PostgresStorageOptions {
@@ -120,12 +121,16 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   }
 
   /** Runs one statement: retries CockroachDB's serialization conflicts, turns a lost database into a 503. */
+  const readiness = createPostgresReadiness(() => sql`SELECT 1`);
   const run = async <T>(statement: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await statement();
+        const result = await statement();
+        readiness.succeeded();
+        return result;
       } catch (err) {
         if (attempt < CONFLICT_RETRIES && isRetryableConflict(err)) continue;
+        readiness.failed(err);
         throw toStorageError(err);
       }
     }
@@ -301,6 +306,8 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     // Every write is committed (durable) before it resolves.
     async flush() {},
     defersSync: false,
+    condition: () => readiness.condition(),
+    checkCondition: () => readiness.check(),
     async close() {
       stopPolling();
       await sql.end({ timeout: 5 });

@@ -14,7 +14,8 @@ import { insufficientStorage, StoreError, storageUnavailable } from "../errors.t
 import { FsFault, type FsFaultKind } from "../runtime/fs-module.ts";
 
 export interface StorageProblem {
-  cause: FsFaultKind;
+  /** A file-system fault, or "unreachable": the engine's database does not answer. */
+  cause: FsFaultKind | "unreachable";
   message: string;
   /** ISO time since when. */
   since: string;

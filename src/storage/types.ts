@@ -64,6 +64,11 @@ export interface Storage {
   condition?(): StorageCondition;
   /** Secondary indexes kept by the engine itself (postgres); absent: src/indexes/ keeps them in memory. */
   readonly indexes?: EngineIndexes;
+  /**
+   * Asks the engine now (a round trip to its database, bounded in time) and answers the condition it
+   * finds: for engines whose state cannot be known without asking (a database that went away while idle).
+   */
+  checkCondition?(): Promise<StorageCondition>;
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }

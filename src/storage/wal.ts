@@ -37,6 +37,8 @@ export interface WalOptions {
   name: string;
   /** Lines were written to `segment` (called before their appends resolve). */
   onWritten?: (segment: WalSegment, lines: number) => void;
+  /** A batch was written: how many lines, and how long its fdatasync took in seconds (undefined: not synced). For /metrics. */
+  onBatch?: (lines: number, syncSeconds: number | undefined) => void;
   /** `segment` is sealed: it takes no more lines. */
   onSealed?: (segment: WalSegment) => void;
   /** After a failed batch, appends fail at once for this long (ms). */
@@ -220,7 +222,13 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
           segment.file!.appendNow(data);
           if (sync) segment.unsyncedWrite = true;
         }
-        if (mustSync) await syncCurrent();
+        let syncSeconds: number | undefined;
+        if (mustSync) {
+          const started = performance.now();
+          await syncCurrent();
+          syncSeconds = (performance.now() - started) / 1000;
+        }
+        if (lines.length > 0) options.onBatch?.(lines.length, syncSeconds);
         if (sync && data.length > 0 && !segment.file!.linked()) {
           broken = true;
           throw new FsFault("vanished", `The ${name} segment ${segment.path} was deleted while in use: its folder is gone`);

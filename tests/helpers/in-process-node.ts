@@ -90,7 +90,7 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now });
   const { bodyLimit, maxDepth } = config;
   const backup = backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size });
-  const app = createApp({ records, storage: cluster.storage, cluster, indexes, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup, now });
+  const app = createApp({ records, storage: cluster.storage, cluster, indexes, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup, now, metrics: config.metrics ? undefined : false });
   // As after a server starts: the node learns its own address, and asks its peers who they are.
   cluster.setSelf({ host: new URL(url).hostname, port: 80 });
 

@@ -16,11 +16,13 @@
  */
 import type { Context } from "hono";
 import { html } from "hono/html";
+import * as v from "valibot";
 import { forbidden, invalidInput, StoreError } from "../../errors.ts";
 import { checkCollection, checkUid, isLive, type Json, type Snapshot } from "../../record.ts";
 import type { RecordService } from "../../record-service.ts";
 import type { ClusterStatus } from "../../spread/cluster.ts";
 import type { Storage } from "../../storage/types.ts";
+import { type QueryParams, readQuery } from "../../query-params.ts";
 import { parseJsonText } from "../body.ts";
 import { parseTtl } from "../ttl.ts";
 import { checkSameOrigin, type FormFields, readFormFields } from "./console-form.ts";
@@ -28,6 +30,13 @@ import { createForm, editForm } from "./forms.ts";
 import { homePage } from "./home-page.ts";
 import { consolePage, type Html, htmlResponse, prefersHtml, recordHref } from "./layout.ts";
 import { conflictPage, missingRecordPage, type Notice, NOTICES, recordPage } from "./record-page.ts";
+
+/** `GET /`'s query: the names are checked as the record routes check them. */
+export const CONSOLE_QUERY = {
+  collection: { schema: v.optional(v.string()), code: "invalid_collection", description: "A collection: with uid, that record's page; alone, a redirect to GET /{collection}" },
+  uid: { schema: v.optional(v.string()), code: "invalid_uid", description: "With collection: the record's page (this node's own copy), with forms to edit or delete it" },
+  done: { schema: v.optional(v.string()), code: "invalid_query", description: "What the last form did (created, updated, deleted), shown as a notice; set by the form's redirect" },
+} satisfies QueryParams;
 
 /** What the console asks of the request's token (auth/scopes.ts's Access); src/auth/ imports src/http/, so not the reverse. */
 export interface ConsoleAccess {
@@ -53,15 +62,16 @@ export interface ConsoleDeps {
 
 /** `GET /`. */
 export async function consolePageResponse(c: Context, deps: ConsoleDeps): Promise<Response> {
-  const collectionText = c.req.query("collection");
-  const uidText = c.req.query("uid");
+  const query = readQuery(CONSOLE_QUERY, (name) => c.req.query(name));
+  const collectionText = query.collection;
+  const uidText = query.uid;
   if (collectionText === undefined && uidText === undefined) return homeResponse(c, deps);
   return answeringBrowsers(c, deps, undefined, async () => {
     const collection = consoleCollection(collectionText ?? "", deps.reserved);
     if (uidText === undefined) return c.redirect(`/${collection}`, 303);
     const uid = checkUid(uidText);
     requireScope(c, deps, collection, "r");
-    const done = c.req.query("done");
+    const done = query.done;
     const snapshot = await liveRecord(deps.records, collection, uid);
     if (!snapshot || !isLive(snapshot.entry)) {
       const page = missingRecordPage(deps.nodeId, collection, uid, done === "deleted");

@@ -14,8 +14,10 @@ export const GROUP_SIZE = 32;
 export const GROUPS = SEGMENTS / GROUP_SIZE;
 
 export interface SyncDigest {
-  /** The uid's current version here becomes `version` (undefined: the uid is gone, purged). */
-  set(collection: string, uid: string, version: string | undefined): void;
+  /** The uid's current version here becomes `version` (undefined: the uid is gone, purged); `deleted`: it is a tombstone. */
+  set(collection: string, uid: string, version: string | undefined, deleted?: boolean): void;
+  /** Entries and tombstones per collection, as the digest knows them (for /metrics: no storage scan). */
+  counts(): { collection: string; entries: number; tombstones: number }[];
   /** The version this node holds of a uid, as the digest knows it. */
   versionOf(collection: string, uid: string): string | undefined;
   /** Collections with at least one entry. */
@@ -36,6 +38,9 @@ interface CollectionDigest {
   /** Two 32-bit lanes per segment: hi at 2i, lo at 2i + 1. */
   hashes: Uint32Array;
   keys: Map<string, string>[];
+  entries: number;
+  /** The uids whose entry is a tombstone. */
+  tombstones: Set<string>;
 }
 
 export function createSyncDigest(): SyncDigest {
@@ -45,7 +50,7 @@ export function createSyncDigest(): SyncDigest {
   const of = (collection: string, create: boolean): CollectionDigest | undefined => {
     let digest = collections.get(collection);
     if (!digest && create) {
-      digest = { hashes: new Uint32Array(SEGMENTS * 2), keys: Array.from({ length: SEGMENTS }, () => new Map()) };
+      digest = { hashes: new Uint32Array(SEGMENTS * 2), keys: Array.from({ length: SEGMENTS }, () => new Map()), entries: 0, tombstones: new Set() };
       collections.set(collection, digest);
     }
     return digest;
@@ -58,20 +63,26 @@ export function createSyncDigest(): SyncDigest {
   };
 
   return {
-    set(collection, uid, version) {
+    set(collection, uid, version, deleted = false) {
       const segment = segmentOf(uid);
       const digest = of(collection, version !== undefined);
       if (!digest) return;
       const keys = digest.keys[segment]!;
       const previous = keys.get(uid);
       if (previous === version) return;
+      if (deleted && version !== undefined) digest.tombstones.add(uid);
+      else digest.tombstones.delete(uid);
       if (previous !== undefined) toggle(digest, segment, collection, uid, previous);
       if (version === undefined) {
         keys.delete(uid);
         size -= 1;
+        digest.entries -= 1;
         return;
       }
-      if (previous === undefined) size += 1;
+      if (previous === undefined) {
+        size += 1;
+        digest.entries += 1;
+      }
       keys.set(uid, version);
       toggle(digest, segment, collection, uid, version);
     },
@@ -102,6 +113,7 @@ export function createSyncDigest(): SyncDigest {
       if (!digest) return [];
       return segments.flatMap((segment) => [...(digest.keys[segment] ?? new Map<string, string>())]);
     },
+    counts: () => [...collections].map(([collection, digest]) => ({ collection, entries: digest.entries, tombstones: digest.tombstones.size })),
     get size() {
       return size;
     },

@@ -50,8 +50,19 @@ export interface SyncStatus {
     lastCompletedAt: string | null;
     /** False while this node only pulls from the peer (see the header). */
     push: boolean;
+    /** Sums over every round with this peer since start (dry runs included), for /metrics. */
+    totals: SyncTotals;
   }[];
   running: (RoundProgress & { url: string }) | null;
+}
+
+export interface SyncTotals {
+  rounds: number;
+  /** Rounds that failed part-way. */
+  errors: number;
+  differing: number;
+  pulled: number;
+  pushed: number;
 }
 
 export interface Syncer {
@@ -75,6 +86,16 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
   await fs.mkdirp(options.dir);
   const state = await readState(fs, statePath);
   const last = new Map<string, PeerRound & { at: string }>();
+  const totals = new Map<string, SyncTotals>();
+  const count = (round: PeerRound) => {
+    const sums = totals.get(round.url) ?? { rounds: 0, errors: 0, differing: 0, pulled: 0, pushed: 0 };
+    sums.rounds += 1;
+    if (round.error !== undefined) sums.errors += 1;
+    sums.differing += round.differing;
+    sums.pulled += round.pulled;
+    sums.pushed += round.pushed;
+    totals.set(round.url, sums);
+  };
   let running: (RoundProgress & { url: string }) | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -113,6 +134,7 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
     for (const url of peers) {
       if (closed) break;
       const round = await roundWith(url, request);
+      count(round);
       if (round.error && last.get(url)?.error !== round.error) log(`sync: round with ${url} failed: ${round.error}`);
       if (!request.dry) last.set(url, { ...round, at: new Date(now()).toISOString() });
       rounds.push(round);
@@ -158,6 +180,7 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
         last: last.get(url) ?? null,
         lastCompletedAt: state.peers[url] === undefined ? null : new Date(state.peers[url]!).toISOString(),
         push: pushAllowed(url),
+        totals: { ...(totals.get(url) ?? { rounds: 0, errors: 0, differing: 0, pulled: 0, pushed: 0 }) },
       })),
       running,
     }),

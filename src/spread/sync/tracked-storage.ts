@@ -14,7 +14,7 @@ import { createSyncDigest, type SyncDigest } from "./digest.ts";
 export async function buildDigest(storage: Storage, alsoSee?: (collection: string, uid: string, entry: Entry) => void): Promise<SyncDigest> {
   const digest = createSyncDigest();
   for await (const { collection, entry } of storage.entries()) {
-    digest.set(collection, entry.uid, entry.version);
+    digest.set(collection, entry.uid, entry.version, entry.deleted === true);
     alsoSee?.(collection, entry.uid, entry);
   }
   return digest;
@@ -22,15 +22,15 @@ export async function buildDigest(storage: Storage, alsoSee?: (collection: strin
 
 /** `storage`, with every successful write noted in `digest`. */
 export function trackedStorage(storage: Storage, digest: SyncDigest): Storage {
-  const noted = (collection: string, uid: string, version: string | undefined) => (stored: boolean) => {
-    if (stored) digest.set(collection, uid, version);
+  const noted = (collection: string, uid: string, version: string | undefined, deleted = false) => (stored: boolean) => {
+    if (stored) digest.set(collection, uid, version, deleted);
     return stored;
   };
   return {
     ...storage,
     create: (collection, record) => storage.create(collection, record).then(noted(collection, record.uid, record.version)),
-    put: (collection, entry, expected) => storage.put(collection, entry, expected).then(noted(collection, entry.uid, entry.version)),
-    applyIfNewer: (collection, entry, options) => storage.applyIfNewer(collection, entry, options).then(noted(collection, entry.uid, entry.version)),
+    put: (collection, entry, expected) => storage.put(collection, entry, expected).then(noted(collection, entry.uid, entry.version, entry.deleted === true)),
+    applyIfNewer: (collection, entry, options) => storage.applyIfNewer(collection, entry, options).then(noted(collection, entry.uid, entry.version, entry.deleted === true)),
     purge: (collection, uid, version) => storage.purge(collection, uid, version).then(noted(collection, uid, undefined)),
   };
 }
