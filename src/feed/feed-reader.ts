@@ -47,9 +47,6 @@ export async function readFeed(storage: Storage, since: number | "now", options:
   return { results, seqs, collections, lastSeq: page.lastSeq };
 }
 
-/** The longest a change waits for its tick, under a steady stream of writes. */
-const MAX_TICK_MS = 100;
-
 export interface FeedWaker {
   /** Call before each read: a change from then on makes the next `wait()` return at once. */
   arm(): void;
@@ -71,23 +68,14 @@ export interface FeedHub {
  * once and reads: feeds following the live end ask the same question, so the page is read,
  * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
  * clients, a write costs one read per tick instead of a hundred reads of one change each.
- *
- * Under a steady stream of writes the ticks stretch, by 1 ms per write of the tick before, up to
- * MAX_TICK_MS: a stream pays for each chunk it sends (a socket write, whatever its size), so fewer,
- * larger chunks keep a hundred feeds from costing the writers (measured: bench/feed.ts). A lone
- * write still goes out `coalesceMs` after it.
  */
 export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => number = Date.now): FeedHub {
   const wakers = new Set<{ changed: boolean; wake?: () => void }>();
   const pages = new Map<string, Promise<FeedPage>>();
   let tick: ReturnType<typeof setTimeout> | undefined;
   let unsubscribe: (() => void) | undefined;
-  let tickMs = coalesceMs;
-  let writesThisTick = 0;
   const onTick = () => {
     tick = undefined;
-    tickMs = Math.min(MAX_TICK_MS, Math.max(coalesceMs, writesThisTick));
-    writesThisTick = 0;
     for (const waker of wakers) {
       waker.changed = true;
       waker.wake?.();
@@ -114,8 +102,7 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
       unsubscribe ??= storage.watch(() => {
         // At once, not at the tick: a page read before this change must not answer anyone after it.
         pages.clear();
-        writesThisTick += 1;
-        tick ??= setTimeout(onTick, tickMs);
+        tick ??= setTimeout(onTick, coalesceMs);
       });
       return {
         arm() {
@@ -145,8 +132,6 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
           pages.clear();
           clearTimeout(tick);
           tick = undefined;
-          tickMs = coalesceMs;
-          writesThisTick = 0;
         },
       };
     },
