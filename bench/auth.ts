@@ -16,12 +16,12 @@
  */
 import autocannon from "autocannon";
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newToken } from "../src/auth/token.ts";
+import { CLK_TCK, cpuTimes } from "./cpu.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEYS = 1000;
@@ -64,13 +64,8 @@ async function startNode(dir: string, args: string[]): Promise<Node> {
 
 /** CPU seconds a process has used (user + system), from /proc; undefined elsewhere than Linux. */
 function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
+  const times = pid === undefined ? undefined : cpuTimes(pid);
+  return times && (times.user + times.sys) / CLK_TCK;
 }
 
 let sequence = 0;

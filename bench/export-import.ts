@@ -11,23 +11,20 @@
  *    compared sorted). Rates in entries/s and MB/s, as ratios of the create rate, and each node's
  *    peak RSS (VmHWM) after it, for the bounded-memory claim.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { type BenchNode, createRecords, startBenchNode } from "./nodes.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SERVER = join(ROOT, "dist/server.js");
 const BASELINE_CREATES = 10_000;
 
-interface Node {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
+type Node = BenchNode;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { records: { type: "string", default: "100000" } } });
@@ -41,7 +38,7 @@ async function main(): Promise<void> {
     await generate(generated, records);
 
     const a = await start(empty, join(root, "a"));
-    const createSeconds = await timed(() => load(a.url, BASELINE_CREATES));
+    const createSeconds = await timed(() => createRecords(a.url, "warm", BASELINE_CREATES));
     const createRate = BASELINE_CREATES / createSeconds;
     const first = await cli(["import", a.url], { stdin: generated });
     const aExport = join(root, "a.ndjson");
@@ -136,48 +133,9 @@ async function cli(args: string[], files: { stdin?: string; stdout?: string }): 
   }
 }
 
-async function start(serversList: string, dataDir: string): Promise<Node> {
+function start(serversList: string, dataDir: string): Promise<Node> {
   // A long request timeout: the import of a big backup is one request, paced by the node's writes.
-  const args = [SERVER, serversList, dataDir, "0", "--processes", "none", "--sync-interval", "0", "--request-timeout", "10m"];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<void>((done) => child.on("exit", () => done()));
-  const port = await new Promise<number>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no start within 120 s:\n${output}`)), 120_000);
-    child.stdout!.on("data", () => {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        done(Number(match[1]));
-      }
-    });
-    void exited.then(() => fail(new Error(`exited:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
-/** `count` creates of ~100-byte values from 64 concurrent clients. */
-async function load(url: string, count: number): Promise<void> {
-  let next = 0;
-  const value = encodeURIComponent("The quick brown fox jumps over the lazy dog, and then it runs back for another look at it.");
-  const client = async () => {
-    while (next < count) {
-      const uid = `k${next++}`;
-      const response = await fetch(`${url}/warm/${uid}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `value=${value}` });
-      if (response.status !== 200) throw new Error(`POST ${uid}: ${response.status} ${await response.text()}`);
-      await response.arrayBuffer();
-    }
-  };
-  await Promise.all(Array.from({ length: 64 }, client));
+  return startBenchNode([SERVER, serversList, dataDir, "0", "--processes", "none", "--sync-interval", "0", "--request-timeout", "10m"]);
 }
 
 async function timed(work: () => Promise<void>): Promise<number> {

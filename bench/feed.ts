@@ -21,10 +21,11 @@
 import autocannon, { type RequestData } from "autocannon";
 import { execFileSync, spawn } from "node:child_process";
 import { Agent, get } from "node:http";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { CLK_TCK, cpuTimes } from "./cpu.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -74,13 +75,10 @@ const url = await new Promise<string>((done, fail) => {
 });
 
 /** The node's CPU time so far (user + system), in ms, from /proc (with --pin, taskset execs into the node). */
-async function nodeCpuMs(): Promise<number> {
-  const stat = await readFile(`/proc/${child.pid}/stat`, "utf8");
-  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+function nodeCpuMs(): number {
+  const times = cpuTimes(child.pid!);
+  return times ? ((times.user + times.sys) * 1000) / CLK_TCK : 0;
 }
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 let next = 0;
 /**
@@ -166,7 +164,7 @@ async function runFollowers(nodeUrl: string): Promise<never> {
 /** One phase of writes, with or without the clients: its write rate and the node's CPU per write. */
 async function phase(withFollowers: boolean): Promise<{ rate: number; cpuUs: number; eventsPerSecond?: number }> {
   const followers = withFollowers ? await follow() : undefined;
-  const cpuBefore = await nodeCpuMs();
+  const cpuBefore = nodeCpuMs();
   const started = performance.now();
   const accepted = await writePhase();
   if (followers) {
@@ -175,7 +173,7 @@ async function phase(withFollowers: boolean): Promise<{ rate: number; cpuUs: num
     while (followers.events() < target && performance.now() - started < (SECONDS + 30) * 1000) await new Promise((done) => setTimeout(done, 20));
   }
   const seconds = (performance.now() - started) / 1000;
-  const cpuUs = (((await nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1);
+  const cpuUs = (((nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1);
   const eventsPerSecond = followers && followers.events() / seconds;
   await followers?.close();
   // The write-behind's backlog of one phase must not be charged to the next.

@@ -18,8 +18,6 @@
  *    gets, so the index's share of it is as large as it gets.
  */
 import autocannon from "autocannon";
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,6 +27,8 @@ import { checksum, valueBytes } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { openFileStorage } from "../src/storage/file.ts";
 import { formatVersion } from "../src/version.ts";
+import { CLK_TCK, cpuTimes } from "./cpu.ts";
+import { type BenchNode, startBenchNode } from "./nodes.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const { values } = parseArgs({
@@ -46,12 +46,7 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const GROUPS = Math.max(1, Math.floor(RECORDS / 100));
 
-interface Node {
-  url: string;
-  child: ChildProcess;
-  msToListening: number;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+type Node = BenchNode;
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "minstore-bench-indexes-"));
@@ -115,40 +110,8 @@ async function main(): Promise<void> {
 
 // --- Internal helpers ---
 
-async function start(servers: string, dataDir: string, args: string[]): Promise<Node> {
-  const started = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/server.ts"), servers, dataDir, "0", "--processes", "none", "--sync-interval", "0", ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const exited = new Promise<void>((done) => child.on("exit", () => done()));
-  const port = await new Promise<number>((done, fail) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      fail(new Error(`no start within 600 s:\n${output}`));
-    }, 600_000);
-    const check = (chunk: Buffer) => {
-      output += chunk;
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        done(Number(match[1]));
-      }
-    };
-    child.stdout!.on("data", check);
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    void exited.then(() => fail(new Error(`exited before listening:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    msToListening: performance.now() - started,
-    async stop(signal = "SIGTERM") {
-      child.kill(signal);
-      await exited;
-    },
-  };
+function start(servers: string, dataDir: string, args: string[]): Promise<Node> {
+  return startBenchNode(["--import", "tsx", join(ROOT, "src/server.ts"), servers, dataDir, "0", "--processes", "none", "--sync-interval", "0", ...args]);
 }
 
 /** Writes the records as the node would store them, straight through FileStorage. */
@@ -261,13 +224,8 @@ async function measured(node: Node): Promise<Measured> {
 }
 
 function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
+  const times = pid === undefined ? undefined : cpuTimes(pid);
+  return times && (times.user + times.sys) / CLK_TCK;
 }
 
 let sequence = 0;

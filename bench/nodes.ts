@@ -31,6 +31,8 @@ export interface NodeProcess {
 export interface SpawnOptions {
   /** Run under `node --cpu-prof`, the profile named `<name>-<date>.cpuprofile` in bench/profiles/. */
   profileName?: string;
+  /** How long to wait for "listening on" (default 20 s; a node starting on a big data set needs more). */
+  listenTimeoutMs?: number;
 }
 
 /** Spawns `node ARGS` in the repository and waits for its "listening on http://127.0.0.1:PORT" line. */
@@ -52,7 +54,7 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    const url = await listeningUrl(label, child, exited, stderr);
+    const url = await listeningUrl(label, child, exited, stderr, options.listenTimeoutMs ?? 20_000);
     const node: NodeProcess = { label, url, child, pid: child.pid!, stderr, exited, dead: false, profile };
     void exited.then(() => (node.dead = true));
     return node;
@@ -60,6 +62,45 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
     child.kill("SIGKILL");
     throw err;
   }
+}
+
+/** A node of the standalone benches (sync, indexes, export-import): spawned, timed to "listening on", stopped by any signal. */
+export interface BenchNode {
+  url: string;
+  child: ChildProcess;
+  /** From the spawn to its "listening on" line: the start-up time. */
+  msToListening: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `node ARGS` as spawnNode starts it, waiting up to 10 minutes for it to listen (start-up on a big data set). */
+export async function startBenchNode(args: string[]): Promise<BenchNode> {
+  const started = performance.now();
+  const node = await spawnNode("node", args, { listenTimeoutMs: 600_000 });
+  return {
+    url: node.url,
+    child: node.child,
+    msToListening: performance.now() - started,
+    async stop(signal = "SIGTERM") {
+      if (!node.dead) node.child.kill(signal);
+      await node.exited;
+    },
+  };
+}
+
+/** `count` creates of ~100-byte values in `collection` (uids k0, k1, …) from 64 concurrent clients. */
+export async function createRecords(url: string, collection: string, count: number): Promise<void> {
+  let next = 0;
+  const value = encodeURIComponent("The quick brown fox jumps over the lazy dog, and then it runs back for another look at it.");
+  const client = async () => {
+    while (next < count) {
+      const uid = `k${next++}`;
+      const response = await fetch(`${url}/${collection}/${uid}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `value=${value}` });
+      if (response.status !== 200) throw new Error(`POST ${uid}: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, client));
 }
 
 /** SIGTERM, then SIGKILL after 30 s. */
@@ -93,10 +134,10 @@ export async function writeProfileWindows(nodes: readonly NodeProcess[]): Promis
 
 // --- Internal helpers ---
 
-function listeningUrl(label: string, child: ChildProcess, exited: Promise<number | null>, stderr: string[]): Promise<string> {
+function listeningUrl(label: string, child: ChildProcess, exited: Promise<number | null>, stderr: string[], timeoutMs: number): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`${label} did not print "listening on" within 20 s`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${label} did not print "listening on" within ${timeoutMs / 1000} s`)), timeoutMs);
     const onData = (text: string) => {
       out += text;
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);

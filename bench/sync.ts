@@ -10,12 +10,13 @@
  * 4. A killed with SIGKILL and started again: time to listening and RSS, with the digest; and, with
  *    --baseline-js (a build without sync), the same for that build on the same data.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { countingProxy } from "../tests/helpers/counting-proxy.ts";
+import { createRecords, startBenchNode } from "./nodes.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     await writeFile(empty, "");
     const a = await start(command(values["server-js"]), empty, join(root, "a"));
     const loadStarted = performance.now();
-    await load(a.url, records);
+    await createRecords(a.url, "text", records);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     const createRate = records / loadSeconds;
 
@@ -91,50 +92,11 @@ async function main(): Promise<void> {
   }
 }
 
-async function start([command, args]: [string, string[]], serversList: string, dataDir: string, options: { baseline?: boolean } = {}): Promise<Node> {
-  const started = performance.now();
+async function start([, args]: [string, string[]], serversList: string, dataDir: string, options: { baseline?: boolean } = {}): Promise<Node> {
   // A build from before sync knows no --sync-interval (and runs no rounds).
   const sync = options.baseline ? [] : ["--sync-interval", "0"];
-  const child = spawn(command, [...args, serversList, dataDir, "0", "--processes", "none", ...sync], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<void>((done) => child.on("exit", () => done()));
-  const port = await new Promise<number>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no start within 120 s:\n${output}`)), 120_000);
-    child.stdout!.on("data", () => {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        done(Number(match[1]));
-      }
-    });
-    void exited.then(() => fail(new Error(`exited:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    startedMs: performance.now() - started,
-    async stop(signal = "SIGTERM") {
-      child.kill(signal);
-      await exited;
-    },
-  };
-}
-
-/** `count` creates of ~100-byte values from 64 concurrent clients. */
-async function load(url: string, count: number): Promise<void> {
-  let next = 0;
-  const value = encodeURIComponent("The quick brown fox jumps over the lazy dog, and then it runs back for another look at it.");
-  const client = async () => {
-    while (next < count) {
-      const uid = `k${next++}`;
-      const response = await fetch(`${url}/text/${uid}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `value=${value}` });
-      if (response.status !== 200) throw new Error(`POST ${uid}: ${response.status} ${await response.text()}`);
-      await response.arrayBuffer();
-    }
-  };
-  await Promise.all(Array.from({ length: 64 }, client));
+  const node = await startBenchNode([...args, serversList, dataDir, "0", "--processes", "none", ...sync]);
+  return { ...node, startedMs: node.msToListening };
 }
 
 async function rssMb(pid: number): Promise<number> {

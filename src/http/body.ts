@@ -30,19 +30,23 @@ export async function readWriteInput(request: Request, limits: BodyLimits): Prom
     return parseJsonWriteBody(parseJsonText(await readText(request, limit), limits.maxDepth, { wrapping: 1, what: "The body" }));
   }
   if (mediaType === "multipart/form-data") {
-    const bytes = await readBodyBytes(request, limit);
-    let form: FormData;
-    try {
-      form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
-    } catch {
-      throw invalidInput("invalid_body", "The multipart body could not be parsed");
-    }
+    const form = await readMultipart(request, contentType, limit);
     const value = form.get("value");
     const uid = form.get("uid");
     const ttl = form.get("ttl");
     return fromFields(typeof value === "object" && value !== null ? await value.text() : value, typeof uid === "string" ? uid : null, typeof ttl === "string" ? ttl : null);
   }
   throw unsupportedMediaType(mediaType || "(none)");
+}
+
+/** A multipart/form-data body of at most `limit` bytes (413 past it), parsed; 400 when it cannot be. */
+export async function readMultipart(request: Request, contentType: string, limit: number): Promise<FormData> {
+  const bytes = await readBodyBytes(request, limit);
+  try {
+    return await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    throw invalidInput("invalid_body", "The multipart body could not be parsed");
+  }
 }
 
 /**

@@ -10,7 +10,7 @@
  * is there for clients that are not browsers.
  */
 import { crossSiteForm, invalidInput, unsupportedMediaType } from "../../errors.ts";
-import { readBodyBytes } from "../body.ts";
+import { readBodyBytes, readMultipart } from "../body.ts";
 
 /** A form's text fields by name. */
 export type FormFields = (name: string) => string | undefined;
@@ -46,13 +46,7 @@ export async function readFormFields(request: Request, limit: number): Promise<F
     return (name) => form.get(name) ?? undefined;
   }
   if (mediaType === "multipart/form-data") {
-    const bytes = await readBodyBytes(request, limit);
-    let form: FormData;
-    try {
-      form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
-    } catch {
-      throw invalidInput("invalid_body", "The multipart body could not be parsed");
-    }
+    const form = await readMultipart(request, contentType, limit);
     return (name) => {
       const field = form.get(name);
       return typeof field === "string" ? field : undefined;
