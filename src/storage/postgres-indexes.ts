@@ -17,7 +17,6 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type postgres from "postgres";
 import type { Entry } from "../record.ts";
 import type { EngineIndexes, IndexHit, IndexSpec } from "./index-types.ts";
-import { isCreateRace } from "./postgres-errors.ts";
 import { sortKeyOf } from "./sort-key.ts";
 
 type Sql = ReturnType<typeof postgres>;
@@ -49,20 +48,17 @@ const FUNCTIONS = [
 /** Creates the definitions table and the two functions; answers the engine's index capability. */
 export async function openPostgresIndexes(sql: Sql, table: string, run: <T>(statement: () => Promise<T>) => Promise<T>): Promise<EngineIndexes> {
   const definitions = sql(`${table}_indexes`);
-  const setUp = async () => {
-    await sql`CREATE TABLE IF NOT EXISTS ${definitions} (
+  // Nodes starting together on a new database would race on the catalog (CREATE OR REPLACE FUNCTION is
+  // not safe against itself, and a retry can lose the same race again): the set-up takes turns under an
+  // advisory lock held to the end of its transaction.
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext(${`minstore indexes ${table}`}))`;
+    await tx`CREATE TABLE IF NOT EXISTS ${definitions} (
       collection text NOT NULL, field text NOT NULL, type text NOT NULL, index_name text NOT NULL,
       created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (collection, field))`;
-    const [present] = await sql`SELECT count(*)::int AS n FROM pg_proc WHERE proname IN ('minstore_index_text', 'minstore_index_number')`;
-    if (present!.n < 2) for (const statement of FUNCTIONS) await sql.unsafe(statement);
-  };
-  try {
-    await setUp();
-  } catch (err) {
-    // Nodes starting together race on the catalog (as for the entries table): once more is enough.
-    if (!isCreateRace(err) && (err as { code?: string }).code !== "XX000") throw err;
-    await setUp();
-  }
+    const [present] = await tx`SELECT count(*)::int AS n FROM pg_proc WHERE proname IN ('minstore_index_text', 'minstore_index_number')`;
+    if (present!.n < 2) for (const statement of FUNCTIONS) await tx.unsafe(statement);
+  });
 
   const indexNameOf = (spec: IndexSpec) => `${table}_i${bytesToHex(sha256(new TextEncoder().encode(`${spec.collection}/${spec.field}/${spec.type}`))).slice(0, 6)}`;
   const where = (spec: IndexSpec) => `collection = '${checked(spec).collection}' AND NOT deleted`;
