@@ -10,7 +10,9 @@ import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FILE_STORAGE_DEFAULTS } from "../src/defaults.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
+import { passwordOf } from "../src/storage/storage-url.ts";
 import { checkAnswersOf } from "./helpers/openapi-check.ts";
+import { createTestDatabase } from "./helpers/postgres.ts";
 import { type RuntimeName, type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
 const BODY_LIMIT = 64 * 1024;
@@ -25,6 +27,18 @@ export interface SuiteStorage {
 }
 
 export const FILE_STORAGE: SuiteStorage = { label: "file storage", files: true, open: async () => ({ args: [], close: async () => {} }) };
+
+/** The postgres engine, each node in a fresh database of the test server at `url`; its password must never be printed. */
+export function postgresStorage(url: string): SuiteStorage {
+  return {
+    label: "postgres storage",
+    files: false,
+    async open() {
+      const database = await createTestDatabase(url);
+      return { args: ["--storage", "postgres", "--storage-url", database.url], secret: passwordOf(url), close: database.drop };
+    },
+  };
+}
 
 export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STORAGE) {
   describe(`HTTP API on ${runtime}${storage.files ? "" : `, ${storage.label}`}`, () => {
