@@ -39,11 +39,21 @@ export interface Generator {
   firstSequence: number;
 }
 
-/** GET and PUT cycle over the `keys` preloaded uids of collection "text"; POST creates `p<tag>-<n>`. */
-export function generatorFor(scenario: Scenario, tag: string, keys: number, sequence: Sequence): Generator {
+/** Where a server keeps the bench's records: minstore's collection "text", or another store's paths (etcd v2). */
+export interface PathLayout {
+  /** The path of an existing record. */
+  key(uid: string): string;
+  /** Where a create of number `n` goes (a fresh uid of its own, or a directory the server names it in). */
+  create(tag: string, n: number): string;
+}
+
+export const MINSTORE_LAYOUT: PathLayout = { key: (uid) => `/text/${uid}`, create: (tag, n) => `/text/p${tag}-${n}` };
+
+/** GET and PUT cycle over the `keys` preloaded uids (collection "text"); POST creates `p<tag>-<n>`. */
+export function generatorFor(scenario: Scenario, tag: string, keys: number, sequence: Sequence, layout: PathLayout = MINSTORE_LAYOUT): Generator {
   let cursor = 0;
   const firstSequence = sequence.peek();
-  const nextKey = () => `/text/${keyOf(cursor++ % keys)}`;
+  const nextKey = () => layout.key(keyOf(cursor++ % keys));
   /** Every request a new value from `sequence`, at the path `pathOf` gives for its number. */
   const writes = (method: Scenario, pathOf: (n: number) => string): Generator => ({
     method,
@@ -58,13 +68,13 @@ export function generatorFor(scenario: Scenario, tag: string, keys: number, sequ
       return {
         method: "GET",
         next: () => ({ path: nextKey() }),
-        fixed: preloadedKeys(keys).map((uid) => ({ method: "GET" as const, path: `/text/${uid}` })),
+        fixed: preloadedKeys(keys).map((uid) => ({ method: "GET" as const, path: layout.key(uid) })),
         firstSequence,
       };
     case "PUT":
       return writes("PUT", nextKey);
     case "POST":
-      return writes("POST", (n) => `/text/p${tag}-${n}`);
+      return writes("POST", (n) => layout.create(tag, n));
   }
 }
 
