@@ -78,6 +78,19 @@ export function generatorFor(scenario: Scenario, tag: string, keys: number, sequ
   }
 }
 
+/** POSTs of the records k0000… (values 0…) in order, once each: a preload driven by autocannon (`amount: keys`), for many keys. */
+export function preloadGenerator(keys: number, layout: PathLayout = MINSTORE_LAYOUT): Generator {
+  let index = 0;
+  return {
+    method: "POST",
+    next: () => {
+      const n = Math.min(index++, keys - 1);
+      return { path: layout.key(keyOf(n)), body: formOf(n) };
+    },
+    firstSequence: 0,
+  };
+}
+
 /** The parts of a record answer the checks read; anything else a server answered is `unknown`. */
 export interface RecordJson {
   value?: string;

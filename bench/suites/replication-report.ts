@@ -94,14 +94,14 @@ export function replicationReport({ ctx, runs, machine, elapsed }: ReplicationRe
   }
   lines.push("");
 
+  const checks: Check[] = [];
+  lines.push(...cpuCostTable(settings.scenarios, of, checks));
   lines.push(
     "Mirrored throughput as a share of the single node's, and the lag from n1's 200 to visibility on n2 (every probe of every round):",
     "",
     "| scenario | baseline req/s | mirrored req/s | ratio (per round) | lag probes | lag p50 ms | lag p99 ms | lag max ms | drain after load | deepest queue | replicas |",
     "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
   );
-  const checks: Check[] = [];
-  lines.push(...cpuCostTable(settings.scenarios, of, checks));
   for (const scenario of settings.scenarios) {
     const baseline = medianRun(scenario, "baseline");
     const mirrored = medianRun(scenario, "mirrored");

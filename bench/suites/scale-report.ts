@@ -64,8 +64,8 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
     `| busy after the fill | ${fmt(figures.settledAfterFill, 1)} s |`,
     `| RSS idle after the fill (settled) | ${mb(figures.rssIdle)} |`,
     `| live data (records' JSON, from a sample) | ${mb(figures.liveBytes)} (values alone: ${mb(figures.created * 100)}) |`,
-    `| disk use (du of the data dir) after the fill | ${mb(figures.diskBefore)} (${ratio(figures.diskBefore, figures.liveBytes)}x the live data) |`,
   );
+  if (settings.storage !== "memory") lines.push(`| disk use (du of the data dir) after the fill | ${mb(figures.diskBefore)} (${ratio(figures.diskBefore, figures.liveBytes)}x the live data) |`);
   if (restart) {
     lines.push(
       `| kill -9, restart: to "listening on" | ${fmt(restart.msToListening)} ms |`,
@@ -73,7 +73,7 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
       `| RSS once ready / once idle | ${mb(restart.rssReady)} / ${mb(restart.rssSettled)} |`,
       `| disk use after the restart | ${mb(restart.disk)} (${ratio(restart.disk, figures.liveBytes)}x the live data) |`,
     );
-  } else lines.push("| kill -9, restart | left out: `--storage memory` keeps nothing |");
+  } else lines.push("| kill -9, restart; disk use | left out: `--storage memory` keeps nothing |");
   lines.push("");
 
   const at = settings.records === 1_000_000 ? "" : ` (goal set for 1,000,000 records; this run: ${fmt(settings.records)})`;

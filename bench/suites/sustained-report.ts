@@ -36,7 +36,7 @@ export function sustainedReport({ ctx, phases, machine, elapsed, preloadRate }: 
   lines.push(
     `- node: \`--durability strict --processes none --storage ${settings.storage}\`, fresh data dir`,
     `${loadLine({ ...settings, duration: settings.window, rounds: 1 }, "round")}; each run ${settings.sustain} s in ${settings.window} s windows`,
-    `- runs: POST of new uids on the empty node; then ${fmt(settings.sustainKeys)} keys preloaded (${fmt(preloadRate)}/s, 16 clients), PUT over ${fmt(settings.keys)} of them (narrow), PUT over all ${fmt(settings.sustainKeys)} (wide)`,
+    `- runs: POST of new uids on the empty node; then ${fmt(settings.sustainKeys)} keys preloaded (${fmt(preloadRate)}/s, POSTs from autocannon), PUT over ${fmt(settings.keys)} of them (narrow), PUT over all ${fmt(settings.sustainKeys)} (wide)`,
     `- command: \`${settings.command}\` (took ${fmt(elapsed)} s)`,
     "",
     "| run | window | req/s | ÷ reference | p50 ms | p99 ms | non-2xx | errors | server CPU (sys) | server µs/req | client CPU | other CPU |",

@@ -16,7 +16,7 @@ import { load, type Measurement } from "../load.ts";
 import { startMinstore } from "../minstore-node.ts";
 import type { NodeProcess } from "../nodes.ts";
 import { fmt } from "../report.ts";
-import { generatorFor, keyOf, MINSTORE_LAYOUT, preload, request } from "../requests.ts";
+import { generatorFor, keyOf, MINSTORE_LAYOUT, preloadGenerator, request } from "../requests.ts";
 import type { SuiteDefinition } from "../suite.ts";
 import { type Phase, type PhaseName, sustainedReport } from "./sustained-report.ts";
 
@@ -35,10 +35,11 @@ export const sustainedSuite: SuiteDefinition<SustainedSettings> = {
     phases.push(await sustain(ctx, node, "POST", settings.keys));
 
     const preloadStarted = performance.now();
-    await preload(node.url, settings.sustainKeys, "sustained");
+    const preloaded = await load({ url: node.url, connections: settings.connections, seconds: 0, amount: settings.sustainKeys, generator: preloadGenerator(settings.sustainKeys), record: false, pids: [node.pid] });
     const preloadSeconds = (performance.now() - preloadStarted) / 1000;
+    ctx.check(preloaded.non2xx + preloaded.errors === 0, `the preload of ${settings.sustainKeys} keys had ${preloaded.non2xx} non-2xx answers and ${preloaded.errors} errors: ${JSON.stringify(preloaded.statusCodes)}`);
     const preloadSettled = await settle([node.pid], SETTLE_MAX_SECONDS);
-    console.log(`bench: preloaded ${fmt(settings.sustainKeys)} keys in ${fmt(preloadSeconds, 1)} s (${fmt(settings.sustainKeys / preloadSeconds)}/s), idle ${fmt(preloadSettled, 1)} s later`);
+    console.log(`bench: preloaded ${fmt(settings.sustainKeys)} keys in ${fmt(preloadSeconds, 1)} s (${fmt(settings.sustainKeys / preloadSeconds)}/s, autocannon), idle ${fmt(preloadSettled, 1)} s later`);
 
     phases.push(await sustain(ctx, node, "PUT narrow", settings.keys));
     phases.push(await sustain(ctx, node, "PUT wide", settings.sustainKeys));
