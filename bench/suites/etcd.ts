@@ -109,6 +109,9 @@ async function measureRun(ctx: Context, sides: Side[], side: Side, scenario: Sce
   m.idleAfter = await settle(allPids);
   const fsyncs = fsyncsBefore === undefined || fsyncsAfter === undefined ? undefined : fsyncsAfter - fsyncsBefore;
   const run: EtcdRun = { side: side.name, scenario, round, m, fsyncs };
+  // Both acknowledge a write only once it is fsynced, one fsync per batch: a write run without a single fsync was not durable.
+  const syncs = scenario !== "GET" && fsyncs !== undefined && !(side.name === "minstore" && settings.storage === "memory");
+  if (syncs) ctx.check(fsyncs > 0, `round ${round} ${side.name} ${scenario}: no fsync counted during the run (${side.fsyncMetric})`);
   console.log(
     `bench: round ${round} ${side.name.padEnd(8)} ${scenario.padEnd(4)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 2)} ms  p99 ${fmt(m.p99, 2)} ms  ` +
       `non-2xx ${m.non2xx}  errors ${m.errors}  CPU server ${fmt(m.serverCpu)}% (sys ${fmt(m.serverSys)}%) client ${fmt(m.clientCpu)}% other ${fmt(m.otherCpu)}%  ` +
