@@ -47,7 +47,7 @@ const GOALS = { rssWritingMb: 150, rssIdleMb: 120, readyMs: 3000, diskRatio: 2 }
 export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput): Report {
   const { settings, problems } = ctx;
   const { fill, restart } = figures;
-  const lines = [`### ${fmt(settings.records)} records (${settings.quick ? "quick run" : "full run"})`, "", ...machine];
+  const lines = [`### Scale: ${fmt(settings.records)} records, kill -9 and restart`, "", ...machine];
   lines.push(
     `- node: \`--durability strict --processes none --storage ${settings.storage}\`, fresh data dir; ${fmt(settings.records)} POSTs of new uids, ` +
       `100-byte values (form-encoded), autocannon with ${settings.connections} connections; RSS sampled every 200 ms from /proc`,
