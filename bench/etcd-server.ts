@@ -39,10 +39,11 @@ export async function startEtcd(ctx: BenchContext, binary: string, label = "etcd
   ];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   const { stderr, exited } = trackChild(child);
+  child.once("error", (err) => stderr.push(`could not run ${binary}: ${err.message}`));
   const node: NodeProcess = { label, url: client, child, pid: child.pid!, stderr, exited, dead: false };
   void exited.then(() => (node.dead = true));
   ctx.nodes.push(node);
-  for (const deadline = performance.now() + 30_000; performance.now() < deadline && !node.dead; await sleep(100)) {
+  for (const deadline = performance.now() + 30_000; performance.now() < deadline && !node.dead && child.pid !== undefined; await sleep(100)) {
     const healthy = await fetch(`${client}/health`).then((response) => response.ok, () => false);
     if (healthy) {
       console.log(`bench: ${label} on ${client} (pid ${node.pid}), data dir ${path.join(ctx.tempRoot, "etcd")}`);
