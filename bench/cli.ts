@@ -1,12 +1,12 @@
 /**
- * The bench's one command line, for both suites: `npm run bench -- [--suite NAME] [options]`.
+ * The bench's one command line, for every suite: `npm run bench -- [--suite NAME] [options]`.
  * parseCli(argv, env) is pure: it returns the settings of the suite to run or the help text, and
  * throws UsageError for anything it cannot take (bench/run.ts prints it and exits 2).
  */
 import { parseArgs } from "node:util";
 import type { Scenario } from "./requests.ts";
 
-export const SUITES = ["single", "replication"] as const;
+export const SUITES = ["single", "replication", "etcd", "sustained", "scale"] as const;
 export type Suite = (typeof SUITES)[number];
 
 /** The single-node suite's targets (bench/targets.ts); `compare` only with --compare-js. */
@@ -17,6 +17,9 @@ export const NODE_NAMES = ["base", "n1", "n2", "n3"] as const;
 export type NodeName = (typeof NODE_NAMES)[number];
 export type ReplicationScenario = Extract<Scenario, "PUT" | "POST">;
 export type Durability = "strict" | "relaxed";
+/** The engines a minstore node of the bench can run on without a database server (log: the log-structured engine). */
+export const STORAGE_NAMES = ["file", "memory", "log"] as const;
+export type StorageName = (typeof STORAGE_NAMES)[number];
 
 export class UsageError extends Error {}
 
@@ -32,6 +35,8 @@ export interface CommonSettings {
   serverJs?: string;
   keep: boolean;
   write: boolean;
+  /** The storage engine of minstore's file-backed nodes (`--storage`). */
+  storage: StorageName;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -55,10 +60,33 @@ export interface ReplicationSettings extends CommonSettings {
   durability: Durability;
   mirrorDurability: Durability;
   ceiling: boolean;
+  /** Loaded node on CPU 0; mirrors, the runner and burners on CPU 1 (taskset). */
+  pin: boolean;
   profiled: NodeName[];
 }
 
-export type Settings = SingleSettings | ReplicationSettings;
+export interface EtcdSettings extends CommonSettings {
+  suite: "etcd";
+  scenarios: Scenario[];
+  /** The etcd binary (a path, or a name looked up on PATH). */
+  etcd: string;
+}
+
+export interface SustainedSettings extends CommonSettings {
+  suite: "sustained";
+  /** Seconds of each sustained run, and of its windows. */
+  sustain: number;
+  window: number;
+  /** Keys the wide PUT run cycles over (preloaded). */
+  sustainKeys: number;
+}
+
+export interface ScaleSettings extends CommonSettings {
+  suite: "scale";
+  records: number;
+}
+
+export type Settings = SingleSettings | ReplicationSettings | EtcdSettings | SustainedSettings | ScaleSettings;
 
 interface OptionSpec {
   type: "string" | "boolean";
@@ -83,6 +111,7 @@ const OPTIONS = {
   "cpu-prof": { type: "string", value: "LIST", help: "run these targets (single) or nodes (replication: base,n1,n2,n3) under node --cpu-prof; profiles in bench/profiles/" },
   keep: { type: "boolean", help: "keep the temp data directories" },
   "no-write": { type: "boolean", help: "print only; do not write bench/results.md" },
+  storage: { type: "string", value: "ENGINE", help: `minstore's engine: ${STORAGE_NAMES.join(", ")} (default file; single: the strict and relaxed targets)` },
   help: { type: "boolean", help: "this text" },
   targets: { type: "string", value: "LIST", only: "single", help: `of ${TARGET_NAMES.join(",")} (default all but compare and strict-nometrics; the pg ones only when PostgreSQL is here: --pg-url, or initdb/pg_ctl for a private cluster; compare with --compare-js)` },
   "pg-url": { type: "string", value: "URL", only: "single", help: "a PostgreSQL server for the pg targets (also MINSTORE_BENCH_PG_URL); each target gets a fresh database in it, dropped at the end" },
@@ -93,6 +122,12 @@ const OPTIONS = {
   durability: { type: "string", value: "D", only: "replication", help: "strict (default) or relaxed, for base and n1" },
   "mirror-durability": { type: "string", value: "D", only: "replication", help: "the same for n2 and n3 (default: as --durability); to see what the mirrors' fsyncs cost" },
   "no-ceiling": { type: "boolean", only: "replication", help: "skip the ceiling runs (base beside burners sized as the mirrors' CPU)" },
+  pin: { type: "boolean", only: "replication", help: "pinned run (taskset): the loaded node alone on CPU 0; n2, n3, the load generator and the burners on CPU 1" },
+  etcd: { type: "string", value: "PATH", only: "etcd", help: "the etcd binary (default: etcd on PATH; Debian: apt-get install etcd-server)" },
+  sustain: { type: "string", value: "S", only: "sustained", help: "seconds of each sustained run (default 60; quick 15)" },
+  window: { type: "string", value: "S", only: "sustained", help: "seconds per window of a sustained run (default 10; quick 5)" },
+  "sustain-keys": { type: "string", value: "N", only: "sustained", help: "keys the wide PUT run cycles over, preloaded (default 100000; quick 20000)" },
+  records: { type: "string", value: "N", only: "scale", help: "records to fill the node with (default 1000000; quick 100000)" },
 } satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof OPTIONS;
@@ -104,19 +139,21 @@ export function usage(): string {
     return wrap(spec.help, 80).map((text, index) => `  ${(index === 0 ? flag : "").padEnd(22)} ${text}`).join("\n");
   };
   const entries = Object.entries(OPTIONS) as [string, OptionSpec][];
+  const group = (only: Suite | undefined, title: string) => ["", title, ...entries.filter(([, spec]) => spec.only === only).map(line)];
   return [
-    "Usage: npm run bench -- [--suite single|replication] [options]",
-    "",
-    "Both suites:",
-    ...entries.filter(([, spec]) => spec.only === undefined).map(line),
-    "",
-    "--suite single (minstore strict, relaxed, postgres against bare Hono; GET, PUT, POST):",
-    ...entries.filter(([, spec]) => spec.only === "single").map(line),
-    "",
-    "--suite replication (base alone against n1 mirroring to n2 and n3; PUT, POST; lag, drain, replicas):",
-    ...entries.filter(([, spec]) => spec.only === "replication").map(line),
+    `Usage: npm run bench -- [--suite ${SUITES.join("|")}] [options]`,
+    ...group(undefined, "Every suite:"),
+    ...Object.entries(SUITE_TITLES).flatMap(([suite, title]) => group(suite as Suite, `--suite ${suite} (${title}):`)),
   ].join("\n");
 }
+
+const SUITE_TITLES: Record<Suite, string> = {
+  single: "minstore strict, relaxed, postgres against bare Hono; GET, PUT, POST",
+  replication: "base alone against n1 mirroring to n2 and n3; PUT, POST; CPU per write, lag, drain, replicas",
+  etcd: "minstore strict against etcd v2 in the same run; GET, PUT, POST; ratios and p99",
+  sustained: "POSTs of new uids, PUTs over many keys; the rate per window",
+  scale: "fill one node with N records: RSS, kill -9 and restart, disk use",
+};
 
 /** Parses the bench's arguments (without node and the script); `env` gives BENCH_QUICK and MINSTORE_BENCH_PG_URL. */
 export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { help: string } | { settings: Settings } {
@@ -148,6 +185,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     serverJs: values["server-js"],
     keep: values.keep === true,
     write: values["no-write"] !== true,
+    storage: pick("storage", values.storage ?? "file", STORAGE_NAMES)[0]!,
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
   };
   if (suite === "single") {
@@ -166,6 +204,18 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       },
     };
   }
+  if (suite === "etcd") {
+    return {
+      settings: { ...common, suite, scenarios: pick("scenario", values.scenarios, ["GET", "PUT", "POST"] as const), etcd: values.etcd ?? "etcd" },
+    };
+  }
+  if (suite === "sustained") {
+    const window = positiveInt("window", values.window, quick ? 5 : 10);
+    const sustain = positiveInt("sustain", values.sustain, quick ? 15 : 60);
+    if (sustain < 2 * window) throw new UsageError(`--sustain (${sustain} s) must be at least two windows (--window ${window} s)`);
+    return { settings: { ...common, suite, sustain, window, sustainKeys: positiveInt("sustain-keys", values["sustain-keys"], quick ? 20_000 : 100_000) } };
+  }
+  if (suite === "scale") return { settings: { ...common, suite, records: positiveInt("records", values.records, quick ? 100_000 : 1_000_000) } };
   const [durability] = pick("durability", values.durability ?? "strict", ["strict", "relaxed"] as const);
   const [mirrorDurability] = pick("durability", values["mirror-durability"] ?? durability, ["strict", "relaxed"] as const);
   return {
@@ -178,6 +228,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       durability: durability!,
       mirrorDurability: mirrorDurability!,
       ceiling: values["no-ceiling"] !== true,
+      pin: values.pin === true,
       profiled: values["cpu-prof"] === undefined ? [] : pick("node", values["cpu-prof"], NODE_NAMES),
     },
   };

@@ -4,7 +4,7 @@
  */
 import autocannon from "autocannon";
 import { type CpuWindow, cpuWindow, type ProcessGroup } from "./cpu.ts";
-import { type Generator, generatorFor, type Scenario, type Sequence } from "./requests.ts";
+import { type Generator, generatorFor, type PathLayout, type Scenario, type Sequence } from "./requests.ts";
 
 export interface Measurement {
   rps: number;
@@ -40,6 +40,8 @@ export interface LoadOptions {
   url: string | readonly string[];
   connections: number;
   seconds: number;
+  /** Stop after this many requests instead (a fill of N records); `seconds` is then ignored. */
+  amount?: number;
   generator: Generator;
   /** Keep every latency (the measured run) or not (warm-up). */
   record: boolean;
@@ -50,7 +52,7 @@ export interface LoadOptions {
 }
 
 /** Drives `url` with autocannon; latencies come from every response, at the runner's µs resolution. */
-export async function load({ url, connections, seconds, generator, record, pids, database }: LoadOptions): Promise<Measurement> {
+export async function load({ url, connections, seconds, amount, generator, record, pids, database }: LoadOptions): Promise<Measurement> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const urls: readonly string[] = typeof url === "string" ? [url] : url;
@@ -67,7 +69,7 @@ export async function load({ url, connections, seconds, generator, record, pids,
     const instance = autocannon({
       url: nodeUrl,
       connections: Math.ceil(connections / urls.length),
-      duration: seconds,
+      ...(amount === undefined ? { duration: seconds } : { amount: Math.ceil(amount / urls.length) }),
       timeout: 10,
       headers: generator.method === "GET" ? {} : { "content-type": "application/x-www-form-urlencoded" },
       requests: generator.fixed ?? [
@@ -148,12 +150,14 @@ export interface RunPlan {
   runIndex: number;
   /** Called between the warm-up and the measured run (to start a probe, say). */
   beforeMeasured?: () => Promise<void> | void;
+  /** Another server's paths (etcd v2); minstore's collection "text" when absent. */
+  layout?: PathLayout;
 }
 
 /** A warm-up run, then the measured one, each with a generator of its own. */
 export async function warmUpAndMeasure(options: Omit<LoadOptions, "seconds" | "generator" | "record">, plan: RunPlan): Promise<Measurement> {
-  const { settings, sequence, scenario, runIndex } = plan;
-  await load({ ...options, seconds: settings.warmup, generator: generatorFor(scenario, `${runIndex}w`, settings.keys, sequence), record: false });
+  const { settings, sequence, scenario, runIndex, layout } = plan;
+  await load({ ...options, seconds: settings.warmup, generator: generatorFor(scenario, `${runIndex}w`, settings.keys, sequence, layout), record: false });
   await plan.beforeMeasured?.();
-  return load({ ...options, seconds: settings.duration, generator: generatorFor(scenario, `${runIndex}m`, settings.keys, sequence), record: true });
+  return load({ ...options, seconds: settings.duration, generator: generatorFor(scenario, `${runIndex}m`, settings.keys, sequence, layout), record: true });
 }

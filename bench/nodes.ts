@@ -33,6 +33,8 @@ export interface SpawnOptions {
   profileName?: string;
   /** How long to wait for "listening on" (default 20 s; a node starting on a big data set needs more). */
   listenTimeoutMs?: number;
+  /** Pin it to this CPU (`taskset -c`, which execs node: the pid is node's). */
+  cpu?: number;
 }
 
 /** Spawns `node ARGS` in the repository and waits for its "listening on http://127.0.0.1:PORT" line. */
@@ -46,13 +48,9 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
     nodeFlags.push("--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-name", name);
     profile = { file: path.join(dir, name), spawnedAt: performance.now(), windows: [] };
   }
-  const child = spawn(process.execPath, [...nodeFlags, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  const stderr: string[] = [];
-  child.stderr!.setEncoding("utf8").on("data", (text: string) => {
-    stderr.push(...text.split("\n").filter(Boolean));
-    if (stderr.length > 40) stderr.splice(0, stderr.length - 40);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const [command, ...commandArgs] = pinnedCommand([process.execPath, ...nodeFlags, ...args], options.cpu);
+  const child = spawn(command!, commandArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const { stderr, exited } = trackChild(child);
   try {
     const url = await listeningUrl(label, child, exited, stderr, options.listenTimeoutMs ?? 20_000);
     const node: NodeProcess = { label, url, child, pid: child.pid!, stderr, exited, dead: false, profile };
@@ -62,6 +60,20 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
     child.kill("SIGKILL");
     throw err;
   }
+}
+
+/** `command` run on `cpu` alone (`taskset -c`, which execs it: the pid is the command's), or as it is. */
+export const pinnedCommand = (command: string[], cpu: number | undefined): string[] => (cpu === undefined ? command : ["taskset", "-c", String(cpu), ...command]);
+
+/** Keeps the last 40 lines a child writes to stderr, and a promise of its exit code. */
+export function trackChild(child: ChildProcess): { stderr: string[]; exited: Promise<number | null> } {
+  const stderr: string[] = [];
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => {
+    stderr.push(...text.split("\n").filter(Boolean));
+    if (stderr.length > 40) stderr.splice(0, stderr.length - 40);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { stderr, exited };
 }
 
 /** A node of the standalone benches (sync, indexes, export-import): spawned, timed to "listening on", stopped by any signal. */

@@ -93,7 +93,7 @@ export function notesSection(runs: readonly NamedRun[], problems: readonly strin
   }
   for (const message of problems) notes.push(`- ${message}`);
   for (const node of nodes) {
-    const serious = node.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings|no cluster secret/.test(line));
+    const serious = node.stderr.filter((line) => !/ExperimentalWarning|--trace-warnings|no cluster secret|no tokens file/.test(line));
     if (serious.length > 0) notes.push(`- ${node.label} wrote to stderr:\n\n\`\`\`\n${serious.slice(-10).join("\n")}\n\`\`\``);
   }
   return notes.length > 0 ? ["Notes and problems:", "", ...notes, ""] : [];

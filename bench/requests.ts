@@ -39,11 +39,21 @@ export interface Generator {
   firstSequence: number;
 }
 
-/** GET and PUT cycle over the `keys` preloaded uids of collection "text"; POST creates `p<tag>-<n>`. */
-export function generatorFor(scenario: Scenario, tag: string, keys: number, sequence: Sequence): Generator {
+/** Where a server keeps the bench's records: minstore's collection "text", or another store's paths (etcd v2). */
+export interface PathLayout {
+  /** The path of an existing record. */
+  key(uid: string): string;
+  /** Where a create of number `n` goes (a fresh uid of its own, or a directory the server names it in). */
+  create(tag: string, n: number): string;
+}
+
+export const MINSTORE_LAYOUT: PathLayout = { key: (uid) => `/text/${uid}`, create: (tag, n) => `/text/p${tag}-${n}` };
+
+/** GET and PUT cycle over the `keys` preloaded uids (collection "text"); POST creates `p<tag>-<n>`. */
+export function generatorFor(scenario: Scenario, tag: string, keys: number, sequence: Sequence, layout: PathLayout = MINSTORE_LAYOUT): Generator {
   let cursor = 0;
   const firstSequence = sequence.peek();
-  const nextKey = () => `/text/${keyOf(cursor++ % keys)}`;
+  const nextKey = () => layout.key(keyOf(cursor++ % keys));
   /** Every request a new value from `sequence`, at the path `pathOf` gives for its number. */
   const writes = (method: Scenario, pathOf: (n: number) => string): Generator => ({
     method,
@@ -58,14 +68,27 @@ export function generatorFor(scenario: Scenario, tag: string, keys: number, sequ
       return {
         method: "GET",
         next: () => ({ path: nextKey() }),
-        fixed: preloadedKeys(keys).map((uid) => ({ method: "GET" as const, path: `/text/${uid}` })),
+        fixed: preloadedKeys(keys).map((uid) => ({ method: "GET" as const, path: layout.key(uid) })),
         firstSequence,
       };
     case "PUT":
       return writes("PUT", nextKey);
     case "POST":
-      return writes("POST", (n) => `/text/p${tag}-${n}`);
+      return writes("POST", (n) => layout.create(tag, n));
   }
+}
+
+/** POSTs of the records k0000… (values 0…) in order, once each: a preload driven by autocannon (`amount: keys`), for many keys. */
+export function preloadGenerator(keys: number, layout: PathLayout = MINSTORE_LAYOUT): Generator {
+  let index = 0;
+  return {
+    method: "POST",
+    next: () => {
+      const n = Math.min(index++, keys - 1);
+      return { path: layout.key(keyOf(n)), body: formOf(n) };
+    },
+    firstSequence: 0,
+  };
 }
 
 /** The parts of a record answer the checks read; anything else a server answered is `unknown`. */

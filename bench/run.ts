@@ -1,15 +1,18 @@
 /**
- * `npm run bench -- [--suite single|replication] [options]`: load benchmarks of minstore on
+ * `npm run bench -- [--suite single|replication|etcd|sustained|scale] [options]`: load benchmarks of minstore on
  * 127.0.0.1 only, each in one bounded run (`--help` lists every option; bench/README.md says
  * what each suite measures and how to read it).
  *
  * Exit code 1 when a request failed (non-2xx or socket error), a check failed or a server died:
  * those are bugs. Missed speed targets are reported as FAIL but exit 0. Exit code 2: bad options.
  */
-import { parseCli, UsageError } from "./cli.ts";
+import { parseCli, type Settings, UsageError } from "./cli.ts";
 import { runSuite } from "./suite.ts";
+import { etcdSuite } from "./suites/etcd.ts";
 import { replicationSuite } from "./suites/replication.ts";
+import { scaleSuite } from "./suites/scale.ts";
 import { singleNodeSuite } from "./suites/single-node.ts";
+import { sustainedSuite } from "./suites/sustained.ts";
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -25,7 +28,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { settings } = parsed;
-  return settings.suite === "single" ? runSuite(settings, singleNodeSuite) : runSuite(settings, replicationSuite);
+  return run(settings);
+}
+
+/** The suite the settings are for (a switch, so that each suite gets its own settings' type). */
+function run(settings: Settings): Promise<number> {
+  switch (settings.suite) {
+    case "single":
+      return runSuite(settings, singleNodeSuite);
+    case "replication":
+      return runSuite(settings, replicationSuite);
+    case "etcd":
+      return runSuite(settings, etcdSuite);
+    case "sustained":
+      return runSuite(settings, sustainedSuite);
+    case "scale":
+      return runSuite(settings, scaleSuite);
+  }
 }
 
 process.exit(await main(process.argv.slice(2)));

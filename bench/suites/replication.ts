@@ -12,15 +12,13 @@
  * in the mirrored run, polls n2 until it is there. After each mirrored run: the drain time and a
  * check that n2 and n3 hold exactly what n1 holds.
  */
-import type { ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
-import { minstoreEntry } from "../build.ts";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import type { NodeName, ReplicationSettings } from "../cli.ts";
 import type { BenchContext } from "../context.ts";
 import { settle, writeBackDirtyPages } from "../cpu.ts";
 import { warmUpAndMeasure } from "../load.ts";
-import { markProfileWindow, type NodeProcess, spawnNode } from "../nodes.ts";
+import { startMinstore } from "../minstore-node.ts";
+import { markProfileWindow, type NodeProcess } from "../nodes.ts";
 import { fmt } from "../report.ts";
 import { preload, preloadedKeys } from "../requests.ts";
 import type { SuiteDefinition } from "../suite.ts";
@@ -43,6 +41,8 @@ export const replicationSuite: SuiteDefinition<ReplicationSettings> = {
   tempPrefix: "minstore-bench-replication-",
   async measure(ctx, machine) {
     const { settings } = ctx;
+    // Every thread of the runner (-a), before the probe's worker thread starts: those inherit it.
+    if (settings.pin) execFileSync("taskset", ["-a", "-pc", String(RUNNER_CPU), String(process.pid)], { stdio: "ignore" });
     const burners = new Set<ChildProcess>();
     ctx.onCleanup(() => Promise.all([...burners].map(stopBurner)).then(() => undefined));
     const base = await startNode(ctx, "base", []);
@@ -82,19 +82,20 @@ export const replicationSuite: SuiteDefinition<ReplicationSettings> = {
 
 // --- Internal helpers ---
 
-/** Starts a node with the suite's flags; its servers.list names `peers`. */
-async function startNode(ctx: Context, name: NodeName, peers: string[]): Promise<NodeProcess> {
+/** Starts a node with the suite's flags; its servers.list names `peers`. With --pin, base and n1 on CPU 0, the mirrors on CPU 1. */
+function startNode(ctx: Context, name: NodeName, peers: string[]): Promise<NodeProcess> {
   const { settings } = ctx;
-  const list = path.join(ctx.tempRoot, `${name}.servers.list`);
-  await writeFile(list, peers.length === 0 ? "# no peers\n" : `${peers.join("\n")}\n`);
-  const durability = name === "n2" || name === "n3" ? settings.mirrorDurability : settings.durability;
-  // The flags of the single-node suite's "minstore strict" target, durability aside.
-  const args = [...minstoreEntry(settings).args, list, path.join(ctx.tempRoot, name), "0", "--durability", durability, "--processes", "none"];
-  const node = await spawnNode(name, args, { profileName: settings.profiled.includes(name) ? `replication-${name}` : undefined });
-  ctx.nodes.push(node);
-  console.log(`bench: ${name} on ${node.url} (pid ${node.pid})${peers.length > 0 ? `, mirroring to ${peers.join(" ")}` : ""}`);
-  return node;
+  const mirror = name === "n2" || name === "n3";
+  return startMinstore(ctx, name, {
+    peers,
+    durability: mirror ? settings.mirrorDurability : settings.durability,
+    cpu: settings.pin ? (mirror ? RUNNER_CPU : 0) : undefined,
+    profileName: settings.profiled.includes(name) ? `replication-${name}` : undefined,
+  });
 }
+
+/** With --pin: the CPU of the runner (autocannon, the probe), the mirrors and the burners. */
+const RUNNER_CPU = 1;
 
 interface RunSpec {
   scenario: Run["scenario"];
@@ -126,7 +127,7 @@ async function measureRun(ctx: Context, { base, n1, n2, n3 }: Cluster, plan: Run
   const allPids = ctx.nodes.map((node) => node.pid);
   const target = setup === "mirrored" ? n1 : base;
   await settleFully(allPids);
-  const running = plan.duties.map(startBurner);
+  const running = plan.duties.map((duty) => startBurner(duty, settings.pin ? RUNNER_CPU : undefined));
   running.forEach((burner) => plan.burners.add(burner));
   const watched = setup === "mirrored" ? [n1, n2, n3] : [base];
   const options = { url: target.url, connections: settings.connections, pids: [...watched.map((node) => node.pid), ...running.map((burner) => burner.pid!)] };

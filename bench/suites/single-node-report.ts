@@ -40,6 +40,7 @@ export function singleNodeReport({ ctx, targets, results, machine, elapsed }: Si
   };
   const lines: string[] = [`### Results (${settings.quick ? "quick run" : "full run"})`, "", ...machine];
   if (settings.compareJs) lines.push(`- compared with: ${settings.compareJs} (target "minstore strict (${settings.compareLabel})")`);
+  lines.push(`- engine of the strict and relaxed targets: \`--storage ${settings.storage}\``);
   lines.push(loadLine(settings, "round(s)"), `- command: \`${settings.command}\` (took ${fmt(elapsed)} s)`, "");
 
   lines.push(

@@ -77,7 +77,7 @@ export const singleNodeSuite: SuiteDefinition<SingleSettings> = {
 /** Starts a target's nodes; `--storage postgres` targets get a fresh database first. */
 async function startTarget(ctx: Context, spec: TargetSpec, serversList: string, databases: Databases): Promise<Server> {
   const { settings } = ctx;
-  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : [];
+  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : ["--storage", settings.storage];
   const entry =
     spec.server === "bare"
       ? [benchModule("bare-hono")]
