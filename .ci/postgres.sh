@@ -57,9 +57,6 @@ cmd_install() {
 
 cmd_start() {
   local dir=${1:?usage: postgres.sh start DIR}
-  # Extra server options (start-pair's replication settings); never written into DIR, so a base backup
-  # of it does not inherit them.
-  local extra=${2:-}
   local initdb pg_ctl port
   initdb=$(find_bin initdb) || { echo "postgres.sh: initdb not found (bash .ci/postgres.sh install)" >&2; exit 1; }
   pg_ctl=$(find_bin pg_ctl) || { echo "postgres.sh: pg_ctl not found (bash .ci/postgres.sh install)" >&2; exit 1; }
@@ -84,7 +81,7 @@ cmd_start() {
   port=$(cat "$dir/port")
   # fsync stays on: the tests check that acknowledged writes survive a stop.
   as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200 $extra" start >/dev/null ||
+    -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
   if [ ! -f "$dir/created" ] && [ ! -f "$dir/data/standby.signal" ]; then
     as_owner "$(find_bin psql)" -h "$dir" -p "$port" -U "$PG_USER" -d postgres -q \
