@@ -119,9 +119,12 @@ describe("a PostgreSQL primary lost and its standby promoted under load", () => 
         await waitFor("writes before the fail-over", () => acknowledged >= ACKNOWLEDGED_BEFORE);
         const beforeCrash = acknowledged;
         pair.crashPrimary();
-        // Writers carry on against no primary for a moment, as they would while an operator or a tool decides.
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        // No primary until the promotion, as while an operator or a tool decides: writes started now answer
+        // 503 on their own, they do not wait for the promotion (nor hang), and neither node is ready.
+        const during = await Promise.all(nodes.map((node, i) => write(node, "POST", `during-outage-${i}`, "no primary")));
+        assert.deepEqual(during, [503, 503], `writes while there is no primary: ${unexpected.slice(-2).join("; ")}`);
         const readyDuring = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/readyz`)).status));
+        assert.deepEqual(readyDuring, [503, 503]);
         pair.promote();
         // Recovered: a fresh write through each node answers 200, with no restart of either.
         for (const [i, node] of nodes.entries()) {
