@@ -4,12 +4,17 @@
  * a power cut while both nodes take writes, the standby is promoted, and the nodes carry on by
  * themselves: every write answered 200 reads back through both nodes, and while it happens they answer
  * 503, never a 500 and never a hang. A node started afterwards on the same URL opens on the new primary.
+ * And the storage conformance suite through a multi-host URL that names the standby first.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
+import { openPostgresStorage } from "../src/storage/postgres.ts";
 import { canStartCluster } from "./helpers/postgres.ts";
-import { startPostgresPair } from "./helpers/postgres-pair.ts";
+import { type PostgresPair, startPostgresPair } from "./helpers/postgres-pair.ts";
+import { reopenableSubject } from "./helpers/reopenable-subject.ts";
 import { type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
+import { storageConformance } from "./storage-conformance.ts";
 
 /** Writers per node; each writes its own uids one request at a time. */
 const WRITERS_PER_NODE = 2;
@@ -193,5 +198,31 @@ describe("a PostgreSQL primary lost and its standby promoted under load", () => 
       await dirs.remove();
     }
     assert.deepEqual(codes, [0, 0, 0], "every node shut down cleanly");
+  });
+});
+
+describe("PostgresStorage on a multi-host URL whose first host is the standby", () => {
+  if (!canStartCluster()) return void test("the conformance suite through a primary and a standby", (t) => t.skip("needs the PostgreSQL binaries (see above)"));
+  let pair: PostgresPair;
+  let admin: ReturnType<typeof postgres>;
+  let standbyFirst: string;
+  before(async () => {
+    pair = await startPostgresPair();
+    const [, head, primary, standby, tail] = /^(.*@)([^,]+),([^/]+)(\/.*)$/.exec(pair.url)!;
+    standbyFirst = `${head}${standby},${primary}${tail}`;
+    admin = postgres(`${head}${primary}${tail!.replace(/\?.*$/, "")}`, { max: 1, onnotice: () => {} });
+  });
+  after(async () => {
+    await admin?.end();
+    await pair?.remove();
+  });
+
+  // Every statement, the set-up's transaction and advisory lock included, must find its way to the primary.
+  storageConformance("PostgresStorage (standby listed first)", () => {
+    const table = `ha_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    return reopenableSubject(
+      () => openPostgresStorage({ url: standbyFirst, table, poolSize: 4 }),
+      async () => void (await admin`DROP TABLE IF EXISTS ${admin(table)}, ${admin(`${table}_changes`)}, ${admin(`${table}_indexes`)}`),
+    );
   });
 });
