@@ -51,7 +51,10 @@ export function openPostgresHosts(url: string, options: PoolOptions): PostgresHo
   // Each pool talks to its one host and no other: the choice of host is made here.
   const single = withoutUrlParameter(url, "target_session_attrs");
   let ended = false;
-  let active: Pool | undefined;
+  /** The host last found to be the primary; statements go nowhere else once there is one. */
+  let chosen: Pool | undefined;
+  /** False from a lost connection until the next verification: statements then wait in ready(). */
+  let verified = false;
   let selecting: Promise<Pool> | undefined;
   const pools: Pool[] = hosts.map(({ host, port }) => {
     const pool: Pool = {
@@ -62,7 +65,7 @@ export function openPostgresHosts(url: string, options: PoolOptions): PostgresHo
         port,
         // Any connection that closes may have been to a server that restarted as a standby: verify again.
         onclose: () => {
-          if (active === pool) active = undefined;
+          if (chosen === pool) verified = false;
         },
       }),
     };
@@ -74,14 +77,19 @@ export function openPostgresHosts(url: string, options: PoolOptions): PostgresHo
       for (let pause = ROUND_PAUSE_MS.first; !ended; pause = Math.min(pause * 2, ROUND_PAUSE_MS.max)) {
         // All hosts at once: a dead one (its pool backing off) must not delay finding the live primary.
         const found = await firstWritablePrimary(pools);
-        if (found) return (active = found);
+        if (found) {
+          chosen = found;
+          verified = true;
+          return found;
+        }
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
       throw noPrimary("the pools are closed");
     })().finally(() => (selecting = undefined)));
 
-  // Statements made between verifications go to the last primary (or the first host): they wait in ready() first.
-  const current = () => (active ?? pools[0]!).sql;
+  // Never an unverified host for a statement (a standby could answer a read with stale data): before the
+  // first verification only the set-up's fragments are made, and they belong to no host.
+  const current = () => (chosen ?? pools[0]!).sql;
   const end = async (how?: { timeout?: number }) => {
     ended = true;
     await Promise.all(pools.map((pool) => pool.sql.end(how)));
@@ -94,7 +102,7 @@ export function openPostgresHosts(url: string, options: PoolOptions): PostgresHo
   return {
     sql,
     async ready() {
-      if (active) return active;
+      if (verified && chosen) return chosen;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waited = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(noPrimary(`none of ${pools.map((pool) => pool.name).join(", ")} within ${PRIMARY_WAIT_MS} ms`)), PRIMARY_WAIT_MS);
@@ -106,7 +114,8 @@ export function openPostgresHosts(url: string, options: PoolOptions): PostgresHo
       }
     },
     failed(err, token) {
-      if (token === active && (isConnectionError(err) || (err as { code?: unknown })?.code === "25006")) active = undefined;
+      // A read-only refusal (25006) counts as a connection error: the host is a standby now.
+      if (token === chosen && isConnectionError(err)) verified = false;
     },
     end,
   };
@@ -119,7 +128,7 @@ interface Pool {
   sql: Sql;
 }
 
-/** The first pool whose host says it is the writable primary, once all have answered (or none). */
+/** The first pool whose host says it is the writable primary, as soon as one does; undefined once all have said no. */
 function firstWritablePrimary(pools: Pool[]): Promise<Pool | undefined> {
   return new Promise((done) => {
     let left = pools.length;
