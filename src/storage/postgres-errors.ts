@@ -11,6 +11,8 @@ const CONNECTION_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // postgres-hosts.ts: no host of a multi-host URL answers as a writable primary (a fail-over under way).
+  "NO_PRIMARY",
   "ECONNREFUSED",
   "ECONNRESET",
   "ECONNABORTED",
@@ -24,9 +26,10 @@ const CONNECTION_CODES = new Set([
 
 /**
  * SQLSTATEs that mean "the database is not there right now": class 08 (connection exception),
- * 57P01-57P03 (shutting down, crashed, starting up), 53300 (too many connections).
+ * 57P01-57P03 (shutting down, crashed, starting up), 53300 (too many connections), and 25006 (a
+ * read-only transaction: the server is a standby, such as a primary demoted during a fail-over).
  */
-const UNAVAILABLE_STATE = /^(08...|57P0[1-3]|53300)$/;
+const UNAVAILABLE_STATE = /^(08...|57P0[1-3]|53300|25006)$/;
 
 /** True for errors after which the same statement may work once the database is reachable. */
 export function isConnectionError(err: unknown): boolean {

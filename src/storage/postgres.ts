@@ -21,10 +21,10 @@
  *   any number of nodes, at the price of one short row lock per write (measured in docs/changes-feed.md).
  *   The same row holds the storage id and the floor (the highest seq a purge forgot).
  */
-import postgres from "postgres";
 import { expiresAtOf } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
 import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
+import { openPostgresHosts } from "./postgres-hosts.ts";
 import { openPostgresIndexes } from "./postgres-indexes.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
 import { checkSince } from "./change-log.ts";
@@ -55,7 +55,8 @@ const WATCH_POLL_MS = 200;
 export async function openPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
   const table = options.table ?? POSTGRES_DEFAULTS.table;
   if (!TABLE_PATTERN.test(table)) throw new Error(`Invalid table name "${table}"`);
-  const sql = postgres(options.url, {
+  // One pool, or one per host of a multi-host URL with statements sent to the primary (postgres-hosts.ts).
+  const hosts = openPostgresHosts(options.url, {
     max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
     // A dead database should become a 503 in seconds, not after the default 30 s.
     connect_timeout: 10,
@@ -65,6 +66,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     // CREATE TABLE IF NOT EXISTS sends a notice when the table exists; it is expected, not news.
     onnotice: () => {},
   });
+  const sql = hosts.sql;
   const t = sql(table);
   const createTable = () => sql`
     CREATE TABLE IF NOT EXISTS ${t} (
@@ -88,6 +90,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   const createExpiry = () => sql`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS expires_at bigint`;
   let storageId: string;
   try {
+    await hosts.ready();
     // IF NOT EXISTS is not safe against itself: nodes starting together on a new database race, and
     // the losers fail with a unique violation on the catalog. It all exists by then: once more is enough.
     for (const step of [createTable, createFeed, createExpiry]) {
@@ -101,7 +104,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     storageId = (await sql<{ storage_id: string }[]>`SELECT storage_id FROM ${meta} WHERE id = 1`)[0]!.storage_id;
     await numberOldRows();
   } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await hosts.end({ timeout: 1 }).catch(() => {});
     throw err;
   }
 
@@ -120,16 +123,25 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     });
   }
 
-  /** Runs one statement: retries CockroachDB's serialization conflicts, turns a lost database into a 503. */
-  const readiness = createPostgresReadiness(() => sql`SELECT 1`);
+  /**
+   * Runs one statement: waits (bounded) for a primary when there are several hosts, retries CockroachDB's
+   * serialization conflicts, turns a lost database into a 503 and has the hosts looked at again.
+   */
+  const readiness = createPostgresReadiness(async () => {
+    await hosts.ready();
+    return sql`SELECT 1`;
+  });
   const run = async <T>(statement: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
+      let token: unknown;
       try {
+        token = await hosts.ready();
         const result = await statement();
         readiness.succeeded();
         return result;
       } catch (err) {
         if (attempt < CONFLICT_RETRIES && isRetryableConflict(err)) continue;
+        hosts.failed(err, token);
         readiness.failed(err);
         throw toStorageError(err);
       }
@@ -140,7 +152,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   try {
     indexes = await openPostgresIndexes(sql, table, run);
   } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await hosts.end({ timeout: 1 }).catch(() => {});
     throw err;
   }
 
@@ -174,7 +186,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   const startPolling = () => {
     pollTimer ??= setInterval(async () => {
       try {
-        const [found] = await sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`;
+        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`);
         if (found && found.seq !== seenSeq) {
           seenSeq = found.seq;
           watchers.notify();
@@ -310,7 +322,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     checkCondition: () => readiness.check(),
     async close() {
       stopPolling();
-      await sql.end({ timeout: 5 });
+      await hosts.end({ timeout: 5 });
     },
   };
 }

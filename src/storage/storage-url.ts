@@ -33,3 +33,24 @@ export function passwordOf(url: string): string | undefined {
     return match[1];
   }
 }
+
+/** The hosts of a postgres:// URL in order, each with its port (5432 where none is written), as libpq reads `h1:5432,h2`. */
+export function postgresHosts(url: string): { host: string; port: number }[] {
+  const { hosts } = postgresTarget(url);
+  return hosts.split(",").map((written) => {
+    const colon = written.lastIndexOf(":");
+    const port = colon === -1 ? NaN : Number(written.slice(colon + 1));
+    return Number.isInteger(port) && port > 0 ? { host: written.slice(0, colon) || "localhost", port } : { host: written || "localhost", port: 5432 };
+  });
+}
+
+/** One query parameter of a URL (the last one wins, as postgres.js reads them), without a URL parser. */
+export function urlParameter(url: string, name: string): string | undefined {
+  const found = [...url.matchAll(new RegExp(`[?&]${name}=([^&#]*)`, "g"))].pop();
+  return found === undefined ? undefined : decodeURIComponent(found[1]!);
+}
+
+/** The URL without a query parameter: the first one left takes the `?`. */
+export function withoutUrlParameter(url: string, name: string): string {
+  return url.replace(new RegExp(`([?&])${name}=[^&#]*&?`, "g"), "$1").replace(/[?&]+(#|$)/, "$1").replace(/\?&/, "?");
+}
