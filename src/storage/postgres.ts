@@ -23,7 +23,7 @@
  */
 import { expiresAtOf } from "../expiry.ts";
 import { type Entry, isLive, type Snapshot, type StoredRecord } from "../record.ts";
-import { isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
+import { isConnectionError, isCreateRace, isRetryableConflict, toStorageError } from "./postgres-errors.ts";
 import { openPostgresHosts } from "./postgres-hosts.ts";
 import { openPostgresIndexes } from "./postgres-indexes.ts";
 import { listRange, sortKeyOf } from "./sort-key.ts";
@@ -47,6 +47,8 @@ export const POSTGRES_DEFAULTS = { poolSize: 10, table: "minstore_entries" };
 const BATCH = 500;
 /** Retries of a statement that CockroachDB aborted as a serialization conflict. */
 const CONFLICT_RETRIES = 10;
+/** run()'s option for statements that only read: safe to send again. */
+const READ = { read: true };
 const TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,54}$/;
 /** How often watchers look for commits of other nodes sharing the database. */
 const WATCH_POLL_MS = 200;
@@ -131,17 +133,22 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     await hosts.ready();
     return sql`SELECT 1`;
   });
-  const run = async <T>(statement: () => Promise<T>): Promise<T> => {
+  const run = async <T>(statement: () => Promise<T>, options: { read?: boolean } = {}): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       let token: unknown;
+      let sent = false;
       try {
         token = await hosts.ready();
+        sent = true;
         const result = await statement();
         readiness.succeeded();
         return result;
       } catch (err) {
         if (attempt < CONFLICT_RETRIES && isRetryableConflict(err)) continue;
         hosts.failed(err, token);
+        // A pooled connection the database closed while it restarted fails the first statement sent on
+        // it; a read can go again on a fresh one (a write cannot: it may have committed).
+        if (options.read && sent && attempt === 0 && isConnectionError(err)) continue;
         readiness.failed(err);
         throw toStorageError(err);
       }
@@ -186,7 +193,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   const startPolling = () => {
     pollTimer ??= setInterval(async () => {
       try {
-        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`);
+        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`, READ);
         if (found && found.seq !== seenSeq) {
           seenSeq = found.seq;
           watchers.notify();
@@ -204,7 +211,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   return {
     async get(collection, uid): Promise<Snapshot | undefined> {
       const rows = await run(() => sql<{ body: string }[]>`
-        SELECT body FROM ${t} WHERE collection = ${collection} AND uid_key = ${sortKeyOf(uid)}`);
+        SELECT body FROM ${t} WHERE collection = ${collection} AND uid_key = ${sortKeyOf(uid)}`, READ);
       const body = rows[0]?.body;
       return body === undefined ? undefined : { entry: JSON.parse(body) as Entry, json: body };
     },
@@ -257,34 +264,34 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
         WHERE collection = ${collection} AND NOT deleted AND uid_key >= ${range.start}
           ${range.end ? sql`AND uid_key < ${range.end}` : sql``}
           ${visibleAt === undefined ? sql`` : sql`AND (expires_at IS NULL OR expires_at > ${visibleAt})`}
-        ORDER BY uid_key LIMIT ${limit + 1}`);
+        ORDER BY uid_key LIMIT ${limit + 1}`, READ);
       const uids = rows.slice(0, limit).map((found) => found.uid);
       return rows.length > limit ? { uids, cursor: uids[uids.length - 1] } : { uids };
     },
 
     async collections() {
       const rows = await run(() => sql<{ collection: string }[]>`
-        SELECT collection FROM ${t} GROUP BY collection HAVING bool_or(NOT deleted) ORDER BY collection`);
+        SELECT collection FROM ${t} GROUP BY collection HAVING bool_or(NOT deleted) ORDER BY collection`, READ);
       // Sorted here too: the database's collation need not be code-unit order (collection names are ASCII anyway).
       return rows.map((found) => found.collection).sort();
     },
 
     async *entries() {
       // Keyset pagination on the primary key: no server-side cursor held open between batches.
-      let rows = await run(() => sql<KeyedRow[]>`SELECT collection, uid_key, body FROM ${t} ORDER BY collection, uid_key LIMIT ${BATCH}`);
+      let rows = await run(() => sql<KeyedRow[]>`SELECT collection, uid_key, body FROM ${t} ORDER BY collection, uid_key LIMIT ${BATCH}`, READ);
       for (;;) {
         for (const found of rows) yield { collection: found.collection, entry: JSON.parse(found.body) as Entry };
         const last = rows[rows.length - 1];
         if (rows.length < BATCH || !last) return;
         rows = await run(() => sql<KeyedRow[]>`
           SELECT collection, uid_key, body FROM ${t} WHERE (collection, uid_key) > (${last.collection}, ${last.uid_key})
-          ORDER BY collection, uid_key LIMIT ${BATCH}`);
+          ORDER BY collection, uid_key LIMIT ${BATCH}`, READ);
       }
     },
 
     async changes(since, { collection, limit }) {
       if (since === "now") {
-        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`);
+        const [found] = await run(() => sql<{ seq: string }[]>`SELECT seq::text AS seq FROM ${meta} WHERE id = 1`, READ);
         return { changes: [], lastSeq: Number(found!.seq) };
       }
       // One statement, one snapshot: the counter and every row at or below it, all committed.
@@ -294,7 +301,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
           SELECT seq, collection, uid, body FROM ${t}
           WHERE seq > ${since} ${collection === undefined ? sql`` : sql`AND collection = ${collection}`}
           ORDER BY seq LIMIT ${limit}) r ON true
-        WHERE m.id = 1`);
+        WHERE m.id = 1`, READ);
       const reserved = Number(rows[0]!.reserved);
       checkSince(since, reserved, Number(rows[0]!.floor));
       const changes: ChangeRef[] = [];
