@@ -9,11 +9,15 @@
  *
  *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
  *                                   [--server src/server.ts] [--records 0|1] [--no-clients] [--pin] [--cpu-prof DIR]
- *                                   [--writes put|post] [--keys 10000] [--storage file|memory]
+ *                                   [--writes put|post] [--keys 10000] [--storage file|memory] [--rate N]
  *
  * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
  * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
  * so that the clients cannot take the node's core.
+ *
+ * `--rate N` offers N writes/s in every phase: the node is then not saturated, and its CPU per write
+ * with and without clients compares the same work (at full speed, a phase that writes less spreads
+ * the feed's per-tick costs over fewer writes, and other users of a shared machine move the rates).
  *
  * `--server` runs another checkout's entry (e.g. a worktree of the commit before the feed) to
  * compare the bare write rate; `--no-clients` skips the phases with clients.
@@ -41,6 +45,7 @@ const { values: flags } = parseArgs({
     writes: { type: "string", default: "put" },
     storage: { type: "string", default: "file" },
     keys: { type: "string", default: "10000" },
+    rate: { type: "string" },
     // Internal: this script run as the SSE clients' own process, following `--follow URL`.
     follow: { type: "string" },
   },
@@ -51,6 +56,8 @@ const CONNECTIONS = Number(flags.connections);
 const ROUNDS = Number(flags.rounds);
 const WRITES = flags.writes === "post" ? "post" : "put";
 const KEYS = Number(flags.keys);
+// Writes per second offered (autocannon's overallRate); absent: as fast as the node answers.
+const RATE = flags.rate === undefined ? undefined : Number(flags.rate);
 if (flags.follow) await runFollowers(flags.follow);
 
 /** The command line of a process on `cpu` when pinning, else as it is. */
@@ -105,7 +112,7 @@ function writeRequest() {
 
 /** Writes for `SECONDS`: how many were accepted (2xx). */
 async function writePhase(): Promise<number> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [writeRequest()] });
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [writeRequest()], ...(RATE ? { overallRate: RATE } : {}) });
   return result.requests.total - result.non2xx - result.errors;
 }
 
