@@ -90,12 +90,19 @@ export interface FeedHub {
  * once and reads: feeds following the live end ask the same question, so the page is read,
  * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
  * clients, a write costs one read per tick instead of a hundred reads of one change each.
+ *
+ * What remains per stream is a cost per tick (a chunk through the HTTP server and a socket write,
+ * tens of µs: docs/changes-feed.md), so a busy node stretches its ticks, by 2 ms per change of
+ * the tick before, up to 5 × `coalesceMs`: fewer, larger chunks, while a quiet node still answers
+ * within `coalesceMs`.
  */
 export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => number = Date.now): FeedHub {
   const wakers = new Set<{ changed: boolean; wake?: () => void }>();
   const followers = new Set<FeedFollower>();
   const pages = new Map<string, Promise<FeedPage>>();
   let changes = 0;
+  let tickChanges = 0;
+  let tickMs = coalesceMs;
   let tick: ReturnType<typeof setTimeout> | undefined;
   let unsubscribe: (() => void) | undefined;
   const read = (since: number | "now", options: FeedReadOptions): Promise<FeedPage> => {
@@ -135,6 +142,8 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
   };
   const onTick = () => {
     tick = undefined;
+    tickMs = Math.min(5 * coalesceMs, Math.max(coalesceMs, 2 * tickChanges));
+    tickChanges = 0;
     for (const waker of wakers) {
       waker.changed = true;
       waker.wake?.();
@@ -145,9 +154,10 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
     // The storage is watched only while some feed waits: no cost on the write path otherwise.
     unsubscribe ??= storage.watch(() => {
       changes += 1;
+      tickChanges += 1;
       // At once, not at the tick: a page read before this change must not answer anyone after it.
       pages.clear();
-      tick ??= setTimeout(onTick, coalesceMs);
+      tick ??= setTimeout(onTick, tickMs);
     });
   };
   const release = () => {
@@ -157,6 +167,8 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
     pages.clear();
     clearTimeout(tick);
     tick = undefined;
+    tickChanges = 0;
+    tickMs = coalesceMs;
   };
   return {
     read,
