@@ -9,11 +9,15 @@
  *
  *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
  *                                   [--server src/server.ts] [--records 0|1] [--no-clients] [--pin] [--cpu-prof DIR]
- *                                   [--writes put|post] [--keys 10000] [--storage file|memory]
+ *                                   [--writes put|post] [--keys 10000] [--storage file|memory] [--rate N]
  *
  * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
  * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
  * so that the clients cannot take the node's core.
+ *
+ * `--rate N` offers N writes/s in every phase: the node is then not saturated, and its CPU per write
+ * with and without clients compares the same work (at full speed, a phase that writes less spreads
+ * the feed's per-tick costs over fewer writes, and other users of a shared machine move the rates).
  *
  * `--server` runs another checkout's entry (e.g. a worktree of the commit before the feed) to
  * compare the bare write rate; `--no-clients` skips the phases with clients.
@@ -21,7 +25,7 @@
 import autocannon, { type RequestData } from "autocannon";
 import { execFileSync, spawn } from "node:child_process";
 import { Agent, get } from "node:http";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -41,6 +45,7 @@ const { values: flags } = parseArgs({
     writes: { type: "string", default: "put" },
     storage: { type: "string", default: "file" },
     keys: { type: "string", default: "10000" },
+    rate: { type: "string" },
     // Internal: this script run as the SSE clients' own process, following `--follow URL`.
     follow: { type: "string" },
   },
@@ -51,6 +56,8 @@ const CONNECTIONS = Number(flags.connections);
 const ROUNDS = Number(flags.rounds);
 const WRITES = flags.writes === "post" ? "post" : "put";
 const KEYS = Number(flags.keys);
+// Writes per second offered (autocannon's overallRate); absent: as fast as the node answers.
+const RATE = flags.rate === undefined ? undefined : Number(flags.rate);
 if (flags.follow) await runFollowers(flags.follow);
 
 /** The command line of a process on `cpu` when pinning, else as it is. */
@@ -58,12 +65,15 @@ const onCpu = (cpu: number, command: string, args: string[]): [string, string[]]
   flags.pin ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
 if (flags.pin) execFileSync("taskset", ["-pc", "1", String(process.pid)], { stdio: "ignore" });
 
+/** With --cpu-prof: each phase's window, in seconds since spawn, for bench/profile-summary.ts --scenario alone|clients. */
+const windows: { scenario: string; from: number; to: number }[] = [];
 const root = await mkdtemp(join(tmpdir(), "minstore-bench-feed-"));
 await writeFile(join(root, "servers.list"), "");
 const child = spawn(...onCpu(0, process.execPath, [...(flags["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", flags["cpu-prof"]] : []), "--import", "tsx", flags.server, join(root, "servers.list"), join(root, "data"), "0", "--processes", "none", "--storage", flags.storage!, ...(flags["no-clients"] ? [] : ["--max-feeds", String(CLIENTS + 10)])]), {
   cwd: resolve(import.meta.dirname, ".."),
   stdio: ["ignore", "pipe", "inherit"],
 });
+const spawnedAt = performance.now();
 const url = await new Promise<string>((done, fail) => {
   let output = "";
   child.stdout!.on("data", (chunk) => {
@@ -74,10 +84,13 @@ const url = await new Promise<string>((done, fail) => {
   child.once("exit", (code) => fail(new Error(`the node exited with ${code}: ${output}`)));
 });
 
-/** The node's CPU time so far (user + system), in ms, from /proc (with --pin, taskset execs into the node). */
-function nodeCpuMs(): number {
-  const times = cpuTimes(child.pid!);
-  return times ? ((times.user + times.sys) * 1000) / CLK_TCK : 0;
+/**
+ * The node's CPU time so far, in ms, from /proc (with --pin, taskset execs into the node): system
+ * (the kernel: sockets, loopback TCP) apart from user (JS, V8, libuv), to tell what sending costs.
+ */
+function nodeCpuMs(): { user: number; sys: number } {
+  const times = cpuTimes(child.pid!) ?? { user: 0, sys: 0 };
+  return { user: (times.user * 1000) / CLK_TCK, sys: (times.sys * 1000) / CLK_TCK };
 }
 
 let next = 0;
@@ -99,7 +112,7 @@ function writeRequest() {
 
 /** Writes for `SECONDS`: how many were accepted (2xx). */
 async function writePhase(): Promise<number> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [writeRequest()] });
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [writeRequest()], ...(RATE ? { overallRate: RATE } : {}) });
   return result.requests.total - result.non2xx - result.errors;
 }
 
@@ -162,23 +175,27 @@ async function runFollowers(nodeUrl: string): Promise<never> {
 }
 
 /** One phase of writes, with or without the clients: its write rate and the node's CPU per write. */
-async function phase(withFollowers: boolean): Promise<{ rate: number; cpuUs: number; eventsPerSecond?: number }> {
+async function phase(withFollowers: boolean): Promise<{ rate: number; cpuUs: number; sysUs: number; eventsPerSecond?: number }> {
   const followers = withFollowers ? await follow() : undefined;
   const cpuBefore = nodeCpuMs();
   const started = performance.now();
   const accepted = await writePhase();
+  windows.push({ scenario: withFollowers ? "clients" : "alone", from: (started - spawnedAt) / 1000, to: (performance.now() - spawnedAt) / 1000 });
   if (followers) {
     // Let the streams drain what was written (every accepted write is one event per client), and time it.
     const target = accepted * CLIENTS * 0.999;
     while (followers.events() < target && performance.now() - started < (SECONDS + 30) * 1000) await new Promise((done) => setTimeout(done, 20));
   }
   const seconds = (performance.now() - started) / 1000;
-  const cpuUs = (((nodeCpuMs()) - cpuBefore) * 1000) / Math.max(accepted, 1);
+  const cpuAfter = nodeCpuMs();
+  const perWrite = (ms: number) => (ms * 1000) / Math.max(accepted, 1);
+  const sysUs = perWrite(cpuAfter.sys - cpuBefore.sys);
+  const cpuUs = perWrite(cpuAfter.user - cpuBefore.user) + sysUs;
   const eventsPerSecond = followers && followers.events() / seconds;
   await followers?.close();
   // The write-behind's backlog of one phase must not be charged to the next.
   await new Promise((done) => setTimeout(done, 2000));
-  return { rate: accepted / SECONDS, cpuUs, eventsPerSecond };
+  return { rate: accepted / SECONDS, cpuUs, sysUs, eventsPerSecond };
 }
 
 try {
@@ -205,14 +222,14 @@ try {
     const alone = clientsFirst ? second! : first;
     const attached = clientsFirst ? first : second;
     rates.without.push(alone.rate);
-    console.log(`round ${round + 1}: ${alone.rate.toFixed(0)} writes/s without clients, node CPU ${alone.cpuUs.toFixed(0)} µs/write`);
+    console.log(`round ${round + 1}: ${alone.rate.toFixed(0)} writes/s without clients, node CPU ${alone.cpuUs.toFixed(0)} µs/write (${alone.sysUs.toFixed(0)} sys)`);
     if (!attached) continue;
     rates.with.push(attached.rate);
     rateRatios.push(attached.rate / alone.rate);
     cpuRatios.push(alone.cpuUs / attached.cpuUs);
     delivered.push(attached.eventsPerSecond!);
     console.log(
-      `round ${round + 1}: ${attached.rate.toFixed(0)} writes/s with ${CLIENTS} SSE clients, node CPU ${attached.cpuUs.toFixed(0)} µs/write, ` +
+      `round ${round + 1}: ${attached.rate.toFixed(0)} writes/s with ${CLIENTS} SSE clients, node CPU ${attached.cpuUs.toFixed(0)} µs/write (${attached.sysUs.toFixed(0)} sys), ` +
         `${attached.eventsPerSecond!.toFixed(0)} events/s delivered (ratio ${rateRatios.at(-1)!.toFixed(2)}, CPU ratio ${cpuRatios.at(-1)!.toFixed(2)})`,
     );
   }
@@ -229,5 +246,16 @@ try {
 } finally {
   child.kill("SIGTERM");
   await new Promise((done) => child.once("exit", done));
+  if (flags["cpu-prof"]) {
+    // Beside the node's profile, as bench/nodes.ts leaves them (use an empty directory).
+    const dir = flags["cpu-prof"];
+    const profiles = (await readdir(dir)).filter((name) => name.endsWith(".cpuprofile")).map((name) => join(dir, name));
+    // The largest: the main thread's (a loader thread of tsx leaves a small one beside it).
+    const newest = (await Promise.all(profiles.map(async (file) => ({ file, size: (await stat(file)).size })))).sort((a, b) => b.size - a.size)[0];
+    if (newest) {
+      await writeFile(newest.file.replace(/\.cpuprofile$/, ".windows.json"), `${JSON.stringify(windows, null, 2)}\n`);
+      console.log(`profile: node --import tsx bench/profile-summary.ts ${newest.file} --scenario clients (or alone)`);
+    }
+  }
   await rm(root, { recursive: true, force: true });
 }

@@ -47,6 +47,9 @@ export async function readFeed(storage: Storage, since: number | "now", options:
   return { results, seqs, collections, lastSeq: page.lastSeq };
 }
 
+/** Feeds asking the same question share the page: this is the question. */
+const pageKey = (since: number | "now", options: FeedReadOptions) => `${since}|${options.collection ?? ""}|${options.limit}|${options.records}`;
+
 export interface FeedWaker {
   /** Call before each read: a change from then on makes the next `wait()` return at once. */
   arm(): void;
@@ -55,11 +58,30 @@ export interface FeedWaker {
   close(): void;
 }
 
+/**
+ * A stream following the live end: at each tick the hub reads the page after its cursor (one read
+ * for every follower at the same cursor with the same options) and hands it over, so a follower
+ * that keeps up costs no promise, timer or read of its own per tick.
+ */
+export interface FeedFollower {
+  readonly options: FeedReadOptions;
+  /** Where it is now (the page handed over is the one after this), or undefined when it takes no page now. */
+  cursor(): number | undefined;
+  /** The page after `since` (ignored when the follower has moved since the tick). */
+  deliver(page: FeedPage, since: number): void;
+  /** The tick's read failed. */
+  failed(err: unknown): void;
+}
+
 export interface FeedHub {
   /** A page, shared by every feed asking the same question until the next change tick. */
   read(since: number | "now", options: FeedReadOptions): Promise<FeedPage>;
   /** A feed's subscription to change ticks for its whole life. */
   waker(): FeedWaker;
+  /** Pages pushed to `follower` at every tick until the returned function is called. */
+  follow(follower: FeedFollower): () => void;
+  /** Counts changes: a reader that saw the same count before and after its read missed none. */
+  changes(): number;
 }
 
 /**
@@ -68,42 +90,101 @@ export interface FeedHub {
  * once and reads: feeds following the live end ask the same question, so the page is read,
  * serialized and encoded once for all of them (the cache is dropped at every change). With 100 SSE
  * clients, a write costs one read per tick instead of a hundred reads of one change each.
+ *
+ * What remains per stream is a cost per tick (a chunk through the HTTP server and a socket write,
+ * tens of µs: docs/changes-feed.md), so a busy node stretches its ticks, by 2 ms per change of
+ * the tick before, up to 5 × `coalesceMs`: fewer, larger chunks, while a quiet node still answers
+ * within `coalesceMs`.
  */
 export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => number = Date.now): FeedHub {
   const wakers = new Set<{ changed: boolean; wake?: () => void }>();
+  const followers = new Set<FeedFollower>();
   const pages = new Map<string, Promise<FeedPage>>();
+  let changes = 0;
+  let tickChanges = 0;
+  let tickMs = coalesceMs;
   let tick: ReturnType<typeof setTimeout> | undefined;
   let unsubscribe: (() => void) | undefined;
+  const read = (since: number | "now", options: FeedReadOptions): Promise<FeedPage> => {
+    // Unwatched, nothing would tell a cached page is stale: only feeds that wait share pages.
+    if (!unsubscribe) return readFeed(storage, since, options, now);
+    const key = pageKey(since, options);
+    let page = pages.get(key);
+    if (!page) {
+      page = readFeed(storage, since, options, now);
+      pages.set(key, page);
+      // A failed read is not shared: the next asker tries again.
+      page.catch(() => pages.delete(key));
+    }
+    return page;
+  };
+  const push = () => {
+    // One read and one callback per group of followers at the same place, not per follower.
+    const groups = new Map<string, { since: number; followers: FeedFollower[] }>();
+    for (const follower of followers) {
+      const since = follower.cursor();
+      if (since === undefined) continue;
+      const key = pageKey(since, follower.options);
+      const group = groups.get(key);
+      if (group) group.followers.push(follower);
+      else groups.set(key, { since, followers: [follower] });
+    }
+    for (const { since, followers: group } of groups.values()) {
+      read(since, group[0]!.options).then(
+        (page) => {
+          for (const follower of group) if (followers.has(follower)) follower.deliver(page, since);
+        },
+        (err) => {
+          for (const follower of group) if (followers.has(follower)) follower.failed(err);
+        },
+      );
+    }
+  };
   const onTick = () => {
     tick = undefined;
+    tickMs = Math.min(5 * coalesceMs, Math.max(coalesceMs, 2 * tickChanges));
+    tickChanges = 0;
     for (const waker of wakers) {
       waker.changed = true;
       waker.wake?.();
     }
+    push();
+  };
+  const subscribe = () => {
+    // The storage is watched only while some feed waits: no cost on the write path otherwise.
+    unsubscribe ??= storage.watch(() => {
+      changes += 1;
+      tickChanges += 1;
+      // At once, not at the tick: a page read before this change must not answer anyone after it.
+      pages.clear();
+      tick ??= setTimeout(onTick, tickMs);
+    });
+  };
+  const release = () => {
+    if (wakers.size > 0 || followers.size > 0) return;
+    unsubscribe?.();
+    unsubscribe = undefined;
+    pages.clear();
+    clearTimeout(tick);
+    tick = undefined;
+    tickChanges = 0;
+    tickMs = coalesceMs;
   };
   return {
-    read(since, options) {
-      // Unwatched, nothing would tell a cached page is stale: only feeds that wait share pages.
-      if (!unsubscribe) return readFeed(storage, since, options, now);
-      const key = `${since}|${options.collection ?? ""}|${options.limit}|${options.records}`;
-      let page = pages.get(key);
-      if (!page) {
-        page = readFeed(storage, since, options, now);
-        pages.set(key, page);
-        // A failed read is not shared: the next asker tries again.
-        page.catch(() => pages.delete(key));
-      }
-      return page;
+    read,
+    changes: () => changes,
+    follow(follower) {
+      followers.add(follower);
+      subscribe();
+      return () => {
+        followers.delete(follower);
+        release();
+      };
     },
     waker() {
       const state: { changed: boolean; wake?: () => void } = { changed: false };
       wakers.add(state);
-      // The storage is watched only while some feed waits: no cost on the write path otherwise.
-      unsubscribe ??= storage.watch(() => {
-        // At once, not at the tick: a page read before this change must not answer anyone after it.
-        pages.clear();
-        tick ??= setTimeout(onTick, coalesceMs);
-      });
+      subscribe();
       return {
         arm() {
           state.changed = false;
@@ -126,12 +207,7 @@ export function createFeedHub(storage: Storage, coalesceMs = 20, now: () => numb
         },
         close() {
           wakers.delete(state);
-          if (wakers.size > 0) return;
-          unsubscribe?.();
-          unsubscribe = undefined;
-          pages.clear();
-          clearTimeout(tick);
-          tick = undefined;
+          release();
         },
       };
     },

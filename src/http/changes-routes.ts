@@ -73,7 +73,11 @@ function filteredHub(hub: FeedHub, readable: (collection: string) => boolean): F
     const pick = <T>(items: readonly T[]) => items.filter((_, index) => keep[index]);
     return { results: pick(page.results), seqs: pick(page.seqs), collections: pick(page.collections), lastSeq: page.lastSeq };
   };
-  return { ...hub, read: async (since, query) => filter(await hub.read(since, query)) };
+  return {
+    ...hub,
+    read: async (since, query) => filter(await hub.read(since, query)),
+    follow: (follower) => hub.follow({ ...follower, cursor: () => follower.cursor(), deliver: (page, since) => follower.deliver(filter(page), since) }),
+  };
 }
 
 function pageResponse(storage: Storage, page: FeedPage): Response {
@@ -108,58 +112,102 @@ function events(page: FeedPage): Uint8Array {
   return page.sse;
 }
 
+/**
+ * The stream is pushed while the client keeps up: the hub hands every follower at the live end the
+ * page of each tick, encoded once for all, and one enqueue per tick is all a stream costs. A client
+ * that has not taken the last chunk yet is behind: it is skipped at ticks and reads on from its
+ * cursor when it asks for more (pull), in pages shared with others at the same place.
+ */
 function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void): Response {
-  const waker = hub.waker();
   let cursor = first.lastSeq;
   let done = false;
-  let pulling = false;
-  let lastPull = Date.now();
+  // Until a read from the cursor came back empty with no change meanwhile, the stream may miss changes the hub pushes.
+  let behind = true;
+  let reading = false;
+  let lastSent = Date.now();
+  // Since when a chunk has waited for the client to take it (the stall watchdog's measure).
+  let waitingSince: number | undefined;
+  let heartbeat: ReturnType<typeof setTimeout> | undefined;
   let watchdog: ReturnType<typeof setInterval> | undefined;
-  const abort = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let unfollow: (() => void) | undefined;
   const finish = () => {
     if (done) return;
     done = true;
+    clearTimeout(heartbeat);
     clearInterval(watchdog);
-    abort.abort();
-    waker.close();
+    unfollow?.();
     closed();
+  };
+  const send = (chunk: Uint8Array) => {
+    lastSent = Date.now();
+    controller.enqueue(chunk);
+    if (controller.desiredSize! <= 0) waitingSince ??= lastSent;
+  };
+  const fail = (err: unknown) => {
+    // The storage failed mid-stream (a 503 cannot be sent any more): end the stream; EventSource reconnects.
+    if (done) return;
+    finish();
+    controller.error(err);
+  };
+  const catchUp = async () => {
+    reading = true;
+    try {
+      for (;;) {
+        const seen = hub.changes();
+        const page = await hub.read(cursor, query);
+        if (done) return;
+        cursor = page.lastSeq;
+        // Still behind: the next pull reads on, once the client has taken this.
+        if (page.results.length > 0) return send(events(page));
+        if (hub.changes() === seen) return void (behind = false);
+      }
+    } catch (err) {
+      fail(err);
+    } finally {
+      reading = false;
+    }
+  };
+  const beat = () => {
+    const quiet = Date.now() - lastSent;
+    if (quiet >= query.heartbeatMs && controller.desiredSize! > 0) send(HEARTBEAT);
+    heartbeat = setTimeout(beat, quiet >= query.heartbeatMs ? query.heartbeatMs : query.heartbeatMs - quiet);
   };
 
   const stream = new ReadableStream<Uint8Array>(
     {
-      start(controller) {
+      start(streamController) {
+        controller = streamController;
         // A first line at once: proxies and EventSource see the stream open before any change.
-        controller.enqueue(encoder.encode(": minstore changes feed\nretry: 1000\n\n"));
-        if (first.results.length > 0) controller.enqueue(events(first));
+        send(encoder.encode(": minstore changes feed\nretry: 1000\n\n"));
+        if (first.results.length > 0) send(events(first));
+        heartbeat = setTimeout(beat, query.heartbeatMs);
         const stallMs = Math.max(STALL_MS, 2 * query.heartbeatMs);
         watchdog = setInterval(() => {
-          if (pulling || Date.now() - lastPull < stallMs) return;
+          if (waitingSince === undefined || Date.now() - waitingSince < stallMs) return;
           finish();
           controller.close();
         }, Math.min(stallMs, 5_000));
-      },
-      async pull(controller) {
-        pulling = true;
-        lastPull = Date.now();
-        try {
-          for (;;) {
-            if (done) return;
-            waker.arm();
-            const page = await hub.read(cursor, query);
+        unfollow = hub.follow({
+          options: query,
+          cursor: () => (done || reading || behind ? undefined : cursor),
+          deliver(page, since) {
+            if (done || reading || behind || since !== cursor) return;
+            // The client has not taken the last chunk: it reads on when it does (pull).
+            if (controller.desiredSize! <= 0) return void (behind = true);
             cursor = page.lastSeq;
-            if (page.results.length > 0) return controller.enqueue(events(page));
-            const woke = await waker.wait(query.heartbeatMs, abort.signal);
-            if (woke === "aborted") return;
-            if (woke === "timeout") return controller.enqueue(HEARTBEAT);
-          }
-        } catch (err) {
-          // The storage failed mid-stream (a 503 cannot be sent any more): end the stream; EventSource reconnects.
-          finish();
-          controller.error(err);
-        } finally {
-          pulling = false;
-          lastPull = Date.now();
-        }
+            if (page.results.length === 0) return;
+            send(events(page));
+            // A full page may not be all there is.
+            if (page.results.length >= query.limit) behind = true;
+          },
+          failed: fail,
+        });
+      },
+      pull() {
+        // The client asks for more: whatever waited was taken.
+        waitingSince = undefined;
+        if (behind && !reading && !done) return catchUp();
       },
       cancel: finish,
     },
