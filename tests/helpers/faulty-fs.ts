@@ -9,7 +9,7 @@ import { nodeFs } from "../../src/runtime/node/fs.ts";
 import { type AppendFile, FsFault, type FsFaultKind, type FsModule } from "../../src/runtime/fs-module.ts";
 
 export type FsOperation =
-  | "readText" | "writeFile" | "overwriteNow" | "rename" | "remove" | "mkdirp" | "readDir" | "sync" | "openAppend" | "createExclusive"
+  | "readText" | "readAt" | "writeFile" | "overwriteNow" | "rename" | "remove" | "mkdirp" | "readDir" | "sync" | "openAppend" | "createExclusive"
   | "append" | "appendSync" | "truncate";
 
 export interface FaultRule {
@@ -71,6 +71,7 @@ export function createFaultyFs(base: FsModule = nodeFs): FaultyFs {
 
   const fs: FsModule = {
     readText: wrap("readText", (path) => base.readText(path)),
+    readAt: wrap("readAt", (path, offset: number, length: number) => base.readAt(path, offset, length)),
     writeFile: wrap("writeFile", (path, data: string | Uint8Array, options?: { sync?: boolean }) => base.writeFile(path, data, options)),
     overwriteNow(path, data) {
       if (frozen) throw new FsFault("io", "frozen");
