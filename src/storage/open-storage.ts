@@ -46,7 +46,7 @@ export function describeStorage(config: StorageConfig): string {
     case "file":
       return `data in ${config.data}, durability ${config.durability}`;
     case "log":
-      return `log storage in ${config.data}, durability ${config.durability}`;
+      return `storage log at ${config.data}, durability ${config.durability}`;
     case "postgres":
       return `storage postgres at ${redactUrl(config.storageUrl!)}, pool ${config.poolSize}`;
     case "denokv":

@@ -192,10 +192,12 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
     const firstSeq = carried[0]?.seq ?? lastSeq + 1;
     if (!old.sealed) {
       await closeFile(old);
-      // Only failed lines in it: nothing acknowledged to keep, and the new segment takes its name.
-      if (old.lastSeq < old.firstSeq) {
+      // Only failed lines in it, or only lines carried over: nothing to keep that the new segment
+      // does not hold, and the new segment takes its name (appending to it would repeat its seqs).
+      if (old.lastSeq < old.firstSeq || carried[0]?.seq === old.firstSeq) {
         await fs.remove(old.path);
-        segments.splice(segments.indexOf(old), 1);
+        const index = segments.indexOf(old);
+        if (index !== -1) segments.splice(index, 1);
       } else {
         old.sealed = true;
         options.onSealed?.(old);
