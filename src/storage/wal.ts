@@ -376,13 +376,13 @@ function encodeLine(seq: number, payload: string): EncodedLine {
   return { seq, bytes: encoder.encode(`${crc32Hex(encoder.encode(body))} ${body}\n`) };
 }
 
-/** A whole line's seq and payload, or undefined if it is torn or damaged (offset and length are the caller's to set). */
+/** A whole line's seq, payload and byte length, or undefined if it is torn or damaged (the offset is the caller's to set). */
 function parseLine(text: string, expectedSeq: number): ParsedLine | undefined {
   if (text.startsWith("{")) {
     // An older minstore's line: the payload alone, numbered by its place.
     try {
       JSON.parse(text);
-      return { seq: expectedSeq, payload: text, offset: 0, length: 0 };
+      return { seq: expectedSeq, payload: text, offset: 0, length: utf8Length(text) + 1 };
     } catch {
       return undefined;
     }
@@ -390,10 +390,11 @@ function parseLine(text: string, expectedSeq: number): ParsedLine | undefined {
   const space = text.indexOf(" ");
   const second = text.indexOf(" ", space + 1);
   if (space !== 8 || second === -1) return undefined;
-  const body = text.slice(space + 1);
-  if (crc32Hex(encoder.encode(body)) !== text.slice(0, 8)) return undefined;
+  const body = encoder.encode(text.slice(space + 1));
+  if (crc32Hex(body) !== text.slice(0, 8)) return undefined;
   const seq = Number(text.slice(space + 1, second));
-  return seq === expectedSeq ? { seq, payload: text.slice(second + 1), offset: 0, length: 0 } : undefined;
+  // Its bytes: the CRC's 8 digits and a space, the body, the newline.
+  return seq === expectedSeq ? { seq, payload: text.slice(second + 1), offset: 0, length: 9 + body.length + 1 } : undefined;
 }
 
 /** Every segment left in `dir`, read and checked against the rules in the header. */
@@ -416,7 +417,7 @@ async function readLeftovers(fs: FsModule, dir: string, name: string): Promise<L
     let offset = 0;
     for (const [index, piece] of pieces.entries()) {
       const line = parseLine(piece, firstSeq + lines.length);
-      const length = utf8Length(piece) + 1;
+      const length = line?.length ?? utf8Length(piece) + 1;
       if (damagedAt === undefined) {
         if (line) lines.push({ ...line, offset, length });
         else damagedAt = index;
@@ -452,8 +453,8 @@ function isWholeLine(piece: string): boolean {
   return parseLine(piece, seq) !== undefined;
 }
 
-/** The UTF-8 byte length of `text` without encoding it (replay counts the bytes of every line). */
-export function utf8Length(text: string): number {
+/** The UTF-8 byte length of `text` without encoding it (replay counts the bytes of lines it does not check). */
+function utf8Length(text: string): number {
   let bytes = text.length;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);

@@ -19,7 +19,7 @@ import { type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { dataFileName, tempPathOf } from "./log-data-files.ts";
 import { createHintWriter, type HintWriter, kindOf } from "./log-hints.ts";
 import { type LogFile, type LogKeydir, newLogFile, trimIndex } from "./log-keydir.ts";
-import { decodeOp, scanLines } from "./log-line.ts";
+import { decodeOp, readFileBytes, type ScannedLine, scanLines } from "./log-line.ts";
 
 export interface CompactorOptions {
   fs: FsModule;
@@ -53,7 +53,7 @@ export interface Compactor {
 }
 
 const MAX_RUN = 16;
-const encoder = new TextEncoder();
+const MAX_OUTPUT_BYTES = 1 << 30;
 
 export function createCompactor(options: CompactorOptions): Compactor {
   const { fs, wal, dataDir, walDir, sync, keydir, files } = options;
@@ -97,9 +97,9 @@ export function createCompactor(options: CompactorOptions): Compactor {
       return true;
     }
     const name = dataFileName(dataDir, segment.firstSeq, lastSeq, 0);
-    const text = (await fs.readText(segment.path)) ?? "";
+    const bytes = (await readFileBytes(fs, segment.path)) ?? new Uint8Array();
     const hint = createHintWriter();
-    scanLines(text, (line) => void (line.seq <= lastSeq && hintLine(hint, line.payload, line.seq, line.length)), damaged(segment.path));
+    scanLines(bytes, (line) => void (line.seq <= lastSeq && hintLine(hint, line.payload, line.seq, line.length)), damaged(segment.path));
     await writeSynced(name.hintPath, hint.text());
     await wal.detachOldest(name.path);
     file.path = name.path;
@@ -120,7 +120,9 @@ export function createCompactor(options: CompactorOptions): Compactor {
     const start = files.findIndex(isCandidate);
     if (start === -1) return false;
     let end = start + 1;
-    while (end < files.length && end - start < MAX_RUN && isCandidate(files[end]!)) end += 1;
+    let live = files[start]!.liveBytes;
+    // Outputs stay far below 4 GiB: the keydir keeps offsets in 32 bits.
+    while (end < files.length && end - start < MAX_RUN && isCandidate(files[end]!) && live + files[end]!.liveBytes < MAX_OUTPUT_BYTES) live += files[end++]!.liveBytes;
     const inputs = files.slice(start, end);
     // Every line that makes an input's line dead must be durable before that line is dropped.
     if (sync) await wal.flush();
@@ -135,8 +137,8 @@ export function createCompactor(options: CompactorOptions): Compactor {
     let purgeBytes = 0;
     try {
       for (const input of inputs) {
-        const text = await fs.readText(input.path);
-        if (text === undefined) throw new Error(`The data file ${input.path} vanished during a merge`);
+        const bytes = await readFileBytes(fs, input.path);
+        if (bytes === undefined) throw new Error(`The data file ${input.path} vanished during a merge`);
         let chunk: Uint8Array[] = [];
         let pending = 0;
         const writeChunk = async () => {
@@ -145,19 +147,18 @@ export function createCompactor(options: CompactorOptions): Compactor {
           pending = 0;
           await new Promise((resolve) => setTimeout(resolve, 0));
         };
-        const kept: { text: string; seq: number; payload: string }[] = [];
-        scanLines(text, (line) => kept.push({ text: line.text, seq: line.seq, payload: line.payload }), damaged(input.path));
+        const kept: ScannedLine[] = [];
+        scanLines(bytes, (line) => kept.push(line), damaged(input.path));
         for (const line of kept) {
           const op = decodeOp(line.payload);
           // Copied lines are checked against the keydir as they are written: one superseded meanwhile is dropped.
           if (op.snapshot && !keydir.isCurrent(input, op.collection, op.uid, line.seq)) continue;
-          const bytes = encoder.encode(`${line.text}\n`);
-          hintLine(hint, line.payload, line.seq, bytes.length);
+          hintLine(hint, line.payload, line.seq, line.length);
           if (op.snapshot) moves.push({ collection: op.collection, uid: op.uid, seq: line.seq, offset });
-          else purgeBytes += bytes.length;
-          offset += bytes.length;
-          chunk.push(bytes);
-          pending += bytes.length;
+          else purgeBytes += line.length;
+          offset += line.length;
+          chunk.push(line.bytes);
+          pending += line.length;
           if (pending >= chunkBytes) await writeChunk();
         }
         await writeChunk();

@@ -67,7 +67,11 @@ export function createHintWriter(): HintWriter {
 export const kindOf = (entry: Entry): HintKind => (entry.deleted === true ? "t" : "r");
 
 /** Calls `visit` for each line a hint document names, with its byte offset; false when the text is no hint (read the data file). */
-export function readHint(text: string, visit: (line: HintLine, offset: number) => void): boolean {
+export function readHint(
+  text: string,
+  // Positional arguments: no object per line at start, where a million lines are read.
+  visit: (seq: number, offset: number, length: number, kind: HintKind, collection: string, uid: string, purgedSeq: number | undefined) => void,
+): boolean {
   let doc: { v?: unknown; first?: unknown; seqs?: unknown; lengths?: unknown; kinds?: unknown; collections?: unknown; cols?: unknown; uids?: unknown; purged?: unknown };
   try {
     doc = JSON.parse(text);
@@ -80,14 +84,14 @@ export function readHint(text: string, visit: (line: HintLine, offset: number) =
   if (doc.v !== 1 || typeof doc.first !== "number" || !Array.isArray(seqs) || !Array.isArray(lengths) || typeof kinds !== "string" ||
     !Array.isArray(collections) || !Array.isArray(cols) || !Array.isArray(uids) || !Array.isArray(purged)) return false;
   const count = seqs.length;
-  if (lengths.length !== count || kinds.length !== count || cols.length !== count || uids.length !== count) return false;
+  if (lengths.length !== count || kinds.length !== count || cols.length !== count || uids.length !== count || !/^[rtp]*$/.test(kinds)) return false;
   let seq = doc.first;
   let offset = 0;
   let purges = 0;
   for (let index = 0; index < count; index++) {
     seq += seqs[index]!;
     const kind = kinds[index] as HintKind;
-    visit({ seq, length: lengths[index]!, kind, collection: collections[cols[index]!]!, uid: uids[index]!, purgedSeq: kind === "p" ? purged[purges++] : undefined }, offset);
+    visit(seq, offset, lengths[index]!, kind, collections[cols[index]!]!, uids[index]!, kind === "p" ? purged[purges++] : undefined);
     offset += lengths[index]!;
   }
   return true;

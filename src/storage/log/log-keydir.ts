@@ -21,8 +21,8 @@ export interface LogFile {
   liveBytes: number;
   /** Lines that are current entries, tombstones included. */
   liveLines: number;
-  /** Seqs and slots of its lines (entries, not purges), ascending: the feed's index. */
-  seqs: Float64Array;
+  /** Seqs (less firstSeq: 4 bytes, not 8) and slots of its lines (entries, not purges), ascending: the feed's index. */
+  seqs: Uint32Array;
   slots: Int32Array;
   count: number;
   /** False while it is the WAL's open segment, or a sealed one not yet moved out of the log. */
@@ -57,6 +57,8 @@ export interface LogKeydir {
   changes(files: readonly LogFile[], since: number, horizon: number, collection: string | undefined, limit: number): ChangeRef[];
   /** Whether the line at (file, seq) is the current entry of its uid. */
   isCurrent(file: LogFile, collection: string, uid: string, seq: number): boolean;
+  /** The file's lines that are current entries, in seq order: where each lies, and its seq. */
+  currentLines(file: LogFile, visit: (seq: number, offset: number, length: number) => void): void;
   readonly size: number;
 }
 
@@ -66,13 +68,13 @@ const FILE_ID_LIMIT = 0xffffffff;
 /** A new empty file record for the keydir; `id` must be unique for the engine's life. */
 export function newLogFile(id: number, path: string, firstSeq: number, lastSeq: number, data: boolean, generation = 0): LogFile {
   if (id >= FILE_ID_LIMIT) throw new Error("Too many log files for one run");
-  return { id, path, firstSeq, lastSeq, bytes: 0, liveBytes: 0, liveLines: 0, seqs: new Float64Array(16), slots: new Int32Array(16), count: 0, data, generation };
+  return { id, path, firstSeq, lastSeq, bytes: 0, liveBytes: 0, liveLines: 0, seqs: new Uint32Array(16), slots: new Int32Array(16), count: 0, data, generation };
 }
 
 /** Adds a line to a file's feed index, keeping it in seq order. */
 export function indexLine(file: LogFile, seq: number, slot: number): void {
   if (file.count === file.seqs.length) {
-    const seqs = new Float64Array(file.seqs.length * 2);
+    const seqs = new Uint32Array(file.seqs.length * 2);
     seqs.set(file.seqs);
     const slots = new Int32Array(file.slots.length * 2);
     slots.set(file.slots);
@@ -80,13 +82,14 @@ export function indexLine(file: LogFile, seq: number, slot: number): void {
     file.slots = slots;
   }
   let index = file.count++;
+  const relative = seq - file.firstSeq;
   // Lines come in seq order but for writes whose appends resolved out of order (a step or two).
-  while (index > 0 && file.seqs[index - 1]! > seq) {
+  while (index > 0 && file.seqs[index - 1]! > relative) {
     file.seqs[index] = file.seqs[index - 1]!;
     file.slots[index] = file.slots[index - 1]!;
     index -= 1;
   }
-  file.seqs[index] = seq;
+  file.seqs[index] = relative;
   file.slots[index] = slot;
 }
 
@@ -99,7 +102,8 @@ export function trimIndex(file: LogFile): void {
 export function createLogKeydir(): LogKeydir {
   let capacity = 1024;
   let seqOf = new Float64Array(capacity);
-  let offsetOf = new Float64Array(capacity);
+  // Offsets fit 32 bits: segments and merge outputs stay far below 4 GiB (log-compactor.ts).
+  let offsetOf = new Uint32Array(capacity);
   let lengthOf = new Uint32Array(capacity);
   let flagsOf = new Uint8Array(capacity);
   let collectionOf = new Uint16Array(capacity);
@@ -122,7 +126,7 @@ export function createLogKeydir(): LogKeydir {
       return next;
     };
     seqOf = widen(seqOf, (n) => new Float64Array(n));
-    offsetOf = widen(offsetOf, (n) => new Float64Array(n));
+    offsetOf = widen(offsetOf, (n) => new Uint32Array(n));
     lengthOf = widen(lengthOf, (n) => new Uint32Array(n));
     flagsOf = widen(flagsOf, (n) => new Uint8Array(n));
     collectionOf = widen(collectionOf, (n) => new Uint16Array(n));
@@ -224,7 +228,7 @@ export function createLogKeydir(): LogKeydir {
         const file = files[fileIndex]!;
         if (file.firstSeq > horizon) break;
         for (let index = lowerSeq(file, since); index < file.count; index++) {
-          const seq = file.seqs[index]!;
+          const seq = file.firstSeq + file.seqs[index]!;
           if (seq > horizon) return changes;
           const slot = file.slots[index]!;
           // Superseded, purged, or (after a merge copied it) reported by the file that holds it now.
@@ -239,6 +243,13 @@ export function createLogKeydir(): LogKeydir {
     isCurrent(file, collection, uid, seq) {
       const slot = mapOf(collection, false)?.get(uid);
       return slot !== undefined && seqOf[slot] === seq && fileOf[slot] === file;
+    },
+    currentLines(file, visit) {
+      for (let index = 0; index < file.count; index++) {
+        const seq = file.firstSeq + file.seqs[index]!;
+        const slot = file.slots[index]!;
+        if (seqOf[slot] === seq && fileOf[slot] === file) visit(seq, offsetOf[slot]!, lengthOf[slot]!);
+      }
     },
     get size() {
       return size;
@@ -262,11 +273,12 @@ function lowerFile(files: readonly LogFile[], since: number): number {
 }
 
 function lowerSeq(file: LogFile, since: number): number {
+  const relative = since - file.firstSeq;
   let low = 0;
   let high = file.count;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (file.seqs[mid]! <= since) low = mid + 1;
+    if (file.seqs[mid]! <= relative) low = mid + 1;
     else high = mid;
   }
   return low;

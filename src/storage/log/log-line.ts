@@ -13,8 +13,8 @@
  */
 import { storageCorrupt } from "../../errors.ts";
 import { COLLECTION_PATTERN, type Entry, type Snapshot } from "../../record.ts";
-import { crc32Hex } from "../../util/crc32.ts";
-import { utf8Length } from "../wal.ts";
+import { crc32, crc32Hex } from "../../util/crc32.ts";
+import type { FsModule } from "../../runtime/fs-module.ts";
 
 export type LogOp =
   | { collection: string; uid: string; snapshot: Snapshot; purgedSeq?: undefined }
@@ -50,6 +50,7 @@ export function decodeOp(payload: string): LogOp {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /**
  * The payload of a whole line read back from its place (`bytes`, newline included), if its CRC
@@ -70,32 +71,47 @@ function notOurs(payload: string) {
   return storageCorrupt(`Log line ${payload.slice(0, 120)} is not a write this store makes`);
 }
 
-const encoder = new TextEncoder();
-
 export interface ScannedLine {
   seq: number;
   payload: string;
-  /** The line without its "\n", as stored. */
-  text: string;
+  /** The whole line, "\n" included, as stored (a view into the file's bytes). */
+  bytes: Uint8Array;
   offset: number;
   length: number;
 }
 
 /**
- * Every whole line of a file's text, in order, checked (CRC, seq). A line that fails is damage
+ * Every whole line of a file's bytes, in order, checked (CRC, seq). A line that fails is damage
  * (`onDamaged` decides: data files hold only synced lines, so there it refuses to open); the part
- * after the last newline is a line still being written, skipped.
+ * after the last newline is a line still being written, skipped. Works on bytes, not text: offsets
+ * come free, and no line is encoded again to check its CRC or to copy it.
  */
-export function scanLines(text: string, visit: (line: ScannedLine) => void, onDamaged: (offset: number) => void): void {
-  let offset = 0;
-  let start = 0;
-  for (let end = text.indexOf("\n"); end !== -1; start = end + 1, end = text.indexOf("\n", start)) {
-    const line = text.slice(start, end);
-    const length = utf8Length(line) + 1;
-    const space = line.indexOf(" ", 9);
-    const body = line.slice(9);
-    if (line[8] !== " " || space === -1 || crc32Hex(encoder.encode(body)) !== line.slice(0, 8)) onDamaged(offset);
-    else visit({ seq: Number(line.slice(9, space)), payload: line.slice(space + 1), text: line, offset, length });
-    offset += length;
+export function scanLines(bytes: Uint8Array, visit: (line: ScannedLine) => void, onDamaged: (offset: number) => void): void {
+  for (let start = 0, end = bytes.indexOf(0x0a); end !== -1; start = end + 1, end = bytes.indexOf(0x0a, start)) {
+    const seqEnd = bytes.indexOf(0x20, start + 9);
+    if (end - start < 12 || bytes[start + 8] !== 0x20 || seqEnd === -1 || seqEnd > end || crc32(bytes.subarray(start + 9, end)) !== hexValue(bytes, start)) {
+      onDamaged(start);
+      continue;
+    }
+    let seq = 0;
+    for (let index = start + 9; index < seqEnd; index++) seq = seq * 10 + (bytes[index]! - 0x30);
+    visit({ seq, payload: decoder.decode(bytes.subarray(seqEnd + 1, end)), bytes: bytes.subarray(start, end + 1), offset: start, length: end + 1 - start });
   }
+}
+
+/** A whole file's bytes, or undefined when it does not exist (files of unknown length: at start, in the background). */
+export async function readFileBytes(fs: FsModule, path: string): Promise<Uint8Array | undefined> {
+  const text = await fs.readText(path);
+  return text === undefined ? undefined : encoder.encode(text);
+}
+
+/** The 8 hex digits at `start` as a number (NaN when they are not hex: never a CRC). */
+function hexValue(bytes: Uint8Array, start: number): number {
+  let value = 0;
+  for (let index = start; index < start + 8; index++) {
+    const byte = bytes[index]!;
+    const digit = byte >= 0x30 && byte <= 0x39 ? byte - 0x30 : byte >= 0x61 && byte <= 0x66 ? byte - 0x57 : NaN;
+    value = value * 16 + digit;
+  }
+  return value;
 }

@@ -30,7 +30,7 @@ import { createCompactor } from "./log-compactor.ts";
 import { listDataFiles } from "./log-data-files.ts";
 import { type HintKind, kindOf, readHint } from "./log-hints.ts";
 import { createLogKeydir, type LogFile, newLogFile, trimIndex } from "./log-keydir.ts";
-import { decodeOp, encodeOp, encodePurge, payloadOfLine, scanLines } from "./log-line.ts";
+import { decodeOp, encodeOp, encodePurge, payloadOfLine, readFileBytes, scanLines } from "./log-line.ts";
 
 export interface LogStorageOptions {
   fs: FsModule;
@@ -106,12 +106,12 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     const inRange = (seq: number) => seq >= file.firstSeq && seq <= file.lastSeq;
     const hint = await fs.readText(name.hintPath);
     const hinted = hint !== undefined &&
-      readHint(hint, (line, offset) => {
-        if (inRange(line.seq)) applyLine(file, line.seq, offset, line.length, line.kind, line.collection, line.uid, line.purgedSeq);
+      readHint(hint, (seq, offset, length, kind, collection, uid, purgedSeq) => {
+        if (inRange(seq)) applyLine(file, seq, offset, length, kind, collection, uid, purgedSeq);
       });
     if (!hinted) {
-      const text = (await fs.readText(name.path)) ?? "";
-      scanLines(text, (line) => {
+      const bytes = (await readFileBytes(fs, name.path)) ?? new Uint8Array();
+      scanLines(bytes, (line) => {
         if (!inRange(line.seq)) return;
         const op = decodeOp(line.payload);
         applyLine(file, line.seq, line.offset, line.length, op.snapshot ? kindOf(op.snapshot.entry) : "p", op.collection, op.uid, op.purgedSeq);
@@ -293,22 +293,29 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       return keydir.liveCollections().sort();
     },
     async *entries() {
-      // One file after another, each read whole and in order (not one random read per record); the
-      // background waits meanwhile, so no file moves or goes under the walk.
+      // One file after another, each read whole and in order (not one random read per record), and
+      // only its current lines parsed (the keydir knows them); the background waits meanwhile, so
+      // no file moves or goes under the walk.
       const release = await compactor!.pause();
       try {
         for (const file of [...files]) {
-          let text: string | undefined;
+          let bytes: Uint8Array | undefined;
           try {
-            text = await fs.readText(file.path);
+            // Its lines so far: one written after the walk began is in flight, free to be missed.
+            bytes = await fs.readAt(file.path, 0, file.bytes);
           } catch (err) {
             throw health.readFailed(err);
           }
+          if (!bytes) continue;
           const found: { collection: string; entry: Entry }[] = [];
-          scanLines(text ?? "", (line) => {
-            const op = decodeOp(line.payload);
-            if (op.snapshot && keydir.isCurrent(file, op.collection, op.uid, line.seq)) found.push({ collection: op.collection, entry: op.snapshot.entry });
-          }, () => {});
+          keydir.currentLines(file, (seq, offset, length) => {
+            // Written after the read: in flight when the walk began.
+            if (offset + length > bytes.length) return;
+            const payload = payloadOfLine(bytes.subarray(offset, offset + length), seq);
+            if (payload === undefined) throw storageCorrupt(`The log line at byte ${offset} of ${file.path} is damaged`);
+            const op = decodeOp(payload);
+            if (op.snapshot) found.push({ collection: op.collection, entry: op.snapshot.entry });
+          });
           yield* found;
         }
       } finally {
