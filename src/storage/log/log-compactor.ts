@@ -190,7 +190,8 @@ export function createCompactor(options: CompactorOptions): Compactor {
 
   const step = async (): Promise<boolean> => {
     const [oldest, next] = wal.segments;
-    if (oldest?.sealed && next) return await detachOldest(oldest, next);
+    // A segment that cannot move yet (its lines carried into the next one are still read here) holds no merge back.
+    if (oldest?.sealed && next && (await detachOldest(oldest, next))) return true;
     return await mergeOnce();
   };
 
