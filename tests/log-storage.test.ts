@@ -130,6 +130,20 @@ describe("LogStorage merges", () => {
       await storage.close();
     }));
 
+  test("a walk of entries() left unfinished (a slow export) holds merges back but not close()", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      await workload(storage, new Map());
+      const walk = storage.entries()[Symbol.asyncIterator]();
+      assert.equal((await walk.next()).done, false);
+      let compacted = false;
+      void storage.compact().then(() => (compacted = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(compacted, false, "a merge ran under the walk");
+      await storage.close();
+      await walk.return?.();
+    }));
+
   test("a crash at any file-system call of moves and merges loses no entry and brings back none", { timeout: 240_000 }, async () => {
     // A clean run first, to count the calls that compact() makes.
     const calls = await withDir(async (base) => {

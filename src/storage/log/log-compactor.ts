@@ -45,7 +45,7 @@ export interface Compactor {
   poke(): void;
   /** Runs every step there is work for now. */
   run(): Promise<void>;
-  /** Resolves once the step running now (if any) is done. */
+  /** Resolves once the steps running now (if any) are done. */
   settled(): Promise<void>;
   /** Waits for the step running now and holds further steps until the returned function is called. */
   pause(): Promise<() => void>;
@@ -195,14 +195,20 @@ export function createCompactor(options: CompactorOptions): Compactor {
     return await mergeOnce();
   };
 
+  /** The run of steps going on now (not a pause): what a racing read and close() wait for. */
+  let running: Promise<void> | undefined;
   const run = () =>
     exclusive(async () => {
-      try {
-        while (!stopped && (await step()));
-        options.onSuccess();
-      } catch (err) {
-        options.onError(err);
-      }
+      running = (async () => {
+        try {
+          while (!stopped && (await step()));
+          options.onSuccess();
+        } catch (err) {
+          options.onError(err);
+        }
+      })();
+      await running;
+      running = undefined;
     });
 
   return {
@@ -215,14 +221,15 @@ export function createCompactor(options: CompactorOptions): Compactor {
       }, 0);
     },
     run,
-    settled: () => tail,
+    settled: () => running ?? Promise.resolve(),
     pause() {
       // A step of its own that ends only when the caller lets go: no step runs meanwhile.
       return new Promise((resolveRelease) => void exclusive(() => new Promise<void>((release) => resolveRelease(release))));
     },
     async stop() {
+      // Not the tail: a walk of entries() holding a pause (a slow export) must not hold a shutdown.
       stopped = true;
-      await tail;
+      await running;
     },
   };
 }
