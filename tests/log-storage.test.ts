@@ -60,6 +60,31 @@ describe("LogStorage data files", () => {
     }));
 });
 
+describe("LogStorage background faults", () => {
+  test("a move that fails (a full disk in the data folder) shows in readiness, is logged once, keeps writes going, and clears by itself", () =>
+    withDir(async (base) => {
+      const faulty = createFaultyFs();
+      const logged: string[] = [];
+      const storage = await openLogStorage({ fs: faulty.fs, dir: base, durability: "strict", log: (message) => logged.push(message), ...TINY });
+      faulty.inject({ kind: "no_space", operations: ["writeFile", "rename"], pathIncludes: "/.data/" });
+      const expected = new Map<string, Entry>();
+      await workload(storage, expected);
+      await storage.compact();
+      const condition = storage.condition!();
+      assert.equal(condition.writable, true, "a failed move refused writes");
+      assert.equal(condition.problems[0]?.cause, "no_space");
+      assert.equal(logged.filter((line) => line.includes("background work") && line.includes("failed")).length, 1, logged.join("\n"));
+      assert.ok((await readdir(`${base}/.log`)).length > 1, "segments moved despite the fault");
+      faulty.heal();
+      await storage.compact();
+      assert.deepEqual(storage.condition!().problems, []);
+      assert.equal(logged.filter((line) => line.includes("runs again")).length, 1, logged.join("\n"));
+      assert.equal((await readdir(`${base}/.log`)).length, 1);
+      await assertState(storage, expected);
+      await storage.close();
+    }));
+});
+
 describe("LogStorage merges", () => {
   test("a merge rewrites dead-heavy data files: disk use ends within twice the live data, and every entry survives a reopen", () =>
     withDir(async (base) => {

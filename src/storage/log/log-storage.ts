@@ -145,6 +145,10 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     onRecovered: () => wal?.retryNow(),
     log: (message) => log(message),
     probeMs: options.probeMs,
+    filesWords: {
+      failed: "storage: the log's background work (moving sealed segments, merging) failed; the data is safe where it is, and it is retried",
+      recovered: "storage: the log's background work runs again",
+    },
   });
 
   let compactor: ReturnType<typeof createCompactor> | undefined;
