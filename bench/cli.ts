@@ -10,7 +10,7 @@ export const SUITES = ["single", "replication", "etcd", "sustained", "scale"] as
 export type Suite = (typeof SUITES)[number];
 
 /** The single-node suite's targets (bench/targets.ts); `compare` only with --compare-js. */
-export const TARGET_NAMES = ["bare", "strict", "relaxed", "strict-lang", "strict-nometrics", "compare", "pg", "pg-2nodes"] as const;
+export const TARGET_NAMES = ["bare", "strict", "log-strict", "relaxed", "strict-lang", "strict-nometrics", "compare", "pg", "pg-2nodes"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 /** The replication suite's nodes. */
 export const NODE_NAMES = ["base", "n1", "n2", "n3"] as const;

@@ -1,6 +1,6 @@
 /**
  * The single-node suite's targets: the bare Hono baseline, minstore on files (strict, relaxed,
- * strict with the default `lang` process), strict on another build (--compare-js), and minstore
+ * strict with the default `lang` process), on the log engine (strict), strict on another build (--compare-js), and minstore
  * on PostgreSQL (one node, two nodes sharing one database).
  */
 import type { SingleSettings, TargetName } from "./cli.ts";
@@ -29,6 +29,8 @@ export function allTargets(compareLabel: string): TargetSpec[] {
   return [
     { name: "bare", label: "bare Hono", server: "bare", args: [], scenarios: [...ALL] },
     { name: "strict", label: "minstore strict", server: "main", args: STRICT, scenarios: [...ALL] },
+    // The log-structured engine (issue 16): one append-only log, no file per record.
+    { name: "log-strict", label: "minstore log strict", server: "main", args: [...STRICT, "--storage", "log"], scenarios: [...ALL] },
     { name: "compare", label: `minstore strict (${compareLabel})`, server: "compare", args: STRICT, scenarios: [...ALL] },
     { name: "relaxed", label: "minstore relaxed", server: "main", args: ["--durability", "relaxed", "--processes", "none"], scenarios: [...ALL] },
     // The default process (language detection) costs CPU per write: shown for creates only.

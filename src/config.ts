@@ -65,7 +65,7 @@ export interface Config {
   indexes: IndexSpecText[];
 }
 
-export const STORAGE_ENGINES = ["file", "memory", "postgres", "denokv"] as const;
+export const STORAGE_ENGINES = ["file", "log", "memory", "postgres", "denokv"] as const;
 export type StorageEngine = (typeof STORAGE_ENGINES)[number];
 
 export type ParsedCommand =
@@ -100,7 +100,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "body-limit": { key: "bodyLimit", env: "MINSTORE_BODY_LIMIT", help: "largest request body (b, kb, mb; at most 64mb)" },
   "cache-size": { key: "cacheBytes", env: "MINSTORE_CACHE_SIZE", help: "read cache budget" },
   durability: { key: "durability", env: "MINSTORE_DURABILITY", help: '"strict" (fsync before 200) or "relaxed"' },
-  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file", "memory" (nothing survives a restart), "postgres" or "denokv"' },
+  storage: { key: "storage", env: "MINSTORE_STORAGE", help: '"file", "log" (one append-only log, no file per record), "memory" (nothing survives a restart), "postgres" or "denokv"' },
   "storage-url": { key: "storageUrl", env: "MINSTORE_STORAGE_URL", help: "postgres: postgres://user:pass@host:port/db; denokv: a path or https:// URL" },
   "pool-size": { key: "poolSize", env: "MINSTORE_POOL_SIZE", help: "postgres: connections in the pool" },
   "node-id": { key: "nodeId", env: "MINSTORE_NODE_ID", help: "this node's id in versions (default: generated, kept in BASE_PATH/.node-id)" },

@@ -23,14 +23,15 @@ interface FeedAnswer {
 
 const form = { "content-type": "application/x-www-form-urlencoded" };
 
-export function changesSuite(runtime: RuntimeName): void {
+/** Registers the feed tests on one runtime; `engineArgs` runs every node on another engine (["--storage", "log"]). */
+export function changesSuite(runtime: RuntimeName, engineArgs: string[] = []): void {
   const cleanups: (() => Promise<unknown>)[] = [];
   after(() => Promise.all(cleanups.map((cleanup) => cleanup())));
 
   const node = async (args: string[] = [], dirs?: Awaited<ReturnType<typeof tempNodeDir>>) => {
     const where = dirs ?? (await tempNodeDir("minstore-feed-"));
     if (!dirs) cleanups.push(where.remove);
-    const server = await startServer({ runtime, serversList: where.serversList, dataDir: where.dataDir, args });
+    const server = await startServer({ runtime, serversList: where.serversList, dataDir: where.dataDir, args: [...engineArgs, ...args] });
     cleanups.push(() => server.stop("SIGKILL"));
     return { server, where };
   };
@@ -45,7 +46,7 @@ export function changesSuite(runtime: RuntimeName): void {
     return response.json() as Promise<FeedAnswer>;
   };
 
-  describe(`changes feed on ${runtime}`, () => {
+  describe(`changes feed on ${runtime}${engineArgs.length > 0 ? ` (${engineArgs.join(" ")})` : ""}`, () => {
     test("POST, PUT, DELETE: the feed from 0 and from each last_seq shows each uid at its latest state", async () => {
       const { server } = await node();
       const empty = await feed(server, "since=0");
@@ -159,7 +160,7 @@ export function changesSuite(runtime: RuntimeName): void {
     });
 
     test("replicated writes appear in the receiver's feed like local ones", { timeout: 60_000 }, async () => {
-      const c: Cluster = await startCluster(runtime, { n1: ["n2"], n2: [] });
+      const c: Cluster = await startCluster(runtime, { n1: ["n2"], n2: [] }, engineArgs);
       cleanups.push(() => c.close());
       const since = JSON.parse((await c.nodes.n2!.request("GET", "/_changes?since=now")).text).last_seq;
       assert.equal((await c.nodes.n1!.request("POST", "/text/r1", "replicated")).status, 200);

@@ -1,3 +1,4 @@
 import { changesSuite } from "./changes-suite.ts";
 
 changesSuite("deno");
+changesSuite("deno", ["--storage", "log"]);

@@ -1,3 +1,4 @@
 import { changesSuite } from "./changes-suite.ts";
 
 changesSuite("node");
+changesSuite("node", ["--storage", "log"]);

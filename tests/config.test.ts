@@ -142,6 +142,11 @@ describe("parseConfig()", () => {
     assert.equal(run(["s", "d", "--storage", "postgres", "--storage-url", "postgresql://h/db"]).storageUrl, "postgresql://h/db");
   });
 
+  test("--storage log (or MINSTORE_STORAGE=log) picks the log engine in BASE_PATH", () => {
+    assert.deepEqual([run(["s", "d", "--storage", "log"]).storage, run(["s", "d", "--storage", "log"]).storageUrl], ["log", undefined]);
+    assert.equal(run(["s", "d"], { MINSTORE_STORAGE: "log" }).storage, "log");
+  });
+
   test("--storage denokv defaults to a Deno KV file under BASE_PATH, or takes a path or URL", () => {
     assert.equal(run(["s", "/var/minstore", "--storage", "denokv"]).storageUrl, "/var/minstore/minstore.kv");
     assert.equal(run(["s", "d", "--storage=denokv", "--storage-url", "/tmp/x.kv"]).storageUrl, "/tmp/x.kv");
@@ -171,11 +176,12 @@ describe("parseConfig()", () => {
     [["s", "d", "--durability", "maybe"], /Invalid --durability "maybe": use "strict" or "relaxed"/],
     [["s", "d", "--node-id", "a/b"], /Invalid node id "a\/b"/],
     [["s", "d", "--log=perhaps"], /Invalid --log "perhaps"/],
-    [["s", "d", "--storage", "redis"], /Invalid --storage "redis": use "file" or "memory" or "postgres" or "denokv"/],
+    [["s", "d", "--storage", "redis"], /Invalid --storage "redis": use "file" or "log" or "memory" or "postgres" or "denokv"/],
     [["s", "d", "--storage", "postgres"], /--storage postgres needs --storage-url postgres:\/\//],
     [["s", "d", "--storage", "postgres", "--storage-url", "mysql://u:secret@h/db"], /^Invalid --storage-url for postgres: use postgres:\/\/[^]*$/],
     [["s", "d", "--storage-url", "postgres://h/db"], /--storage-url is for --storage postgres or denokv, not "file"/],
     [["s", "d", "--storage", "memory", "--storage-url", "x"], /not "memory"/],
+    [["s", "d", "--storage", "log", "--storage-url", "x"], /not "log"/],
     [["s", "d", "--pool-size", "0"], /Invalid --pool-size "0": use a whole number from 1 to 1000/],
     [["s", "d", "--pool-size", "ten"], /Invalid --pool-size "ten"/],
     [["s", "d", "--pool-size", "1001"], /Invalid --pool-size "1001"/],

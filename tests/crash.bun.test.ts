@@ -1,3 +1,5 @@
 import { crashSuite } from "./crash-suite.ts";
 
 crashSuite("bun");
+
+crashSuite("bun", ["--storage", "log"]);

@@ -1,3 +1,4 @@
 import { crashSuite } from "./crash-suite.ts";
 
 crashSuite("node");
+crashSuite("node", ["--storage", "log"]);

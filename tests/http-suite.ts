@@ -28,6 +28,9 @@ export interface SuiteStorage {
 
 export const FILE_STORAGE: SuiteStorage = { label: "file storage", files: true, open: async () => ({ args: [], close: async () => {} }) };
 
+/** The log engine, in the node's data folder (no file per record to look at). */
+export const LOG_STORAGE: SuiteStorage = { label: "log storage", files: false, open: async () => ({ args: ["--storage", "log"], close: async () => {} }) };
+
 /** The postgres engine, each node in a fresh database of the test server at `url`; its password must never be printed. */
 export function postgresStorage(url: string): SuiteStorage {
   return {
@@ -80,7 +83,7 @@ export function httpSuite(runtime: RuntimeName, storage: SuiteStorage = FILE_STO
     if (!storage.files) {
       test("the start-up line names the storage engine and never its password", () => {
         const started = server.output().split("\n").find((line) => line.includes("listening on"));
-        assert.match(started ?? "", /storage (postgres|denokv) at /);
+        assert.match(started ?? "", /storage (postgres|denokv|log) at /);
         if (engine.secret) assert.ok(!server.output().includes(engine.secret), "no password in the output");
       });
     }

@@ -1,3 +1,4 @@
-import { httpSuite } from "./http-suite.ts";
+import { httpSuite, LOG_STORAGE } from "./http-suite.ts";
 
 httpSuite("node");
+httpSuite("node", LOG_STORAGE);

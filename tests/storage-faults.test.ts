@@ -1,5 +1,5 @@
 /**
- * FileStorage when the disk fails: a full disk, an I/O error, a path in the way, the data
+ * FileStorage and LogStorage when the disk fails: a full disk, an I/O error, a path in the way, the data
  * directory removed under it, and a sweep that fails each file-system call of a workload in turn.
  * What must hold: a write either succeeds or is refused with 507/503 (never another error), a
  * refused write is not applied, an acknowledged one survives a crash and a reopen, faults are
@@ -14,6 +14,7 @@ import { StoreError } from "../src/errors.ts";
 import type { Entry } from "../src/record.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type FileStorageOptions, openFileStorage } from "../src/storage/file.ts";
+import { openLogStorage } from "../src/storage/log/log-storage.ts";
 import type { FsModule } from "../src/runtime/fs-module.ts";
 import type { Storage } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
@@ -22,52 +23,112 @@ import { record, tombstone } from "./storage-conformance.ts";
 
 const v = (n: number) => formatVersion(1_700_000_000_000 + n, 0, "n1");
 
-describe("FileStorage under storage faults", () => {
-  test("a full disk at the journal answers 507, refuses later writes without touching the disk, logs once, and clears by itself", () =>
-    withDir(async ({ base, logged }) => {
-      const faulty = createFaultyFs();
-      const storage = await open(base, faulty.fs, logged);
-      assert.ok(await storage.create("text", record("before", v(1))));
-      const heal = faulty.inject({ kind: "no_space", operations: ["append", "appendSync"], pathIncludes: "/.journal/" });
-      await assert.rejects(storage.create("text", record("full", v(2))), storeError(507, "insufficient_storage"));
-      const calls = faulty.calls;
-      await assert.rejects(storage.put("text", record("before", v(3)), v(1)), storeError(507, "insufficient_storage"));
-      assert.equal(faulty.calls, calls, "a refused write went to the disk again");
-      // Reads go on.
-      assert.deepEqual((await storage.get("text", "before"))?.entry, record("before", v(1)));
-      assert.equal(await storage.get("text", "full"), undefined, "a refused write is not applied");
-      const condition = storage.condition!();
-      assert.equal(condition.writable, false);
-      assert.equal(condition.problems[0]?.cause, "no_space");
-      assert.equal(logged.filter((line) => line.includes("writes refused")).length, 1, logged.join("\n"));
+/** The engines over the data directory, as the generic fault tests open them. */
+interface FaultEngine {
+  name: string;
+  /** The folder of its write-ahead log, under the data directory. */
+  logDir: string;
+  /** Segments a clean close leaves in that folder (the file engine checkpoints them all; the log engine's log is its data). */
+  segmentsAfterClose: number;
+  open(base: string, fs: FsModule, logged: string[]): Promise<Storage>;
+  /** Opens it with tiny segments and short timers, so that a short workload reaches every background step. */
+  openBusy(base: string, fs: FsModule): Promise<Storage>;
+}
 
-      heal();
-      await until(() => storage.condition!().writable, "writes never resumed");
-      assert.ok(await storage.create("text", record("after", v(4))));
-      assert.equal(logged.filter((line) => line.includes("accepted again")).length, 1, logged.join("\n"));
-      await storage.close();
-      const reopened = await open(base, nodeFs, logged);
-      assert.deepEqual(await uids(reopened), ["after", "before"]);
-      await reopened.close();
-      assert.deepEqual(await readdir(`${base}/.journal`), [], "one segment per failed batch was left behind");
-    }));
+const ENGINES: FaultEngine[] = [
+  {
+    name: "FileStorage",
+    logDir: ".journal",
+    segmentsAfterClose: 0,
+    open: (base, fs, logged) => open(base, fs, logged),
+    openBusy: (base, fs) => openFileStorage({ fs, dir: base, durability: "strict", writeBehindMs: 5, idleCheckpointMs: 20, segmentBytes: 2048, probeMs: 5, log: () => {} }),
+  },
+  {
+    name: "LogStorage",
+    logDir: ".log",
+    segmentsAfterClose: 1,
+    open: (base, fs, logged) => openLogStorage({ fs, dir: base, durability: "strict", probeMs: 20, log: (message) => logged.push(message) }),
+    openBusy: (base, fs) => openLogStorage({ fs, dir: base, durability: "strict", segmentBytes: 1024, mergeMinBytes: 0, compactEveryMs: 5, probeMs: 5, log: () => {} }),
+  },
+];
 
-  test("a failed fdatasync of the journal is a 503, and the refused write does not come back at replay", () =>
-    withDir(async ({ base, logged }) => {
-      const faulty = createFaultyFs();
-      const storage = await open(base, faulty.fs, logged);
-      assert.ok(await storage.create("text", record("a", v(1))));
-      faulty.inject({ kind: "io", operations: ["appendSync"], nth: 1 });
-      await assert.rejects(storage.create("text", record("lost", v(2))), storeError(503, "storage_unavailable"));
-      await until(() => storage.condition!().writable, "writes never resumed");
-      assert.ok(await storage.create("text", record("b", v(3))));
-      // A crash: nothing more reaches the disk, and the journal is all there is.
-      faulty.freeze();
-      const reopened = await open(base, nodeFs, logged);
-      assert.deepEqual(await uids(reopened), ["a", "b"]);
-      await reopened.close();
-    }));
+for (const engine of ENGINES) {
+  describe(`${engine.name} under storage faults`, () => {
+    test("a full disk at the journal answers 507, refuses later writes without touching the disk, logs once, and clears by itself", () =>
+      withDir(async ({ base, logged }) => {
+        const faulty = createFaultyFs();
+        const storage = await engine.open(base, faulty.fs, logged);
+        assert.ok(await storage.create("text", record("before", v(1))));
+        const heal = faulty.inject({ kind: "no_space", operations: ["append", "appendSync"], pathIncludes: `/${engine.logDir}/` });
+        await assert.rejects(storage.create("text", record("full", v(2))), storeError(507, "insufficient_storage"));
+        const calls = faulty.calls;
+        await assert.rejects(storage.put("text", record("before", v(3)), v(1)), storeError(507, "insufficient_storage"));
+        assert.equal(faulty.calls, calls, "a refused write went to the disk again");
+        // Reads go on.
+        assert.deepEqual((await storage.get("text", "before"))?.entry, record("before", v(1)));
+        assert.equal(await storage.get("text", "full"), undefined, "a refused write is not applied");
+        const condition = storage.condition!();
+        assert.equal(condition.writable, false);
+        assert.equal(condition.problems[0]?.cause, "no_space");
+        assert.equal(logged.filter((line) => line.includes("writes refused")).length, 1, logged.join("\n"));
 
+        heal();
+        await until(() => storage.condition!().writable, "writes never resumed");
+        assert.ok(await storage.create("text", record("after", v(4))));
+        assert.equal(logged.filter((line) => line.includes("accepted again")).length, 1, logged.join("\n"));
+        await storage.close();
+        const reopened = await engine.open(base, nodeFs, logged);
+        assert.deepEqual(await uids(reopened), ["after", "before"]);
+        await reopened.close();
+        assert.ok((await readdir(`${base}/${engine.logDir}`)).length <= engine.segmentsAfterClose, "one segment per failed batch was left behind");
+      }));
+
+    test("a failed fdatasync of the journal is a 503, and the refused write does not come back at replay", () =>
+      withDir(async ({ base, logged }) => {
+        const faulty = createFaultyFs();
+        const storage = await engine.open(base, faulty.fs, logged);
+        assert.ok(await storage.create("text", record("a", v(1))));
+        faulty.inject({ kind: "io", operations: ["appendSync"], nth: 1 });
+        await assert.rejects(storage.create("text", record("lost", v(2))), storeError(503, "storage_unavailable"));
+        await until(() => storage.condition!().writable, "writes never resumed");
+        assert.ok(await storage.create("text", record("b", v(3))));
+        // A crash: nothing more reaches the disk, and the journal is all there is.
+        faulty.freeze();
+        const reopened = await engine.open(base, nodeFs, logged);
+        assert.deepEqual(await uids(reopened), ["a", "b"]);
+        await reopened.close();
+      }));
+
+    test("a data directory removed under a running storage refuses writes with 503 instead of acknowledging them", () =>
+      withDir(async ({ base, logged }) => {
+        const storage = await engine.open(base, nodeFs, logged);
+        assert.ok(await storage.create("text", record("a", v(1))));
+        await rm(base, { recursive: true, force: true });
+        await assert.rejects(storage.create("text", record("b", v(2))), storeError(503, "storage_unavailable"));
+        await assert.rejects(storage.create("text", record("c", v(3))), storeError(503, "storage_unavailable"));
+        const condition = storage.condition!();
+        assert.equal(condition.writable, false);
+        assert.equal(condition.problems[0]?.cause, "vanished");
+        await storage.close().catch(() => {});
+      }));
+  });
+
+  describe(`${engine.name} fault sweep`, () => {
+    // A fixed workload of creates, updates, deletes and replicas; run once per file-system call it
+    // makes, failing that one call with ENOSPC or EIO. Every acknowledged write must survive a crash.
+    test("failing any single file-system call of a workload loses no acknowledged write and applies no refused one", { timeout: 240_000 }, async () => {
+      const clean = await runWorkload(engine, createFaultyFs());
+      assert.ok(clean.calls > 20, `the workload made only ${clean.calls} calls`);
+      assert.deepEqual(clean.unexpected, []);
+      for (let nth = 1; nth <= clean.calls; nth++) {
+        const result = await runWorkload(engine, createFaultyFs(), (faulty) => faulty.inject({ kind: nth % 2 ? "no_space" : "io", nth, operations: WRITE_CALLS }));
+        for (const failure of result.unexpected) assert.fail(`call ${nth}: ${failure}`);
+      }
+    });
+  });
+}
+
+describe("FileStorage under storage faults of its record files", () => {
   test("record files that cannot be written at start keep their journal lines until they can", () =>
     withDir(async ({ base, logged }) => {
       // A node acknowledges 50 writes and is killed before any record file is written.
@@ -118,32 +179,6 @@ describe("FileStorage under storage faults", () => {
       await reopened.close();
     }));
 
-  test("a data directory removed under a running storage refuses writes with 503 instead of acknowledging them", () =>
-    withDir(async ({ base, logged }) => {
-      const storage = await open(base, nodeFs, logged);
-      assert.ok(await storage.create("text", record("a", v(1))));
-      await rm(base, { recursive: true, force: true });
-      await assert.rejects(storage.create("text", record("b", v(2))), storeError(503, "storage_unavailable"));
-      await assert.rejects(storage.create("text", record("c", v(3))), storeError(503, "storage_unavailable"));
-      const condition = storage.condition!();
-      assert.equal(condition.writable, false);
-      assert.equal(condition.problems[0]?.cause, "vanished");
-      await storage.close().catch(() => {});
-    }));
-});
-
-describe("FileStorage fault sweep", () => {
-  // A fixed workload of creates, updates, deletes and replicas; run once per file-system call it
-  // makes, failing that one call with ENOSPC or EIO. Every acknowledged write must survive a crash.
-  test("failing any single file-system call of a workload loses no acknowledged write and applies no refused one", { timeout: 240_000 }, async () => {
-    const clean = await runWorkload(createFaultyFs());
-    assert.ok(clean.calls > 20, `the workload made only ${clean.calls} calls`);
-    assert.deepEqual(clean.unexpected, []);
-    for (let nth = 1; nth <= clean.calls; nth++) {
-      const result = await runWorkload(createFaultyFs(), (faulty) => faulty.inject({ kind: nth % 2 ? "no_space" : "io", nth, operations: WRITE_CALLS }));
-      for (const failure of result.unexpected) assert.fail(`call ${nth}: ${failure}`);
-    }
-  });
 });
 
 // --- Internal helpers ---
@@ -157,12 +192,12 @@ interface WorkloadResult {
 const WRITE_CALLS = ["writeFile", "overwriteNow", "rename", "remove", "mkdirp", "sync", "openAppend", "createExclusive", "append", "appendSync", "truncate"] as const;
 
 /** Runs the workload on `faulty` (faults armed by `arm` once open), crashes, reopens on node:fs and compares. */
-async function runWorkload(faulty: FaultyFs, arm: (faulty: FaultyFs) => unknown = () => {}): Promise<WorkloadResult> {
+async function runWorkload(engine: FaultEngine, faulty: FaultyFs, arm: (faulty: FaultyFs) => unknown = () => {}): Promise<WorkloadResult> {
   const root = await mkdtemp(join(tmpdir(), "minstore-sweep-"));
   const base = `${root}/base`;
   const unexpected: string[] = [];
   try {
-    const storage = await openFileStorage({ fs: faulty.fs, dir: base, durability: "strict", writeBehindMs: 5, idleCheckpointMs: 20, segmentBytes: 2048, probeMs: 5, log: () => {} });
+    const storage = await engine.openBusy(base, faulty.fs);
     const callsAtOpen = faulty.writeCalls;
     arm(faulty);
     const expected = new Map<string, Entry | undefined>();
@@ -192,7 +227,7 @@ async function runWorkload(faulty: FaultyFs, arm: (faulty: FaultyFs) => unknown 
     const total = faulty.writeCalls - callsAtOpen;
     faulty.freeze();
 
-    const reopened = await openFileStorage({ fs: nodeFs, dir: base, durability: "strict", log: () => {} });
+    const reopened = await engine.open(base, nodeFs, []);
     for (const [uid, entry] of expected) {
       const found = (await reopened.get("text", uid))?.entry;
       // A replica's deferred line is only promised once flushed: a failed flush may lose it.

@@ -1,4 +1,4 @@
-/** Runs the storage conformance suite under `deno test`: tests/deno/storage.ts (FileStorage over the Deno FsModule) and tests/deno/storage-denokv.ts (Deno KV). */
+/** Runs the storage conformance suite under `deno test`: tests/deno/storage.ts (FileStorage and LogStorage over the Deno FsModule) and tests/deno/storage-denokv.ts (Deno KV). */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
@@ -17,7 +17,8 @@ const denoTest = (file: string, extraFlags: string[] = []) => {
 test("the storage conformance suite passes on Deno, over the Deno FsModule", () => {
   const { status, output } = denoTest("tests/deno/storage.ts");
   assert.equal(status, 0, output);
-  assert.match(output, /ok \| 2 passed \(\d+ steps\) \| 0 failed/, output);
+  // FileStorage and LogStorage, each with default and tiny segments.
+  assert.match(output, /ok \| 4 passed \(\d+ steps\) \| 0 failed/, output);
 });
 
 test("the storage conformance suite passes on Deno against the denokv engine (a Deno KV file)", () => {

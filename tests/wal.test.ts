@@ -103,6 +103,43 @@ describe("Wal failures", () => {
       await (await open(dir, nodeFs, {}, (line) => replayed.push([line.seq, line.payload]))).close();
       assert.deepEqual(replayed, [[1, '{"n":1}'], [2, '{"replica":2}'], [3, '{"n":4}']]);
     }));
+
+  test("a segment whose every line was deferred and then broke is replaced, not appended to: no seq appears twice", () =>
+    withDir(async (dir) => {
+      const faulty = createFaultyFs();
+      const wal = await open(dir, faulty.fs, { segmentBytes: 40 });
+      await wal.append('{"n":1}');
+      // The first append sealed the segment; the next one holds only deferred lines.
+      await wal.append('{"replica":2}', { deferSync: true });
+      await wal.append('{"replica":3}', { deferSync: true });
+      faulty.inject({ kind: "io", operations: ["appendSync"], nth: 1 });
+      await assert.rejects(wal.flush(), /injected io/);
+      wal.retryNow();
+      await wal.append('{"n":4}');
+      await wal.close();
+      const replayed: number[] = [];
+      await (await open(dir, nodeFs, {}, (line) => replayed.push(line.seq))).close();
+      assert.deepEqual(replayed, [1, 2, 3, 4]);
+    }));
+
+  test("append() and replay tell where each line lies in its segment's file, in bytes", () =>
+    withDir(async (dir) => {
+      let wal = await open(dir, nodeFs);
+      const payloads = ['{"a":"é"}', '{"b":"\u0000 ✓ 😀"}', '{"c":3}'];
+      const written = [];
+      for (const payload of payloads) written.push(await wal.append(payload));
+      const bytes = await readFile(written[0]!.segment.path);
+      for (const [index, line] of written.entries()) {
+        const text = bytes.subarray(line.offset, line.offset + line.length).toString("utf8");
+        assert.match(text, new RegExp(`^[0-9a-f]{8} ${line.seq} .*\n$`));
+        assert.ok(text.includes(payloads[index]!));
+      }
+      await wal.close();
+      const replayed: { offset: number; length: number }[] = [];
+      wal = await open(dir, nodeFs, {}, (line) => replayed.push({ offset: line.offset, length: line.length }));
+      assert.deepEqual(replayed, written.map(({ offset, length }) => ({ offset, length })));
+      await wal.close();
+    }));
 });
 
 // --- Internal helpers ---

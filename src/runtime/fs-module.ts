@@ -8,6 +8,11 @@
 export interface FsModule {
   /** The file's bytes as UTF-8 text, or `undefined` when it does not exist. */
   readText(path: string): Promise<string | undefined>;
+  /**
+   * `length` bytes of the file from byte `offset` (fewer at its end), or `undefined` when it does
+   * not exist: the log engine reads one line of a large file where it lies (pread).
+   */
+  readAt(path: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** Writes (truncating) the file; with `sync`, flushes its data to disk (fdatasync) before resolving. */
   writeFile(path: string, data: string | Uint8Array, options?: { sync?: boolean }): Promise<void>;
   /**

@@ -84,7 +84,8 @@ export async function openChangeIndex(fs: FsModule, dir: string, changeLog: Chan
 
 // --- Internal helpers ---
 
-async function loadStorageId(fs: FsModule, path: string): Promise<string> {
+/** The storage id in `path`, made (and synced) the first time: the log engine keeps one too. */
+export async function loadStorageId(fs: FsModule, path: string): Promise<string> {
   const stored = (await fs.readText(path))?.trim();
   if (stored && STORAGE_ID_PATTERN.test(stored)) return stored;
   const id = newStorageId();

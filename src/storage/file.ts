@@ -16,7 +16,7 @@
  */
 import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
 import { storageCorrupt } from "../errors.ts";
-import { checkCollection, COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf, type StoredRecord } from "../record.ts";
+import { COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf } from "../record.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
@@ -27,6 +27,7 @@ import { openKeydir } from "./keydir.ts";
 import { createLruCache } from "../util/lru-cache.ts";
 import { recordFileText } from "./record-file-format.ts";
 import { createStorageHealth } from "./storage-health.ts";
+import { conditionalWrites, lockedCommit } from "./conditional-writes.ts";
 import { type ListOptions, type ListPage, pageOf, type Storage } from "./types.ts";
 import { createWriteBehind } from "./write-behind.ts";
 
@@ -174,16 +175,11 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     onPassSucceeded: () => health.filesRecovered(),
   });
 
-  const commit = (collection: string, uid: string, decide: (entry: Entry | undefined) => Entry | null | undefined, deferSync = false) => {
-    const key = `${collection}/${uid}`;
-    return locks.run(key, async () => {
-      // The collection becomes a folder name: a bad one ("..", "a/b") would write outside BASE, and
-      // replay and entries() skip names outside the pattern, so it would be acknowledged, then lost.
-      checkCollection(collection);
-      health.checkWritable();
-      const before = await current(key, collection, uid);
-      const next = decide(before?.entry);
-      if (next === undefined) return false;
+  const commit = lockedCommit({
+    locks,
+    checkWritable: () => health.checkWritable(),
+    current,
+    async write(key, collection, uid, before, next, deferSync) {
       // Backpressure: when record files fall behind, writers wait rather than piling up in memory.
       await pending.room();
       const snapshot = next === null ? null : snapshotOf(next);
@@ -206,8 +202,8 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       return true;
-    });
-  };
+    },
+  });
 
   /** A line a previous run left: pending again, so its file is written (and retried) like any other. */
   const recover = (line: string, segment: Segment) => {
@@ -270,18 +266,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       if (hit) return Promise.resolve(hit);
       return locks.run(key, () => current(key, collection, uid));
     },
-    create(collection, record: StoredRecord) {
-      return commit(collection, record.uid, (entry) => (isLive(entry) ? undefined : record));
-    },
-    put(collection, entry, expectedVersion) {
-      return commit(collection, entry.uid, (before) => (before?.version === expectedVersion ? entry : undefined));
-    },
-    applyIfNewer(collection, entry, options) {
-      return commit(collection, entry.uid, (before) => (!before || before.version < entry.version ? entry : undefined), options?.deferSync);
-    },
-    purge(collection, uid, version) {
-      return commit(collection, uid, (before) => (before && !isLive(before) && before.version === version ? null : undefined));
-    },
+    ...conditionalWrites(commit),
     async list(collection, options: ListOptions): Promise<ListPage> {
       let sorted = sortedLive.get(collection);
       if (!sorted) {

@@ -7,6 +7,7 @@ import { type Config, ConfigError } from "../config.ts";
 import { storageUnavailable } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { openFileStorage } from "./file.ts";
+import { openLogStorage } from "./log/log-storage.ts";
 import { createMemoryStorage } from "./memory.ts";
 import { passwordOf, postgresTarget, redactUrl } from "./storage-url.ts";
 import type { Storage } from "./types.ts";
@@ -27,14 +28,9 @@ export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, 
     case "memory":
       return createMemoryStorage();
     case "file":
-      return openFileStorage({
-        fs: runtime.fs,
-        dir: config.data,
-        durability: config.durability,
-        cacheBytes: config.cacheBytes,
-        log: observer.log,
-        onJournalBatch: observer.journalBatch && ((lines, seconds) => observer.journalBatch!(lines, seconds)),
-      });
+      return openFileStorage(onDiskOptions(config, runtime, observer));
+    case "log":
+      return openLogStorage(onDiskOptions(config, runtime, observer));
     case "postgres":
       return openPostgres(config.storageUrl!, config.poolSize);
     case "denokv":
@@ -49,6 +45,8 @@ export function describeStorage(config: StorageConfig): string {
       return "memory storage";
     case "file":
       return `data in ${config.data}, durability ${config.durability}`;
+    case "log":
+      return `storage log at ${config.data}, durability ${config.durability}`;
     case "postgres":
       return `storage postgres at ${redactUrl(config.storageUrl!)}, pool ${config.poolSize}`;
     case "denokv":
@@ -57,6 +55,18 @@ export function describeStorage(config: StorageConfig): string {
 }
 
 // --- Internal helpers ---
+
+/** What the engines in the data directory (file, log) take from the config. */
+function onDiskOptions(config: StorageConfig, runtime: Pick<Runtime, "fs">, observer: StorageObserver) {
+  return {
+    fs: runtime.fs,
+    dir: config.data,
+    durability: config.durability,
+    cacheBytes: config.cacheBytes,
+    log: observer.log,
+    onJournalBatch: observer.journalBatch && ((lines: number, seconds: number | undefined) => observer.journalBatch!(lines, seconds)),
+  };
+}
 
 async function openPostgres(url: string, poolSize: number): Promise<Storage> {
   const { openPostgresStorage } = await import("./postgres.ts");

@@ -53,6 +53,8 @@ export interface StorageHealthOptions {
   onRecovered?: () => void;
   log: (message: string) => void;
   probeMs?: number;
+  /** What the second channel's work is called in the log (default: the file engine's record files). */
+  filesWords?: { failed: string; recovered: string };
 }
 
 export function createStorageHealth(options: StorageHealthOptions): StorageHealth {
@@ -105,17 +107,17 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
     filesFailed(err) {
       const fault = asFault(err);
       if (!fault) {
-        options.log(`storage: a record file could not be written (it stays in the journal and is retried): ${(err as Error)?.message ?? String(err)}`);
+        options.log(`${options.filesWords?.failed ?? "storage: a record file could not be written (it stays in the journal and is retried)"}: ${(err as Error)?.message ?? String(err)}`);
         return;
       }
       if (files?.cause === fault.kind) return;
       files = problemOf(fault);
-      options.log(`storage: record files cannot be written, the journal keeps them and retries: ${files.message}`);
+      options.log(`${options.filesWords?.failed ?? "storage: record files cannot be written, the journal keeps them and retries"}: ${files.message}`);
     },
     filesRecovered() {
       if (!files) return;
       files = undefined;
-      options.log("storage: record files are written again");
+      options.log(options.filesWords?.recovered ?? "storage: record files are written again");
     },
     readFailed(err) {
       const fault = asFault(err);

@@ -43,6 +43,8 @@ export interface WalOptions {
   onSealed?: (segment: WalSegment) => void;
   /** After a failed batch, appends fail at once for this long (ms). */
   retryMs?: number;
+  /** Seqs at or below this are taken (by lines moved out of the log: the log engine's data files): a new log starts after it. */
+  startAfter?: number;
   now?: () => number;
 }
 
@@ -58,6 +60,17 @@ export interface WalLine {
   seq: number;
   payload: string;
   segment: WalSegment;
+  /** Where the whole line (CRC, seq, payload and "\n") lies in the segment's file, in bytes. */
+  offset: number;
+  length: number;
+}
+
+/** Where an appended line was written: its seq, its segment, and its bytes' place in that segment's file. */
+export interface WalWritten {
+  seq: number;
+  segment: WalSegment;
+  offset: number;
+  length: number;
 }
 
 export interface Wal {
@@ -65,7 +78,7 @@ export interface Wal {
    * Appends one payload (one line of JSON, no "\n"); resolves once it is durable (with
    * `deferSync`: once written, durable after the next sync), with its seq and segment.
    */
-  append(payload: string, options?: { deferSync?: boolean }): Promise<{ seq: number; segment: WalSegment }>;
+  append(payload: string, options?: { deferSync?: boolean }): Promise<WalWritten>;
   /** Resolves once every line appended before the call is durable. */
   flush(): Promise<void>;
   /** Seals the open segment if `condition` holds once what is queued now has been written. */
@@ -76,6 +89,8 @@ export interface Wal {
   readonly segments: readonly WalSegment[];
   /** Deletes the oldest segment, which must be sealed. */
   removeOldest(): Promise<void>;
+  /** Moves the oldest segment, which must be sealed, out of the log to `path` (a rename: the caller syncs both folders). */
+  detachOldest(path: string): Promise<void>;
   /** Ends the wait after a failure at once: the caller knows the disk takes writes again. */
   retryNow(): void;
   /** Writes what is queued, syncs, and seals the open segment (an empty one is removed). */
@@ -99,7 +114,7 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
 
   const segments: SegmentState[] = [];
   const replayed: WalLine[] = [];
-  let lastSeq = 0;
+  let lastSeq = options.startAfter ?? 0;
   for (const leftover of await readLeftovers(fs, dir, name)) {
     lastSeq = Math.max(lastSeq, leftover.lines.at(-1)?.seq ?? leftover.firstSeq - 1);
     if (leftover.lines.length === 0) {
@@ -112,7 +127,7 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
     if (sync) await fs.sync(leftover.path);
     const segment: SegmentState = { firstSeq: leftover.firstSeq, lastSeq: leftover.lines.at(-1)!.seq, path: leftover.path, sealed: true, bytes: 0, carry: [] };
     segments.push(segment);
-    for (const line of leftover.lines) replayed.push({ ...line, segment });
+    for (const line of leftover.lines) replayed.push({ seq: line.seq, payload: line.payload, offset: line.offset, length: line.length, segment });
   }
   for (const line of replayed) replay(line);
 
@@ -177,10 +192,12 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
     const firstSeq = carried[0]?.seq ?? lastSeq + 1;
     if (!old.sealed) {
       await closeFile(old);
-      // Only failed lines in it: nothing acknowledged to keep, and the new segment takes its name.
-      if (old.lastSeq < old.firstSeq) {
+      // Only failed lines in it, or only lines carried over: nothing to keep that the new segment
+      // does not hold, and the new segment takes its name (appending to it would repeat its seqs).
+      if (old.lastSeq < old.firstSeq || carried[0]?.seq === old.firstSeq) {
         await fs.remove(old.path);
-        segments.splice(segments.indexOf(old), 1);
+        const index = segments.indexOf(old);
+        if (index !== -1) segments.splice(index, 1);
       } else {
         old.sealed = true;
         options.onSealed?.(old);
@@ -199,7 +216,7 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
   };
 
   type Item =
-    | { kind: "line"; payload: string; deferSync: boolean; resolve: (written: { seq: number; segment: WalSegment }) => void; reject: (err: unknown) => void }
+    | { kind: "line"; payload: string; deferSync: boolean; resolve: (written: WalWritten) => void; reject: (err: unknown) => void }
     | { kind: "flush"; resolve: () => void; reject: (err: unknown) => void }
     | { kind: "seal"; condition: (current: WalSegment) => boolean };
 
@@ -238,12 +255,17 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
         if (data.length > 0) undoWrite(segment);
         throw err;
       }
+      let offset = segment.bytes;
       segment.bytes += data.length;
       lastSeq += lines.length;
       segment.lastSeq = lastSeq;
       if (sync && !mustSync) segment.carry.push(...encoded);
       if (lines.length > 0) options.onWritten?.(segment, lines.length);
-      lines.forEach((item, index) => item.resolve({ seq: encoded[index]!.seq, segment }));
+      lines.forEach((item, index) => {
+        const line = encoded[index]!;
+        item.resolve({ seq: line.seq, segment, offset, length: line.bytes.length });
+        offset += line.bytes.length;
+      });
       for (const item of batch) if (item.kind === "flush") item.resolve();
       failure = undefined;
     } catch (err) {
@@ -294,6 +316,12 @@ export async function openWal(options: WalOptions, replay: (line: WalLine) => vo
       await fs.remove(oldest.path);
       segments.shift();
     },
+    async detachOldest(path) {
+      const oldest = segments[0];
+      if (!oldest?.sealed) throw new Error(`The ${name}'s oldest segment is still open`);
+      await fs.rename(oldest.path, path);
+      segments.shift();
+    },
     async close() {
       await queue.idle();
       if (current.sealed) return;
@@ -333,6 +361,8 @@ interface EncodedLine {
 interface ParsedLine {
   seq: number;
   payload: string;
+  offset: number;
+  length: number;
 }
 
 interface Leftover {
@@ -346,13 +376,13 @@ function encodeLine(seq: number, payload: string): EncodedLine {
   return { seq, bytes: encoder.encode(`${crc32Hex(encoder.encode(body))} ${body}\n`) };
 }
 
-/** A whole line's seq and payload, or undefined if it is torn or damaged. */
+/** A whole line's seq, payload and byte length, or undefined if it is torn or damaged (the offset is the caller's to set). */
 function parseLine(text: string, expectedSeq: number): ParsedLine | undefined {
   if (text.startsWith("{")) {
     // An older minstore's line: the payload alone, numbered by its place.
     try {
       JSON.parse(text);
-      return { seq: expectedSeq, payload: text };
+      return { seq: expectedSeq, payload: text, offset: 0, length: utf8Length(text) + 1 };
     } catch {
       return undefined;
     }
@@ -360,10 +390,11 @@ function parseLine(text: string, expectedSeq: number): ParsedLine | undefined {
   const space = text.indexOf(" ");
   const second = text.indexOf(" ", space + 1);
   if (space !== 8 || second === -1) return undefined;
-  const body = text.slice(space + 1);
-  if (crc32Hex(encoder.encode(body)) !== text.slice(0, 8)) return undefined;
+  const body = encoder.encode(text.slice(space + 1));
+  if (crc32Hex(body) !== text.slice(0, 8)) return undefined;
   const seq = Number(text.slice(space + 1, second));
-  return seq === expectedSeq ? { seq, payload: text.slice(second + 1) } : undefined;
+  // Its bytes: the CRC's 8 digits and a space, the body, the newline.
+  return seq === expectedSeq ? { seq, payload: text.slice(second + 1), offset: 0, length: 9 + body.length + 1 } : undefined;
 }
 
 /** Every segment left in `dir`, read and checked against the rules in the header. */
@@ -383,10 +414,12 @@ async function readLeftovers(fs: FsModule, dir: string, name: string): Promise<L
     const lines: ParsedLine[] = [];
     let damagedAt: number | undefined;
     let legacyLines = false;
+    let offset = 0;
     for (const [index, piece] of pieces.entries()) {
       const line = parseLine(piece, firstSeq + lines.length);
+      const length = line?.length ?? utf8Length(piece) + 1;
       if (damagedAt === undefined) {
-        if (line) lines.push(line);
+        if (line) lines.push({ ...line, offset, length });
         else damagedAt = index;
         legacyLines ||= piece.startsWith("{");
       } else if (isWholeLine(piece)) {
@@ -395,6 +428,7 @@ async function readLeftovers(fs: FsModule, dir: string, name: string): Promise<L
             "Restore the data directory from a replica or a backup, or move that file aside to start without its lines.",
         );
       }
+      offset += length;
     }
     if (next !== undefined) {
       if (firstSeq > next && !legacyName && !legacyLines) {
@@ -417,6 +451,25 @@ async function readLeftovers(fs: FsModule, dir: string, name: string): Promise<L
 function isWholeLine(piece: string): boolean {
   const seq = piece.startsWith("{") ? 0 : Number(piece.split(" ", 2)[1]);
   return parseLine(piece, seq) !== undefined;
+}
+
+/** The UTF-8 byte length of `text` without encoding it (replay counts the bytes of lines it does not check). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
+      // A surrogate pair: 4 bytes for 2 code units.
+      const low = text.charCodeAt(index + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        bytes += 2;
+        index += 1;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

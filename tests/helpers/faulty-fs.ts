@@ -9,7 +9,7 @@ import { nodeFs } from "../../src/runtime/node/fs.ts";
 import { type AppendFile, FsFault, type FsFaultKind, type FsModule } from "../../src/runtime/fs-module.ts";
 
 export type FsOperation =
-  | "readText" | "writeFile" | "overwriteNow" | "rename" | "remove" | "mkdirp" | "readDir" | "sync" | "openAppend" | "createExclusive"
+  | "readText" | "readAt" | "writeFile" | "overwriteNow" | "rename" | "remove" | "mkdirp" | "readDir" | "sync" | "openAppend" | "createExclusive"
   | "append" | "appendSync" | "truncate";
 
 export interface FaultRule {
@@ -20,6 +20,8 @@ export interface FaultRule {
   pathIncludes?: string;
   /** Fail only the n-th matching call (1-based); absent: every matching call. */
   nth?: number;
+  /** Instead of failing, the matching call and every later one hang: the process was killed right there. */
+  freeze?: boolean;
 }
 
 const WRITES: readonly FsOperation[] = ["writeFile", "overwriteNow", "rename", "remove", "mkdirp", "sync", "openAppend", "createExclusive", "append", "appendSync", "truncate"];
@@ -34,6 +36,8 @@ export interface FaultyFs {
   freeze(): void;
   /** Calls that matched a rule and failed. */
   readonly failures: number;
+  /** Whether calls hang now (freeze(), or a rule with `freeze`). */
+  readonly frozen: boolean;
   /** Every call so far. */
   readonly calls: number;
   /** Every call so far that writes or syncs. */
@@ -57,6 +61,10 @@ export function createFaultyFs(base: FsModule = nodeFs): FaultyFs {
       if (rule.pathIncludes !== undefined && !path.includes(rule.pathIncludes)) continue;
       entry.seen += 1;
       if (rule.nth !== undefined && entry.seen !== rule.nth) continue;
+      if (rule.freeze) {
+        frozen = true;
+        return;
+      }
       failures += 1;
       throw new FsFault(rule.kind, `injected ${rule.kind} on ${operation} ${path}`);
     }
@@ -66,15 +74,18 @@ export function createFaultyFs(base: FsModule = nodeFs): FaultyFs {
     async (path: string, ...rest: A): Promise<R> => {
       if (frozen) return hang();
       check(operation, path);
+      if (frozen) return hang();
       return call(path, ...rest);
     };
 
   const fs: FsModule = {
     readText: wrap("readText", (path) => base.readText(path)),
+    readAt: wrap("readAt", (path, offset: number, length: number) => base.readAt(path, offset, length)),
     writeFile: wrap("writeFile", (path, data: string | Uint8Array, options?: { sync?: boolean }) => base.writeFile(path, data, options)),
     overwriteNow(path, data) {
       if (frozen) throw new FsFault("io", "frozen");
       check("overwriteNow", path);
+      if (frozen) throw new FsFault("io", "frozen");
       return base.overwriteNow(path, data);
     },
     rename: wrap("rename", (from, to: string) => base.rename(from, to)),
@@ -89,15 +100,19 @@ export function createFaultyFs(base: FsModule = nodeFs): FaultyFs {
         appendNow(data) {
           if (frozen) throw new FsFault("io", "frozen");
           check("append", path);
+          if (frozen) throw new FsFault("io", "frozen");
           file.appendNow(data);
         },
         async sync() {
           if (frozen) return hang();
           check("appendSync", path);
+          if (frozen) return hang();
           return file.sync();
         },
         truncateNow(length) {
+          if (frozen) throw new FsFault("io", "frozen");
           check("truncate", path);
+          if (frozen) throw new FsFault("io", "frozen");
           file.truncateNow(length);
         },
         linked: () => file.linked(),
@@ -121,6 +136,9 @@ export function createFaultyFs(base: FsModule = nodeFs): FaultyFs {
     freeze: () => void (frozen = true),
     get failures() {
       return failures;
+    },
+    get frozen() {
+      return frozen;
     },
     get calls() {
       return calls;

@@ -47,6 +47,10 @@ declare namespace Deno {
     syncData(): Promise<void>;
     /** fsync */
     sync(): Promise<void>;
+    /** Reads into `p`; resolves with the number of bytes read, null at the end of the file. */
+    read(p: Uint8Array): Promise<number | null>;
+    /** Moves the file's position; resolves with the new one. */
+    seek(offset: number, whence: SeekMode): Promise<number>;
     close(): void;
     stat(): Promise<FileInfo>;
     statSync(): FileInfo;
@@ -59,6 +63,12 @@ declare namespace Deno {
     isDirectory: boolean;
     /** Links to the file; null where the platform does not say. */
     nlink: number | null;
+  }
+
+  enum SeekMode {
+    Start = 0,
+    Current = 1,
+    End = 2,
   }
 
   function open(path: string, options?: OpenOptions): Promise<FsFile>;

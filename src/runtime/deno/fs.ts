@@ -58,7 +58,31 @@ export const denoFs: FsModule = {
       throw fault(err);
     }
   },
-  writeFile: (path, data, options) =>
+  async readAt(path, offset, length) {
+    let file;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw fault(err);
+    }
+    try {
+      await file.seek(offset, Deno.SeekMode.Start);
+      const bytes = new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const read = await file.read(bytes.subarray(filled));
+        if (read === null) break;
+        filled += read;
+      }
+      return bytes.subarray(0, filled);
+    } catch (err) {
+      throw fault(err);
+    } finally {
+      file.close();
+    }
+  },
+    writeFile: (path, data, options) =>
     translated(async () => {
       const file = await Deno.open(path, { write: true, create: true, truncate: true });
       try {

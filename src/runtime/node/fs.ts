@@ -1,5 +1,5 @@
 /** FsModule over node:fs; platform errors are translated here (ENOENT, FsFault) and nowhere else. */
-import { closeSync, fstatSync, ftruncateSync, openSync, readFile as readFileCallback, writeSync } from "node:fs";
+import { close as closeCallback, closeSync, fstatSync, ftruncateSync, open as openCallback, openSync, read as readCallback, readFile as readFileCallback, writeSync } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { faultKindOf, FsFault, type FsModule } from "../fs-module.ts";
 import { createMkdirp } from "../mkdirp.ts";
@@ -41,6 +41,14 @@ export const nodeFs: FsModule = {
   async readText(path) {
     try {
       return await readWhole(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw fault(err);
+    }
+  },
+  async readAt(path, offset, length) {
+    try {
+      return await readRange(path, offset, length);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw fault(err);
@@ -154,4 +162,17 @@ export const nodeFs: FsModule = {
  */
 function readWhole(path: string): Promise<string> {
   return new Promise((resolve, reject) => readFileCallback(path, "utf8", (err, text) => (err ? reject(err) : resolve(text))));
+}
+
+/** open, pread, close as one callback chain: no return to JavaScript between the steps (see readWhole). */
+function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) =>
+    openCallback(path, "r", (openErr, fd) => {
+      if (openErr) return reject(openErr);
+      const buffer = Buffer.allocUnsafe(length);
+      readCallback(fd, buffer, 0, length, offset, (readErr, bytesRead) =>
+        closeCallback(fd, () => (readErr ? reject(readErr) : resolve(buffer.subarray(0, bytesRead)))),
+      );
+    }),
+  );
 }

@@ -1,0 +1,269 @@
+/**
+ * LogStorage's own machinery, beyond the conformance suite: sealed segments moved to the data
+ * folder with hints, merges that keep the disk within twice the live data, a crash at every
+ * file-system call of a merge (nothing lost, nothing resurrected, a purged uid included), reads
+ * racing a merge, and a start that reads hints (or the data files, when the hints are gone).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { Entry } from "../src/record.ts";
+import type { FsModule } from "../src/runtime/fs-module.ts";
+import { nodeFs } from "../src/runtime/node/fs.ts";
+import { type LogStorage, type LogStorageOptions, openLogStorage } from "../src/storage/log/log-storage.ts";
+import { formatVersion } from "../src/version.ts";
+import { createFaultyFs } from "./helpers/faulty-fs.ts";
+import { record, tombstone } from "./storage-conformance.ts";
+
+const v = (n: number) => formatVersion(1_700_000_000_000 + n, 0, "n1");
+/** Tiny segments, merged as soon as they qualify, and no background timer: tests call compact(). */
+const TINY: Partial<LogStorageOptions> = { segmentBytes: 600, mergeMinBytes: 0, compactEveryMs: 3_600_000, cacheBytes: 0 };
+
+describe("LogStorage data files", () => {
+  test("sealed segments move to the data folder with a hint each, and the log keeps only its open segment", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      for (let index = 0; index < 40; index++) assert.ok(await storage.create("text", record(`u${index}`, v(index))));
+      await storage.compact();
+      const data = await readdir(`${base}/.data`);
+      const logs = data.filter((name) => name.endsWith(".log"));
+      assert.ok(logs.length >= 3, `only ${logs.length} data files`);
+      for (const name of logs) assert.ok(data.includes(name.replace(/\.log$/, ".hint")), `${name} has no hint`);
+      assert.equal((await readdir(`${base}/.log`)).length, 1);
+      for (let index = 0; index < 40; index++) assert.deepEqual((await storage.get("text", `u${index}`))?.entry, record(`u${index}`, v(index)));
+      await storage.close();
+    }));
+
+  test("a restart reads the hints, not the data files; without hints it reads the data files to the same state", () =>
+    withDir(async (base) => {
+      const expected = new Map<string, Entry>();
+      const first = await open(base, nodeFs);
+      await workload(first, expected);
+      await first.compact();
+      await first.close();
+
+      // Every read of a moved segment (generation 0) fails: only hints can be read.
+      const faulty = createFaultyFs();
+      faulty.inject({ kind: "io", operations: ["readText"], pathIncludes: "-0000.log" });
+      const hinted = await open(base, faulty.fs);
+      for (const [uid, entry] of expected) assert.deepEqual((await hinted.get(collectionOf(uid), uid))?.entry, entry);
+      faulty.heal();
+      await assertState(hinted, expected);
+      await hinted.close();
+
+      for (const name of await readdir(`${base}/.data`)) if (name.endsWith(".hint")) await rm(`${base}/.data/${name}`);
+      const unhinted = await open(base, nodeFs);
+      await assertState(unhinted, expected);
+      await unhinted.close();
+    }));
+});
+
+describe("LogStorage background faults", () => {
+  test("a move that fails (a full disk in the data folder) shows in readiness, is logged once, keeps writes going, and clears by itself", () =>
+    withDir(async (base) => {
+      const faulty = createFaultyFs();
+      const logged: string[] = [];
+      const storage = await openLogStorage({ fs: faulty.fs, dir: base, durability: "strict", log: (message) => logged.push(message), ...TINY });
+      faulty.inject({ kind: "no_space", operations: ["writeFile", "rename"], pathIncludes: "/.data/" });
+      const expected = new Map<string, Entry>();
+      await workload(storage, expected);
+      await storage.compact();
+      const condition = storage.condition!();
+      assert.equal(condition.writable, true, "a failed move refused writes");
+      assert.equal(condition.problems[0]?.cause, "no_space");
+      assert.equal(logged.filter((line) => line.includes("background work") && line.includes("failed")).length, 1, logged.join("\n"));
+      assert.ok((await readdir(`${base}/.log`)).length > 1, "segments moved despite the fault");
+      faulty.heal();
+      await storage.compact();
+      assert.deepEqual(storage.condition!().problems, []);
+      assert.equal(logged.filter((line) => line.includes("runs again")).length, 1, logged.join("\n"));
+      assert.equal((await readdir(`${base}/.log`)).length, 1);
+      await assertState(storage, expected);
+      await storage.close();
+    }));
+});
+
+describe("LogStorage merges", () => {
+  test("a merge rewrites dead-heavy data files: disk use ends within twice the live data, and every entry survives a reopen", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      const expected = new Map<string, Entry>();
+      for (let round = 0; round < 30; round++) {
+        for (let key = 0; key < 4; key++) {
+          const uid = `hot${key}`;
+          const entry = record(uid, v(round * 10 + key), `round ${round}`);
+          assert.ok(await storage.put("text", entry, expected.get(uid)?.version));
+          expected.set(uid, entry);
+        }
+      }
+      const before = storage.diskUse();
+      await storage.compact();
+      const after = storage.diskUse();
+      assert.ok(before.bytes > 4 * before.liveBytes, `the workload left too little dead data to test: ${JSON.stringify(before)}`);
+      // The open segment is not merged; everything else is within 2x.
+      const openSegment = (await readdir(`${base}/.log`)).length;
+      assert.equal(openSegment, 1);
+      const dataBytes = await folderBytes(`${base}/.data`, ".log");
+      assert.ok(dataBytes <= 2 * after.liveBytes, `data files hold ${dataBytes} bytes for ${after.liveBytes} live`);
+      assert.ok(after.bytes < before.bytes / 2, `merge saved too little: ${JSON.stringify({ before, after })}`);
+      await assertState(storage, expected);
+      await storage.close();
+      const reopened = await open(base, nodeFs);
+      await assertState(reopened, expected);
+      await reopened.close();
+    }));
+
+  test("a purged uid stays gone after its tombstone is merged away, and cursors older than the purge stay expired", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      assert.ok(await storage.create("text", record("gone", v(1))));
+      const { lastSeq: cursor } = await storage.changes(0, { limit: 10 });
+      assert.ok(await storage.put("text", tombstone("gone", v(2)), v(1)));
+      assert.ok(await storage.purge("text", "gone", v(2)));
+      for (let index = 0; index < 30; index++) assert.ok(await storage.applyIfNewer("text", record("churn", v(10 + index))));
+      await storage.compact();
+      assert.equal(await storage.get("text", "gone"), undefined);
+      await storage.close();
+      const reopened = await open(base, nodeFs);
+      assert.equal(await reopened.get("text", "gone"), undefined, "a purged uid came back");
+      await assert.rejects(reopened.changes(cursor, { limit: 10 }), /cursor_expired|forgotten/);
+      for await (const { entry } of reopened.entries()) assert.notEqual(entry.uid, "gone");
+      await reopened.close();
+    }));
+
+  test("reads racing a merge never fail and always answer the current entry", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      const expected = new Map<string, Entry>();
+      await workload(storage, expected);
+      let reading = true;
+      let reads = 0;
+      const reader = (async () => {
+        while (reading) {
+          for (const [uid, entry] of expected) {
+            assert.deepEqual((await storage.get(collectionOf(uid), uid))?.entry, entry);
+            reads += 1;
+          }
+        }
+      })();
+      await storage.compact();
+      reading = false;
+      await reader;
+      assert.ok(reads > 0);
+      await storage.close();
+    }));
+
+  test("a walk of entries() left unfinished (a slow export) holds merges back but not close()", () =>
+    withDir(async (base) => {
+      const storage = await open(base, nodeFs);
+      await workload(storage, new Map());
+      const walk = storage.entries()[Symbol.asyncIterator]();
+      assert.equal((await walk.next()).done, false);
+      let compacted = false;
+      void storage.compact().then(() => (compacted = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(compacted, false, "a merge ran under the walk");
+      await storage.close();
+      await walk.return?.();
+    }));
+
+  test("a crash at any file-system call of moves and merges loses no entry and brings back none", { timeout: 240_000 }, async () => {
+    // A clean run first, to count the calls that compact() makes.
+    const calls = await withDir(async (base) => {
+      const faulty = createFaultyFs();
+      const storage = await open(base, faulty.fs);
+      await workload(storage, new Map());
+      const before = faulty.calls;
+      await storage.compact();
+      const made = faulty.calls - before;
+      await storage.close();
+      return made;
+    });
+    assert.ok(calls > 10, `compact() made only ${calls} calls`);
+    for (let nth = 1; nth <= calls; nth++) {
+      await withDir(async (base) => {
+        const faulty = createFaultyFs();
+        const storage = await open(base, faulty.fs);
+        const expected = new Map<string, Entry>();
+        await workload(storage, expected);
+        faulty.inject({ kind: "io", operations: ["readText", "readAt", "writeFile", "rename", "remove", "sync", "openAppend", "append", "appendSync", "readDir", "mkdirp"], nth, freeze: true });
+        // The crash: compact() hangs at the n-th call, and the disk keeps what it had then.
+        const compacted = storage.compact().then(() => faulty.freeze());
+        await Promise.race([compacted, until(() => faulty.frozen)]);
+        // Calls that began before the freeze finish in the kernel, as they would in a killed process.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const reopened = await open(base, nodeFs);
+        await assertState(reopened, expected, `crash at call ${nth}`);
+        await reopened.close();
+      });
+    }
+  });
+});
+
+// --- Internal helpers ---
+
+function open(base: string, fs: FsModule): Promise<LogStorage> {
+  return openLogStorage({ fs, dir: base, durability: "strict", log: () => {}, ...TINY });
+}
+
+/** Creates, updates, deletes and purges enough to seal several segments with dead lines in them. */
+async function workload(storage: LogStorage, expected: Map<string, Entry>) {
+  const write = async (uid: string, entry: Entry, done: Promise<boolean>) => {
+    assert.ok(await done, `write of ${uid} refused`);
+    expected.set(uid, entry);
+  };
+  for (let index = 0; index < 12; index++) await write(`u${index}`, record(`u${index}`, v(index)), storage.create("text", record(`u${index}`, v(index))));
+  for (let round = 1; round <= 3; round++) {
+    for (let index = 0; index < 12; index += 2) {
+      const entry = record(`u${index}`, v(round * 100 + index), `update ${round}`);
+      await write(`u${index}`, entry, storage.put("text", entry, expected.get(`u${index}`)!.version));
+    }
+  }
+  for (let index = 1; index < 12; index += 4) {
+    const entry = tombstone(`u${index}`, v(500 + index));
+    await write(`u${index}`, entry, storage.put("text", entry, expected.get(`u${index}`)!.version));
+  }
+  assert.ok(await storage.purge("text", "u1", v(501)));
+  expected.delete("u1");
+  for (let index = 0; index < 4; index++) await write(`other${index}`, record(`other${index}`, v(600 + index)), storage.create("other", record(`other${index}`, v(600 + index))));
+}
+
+/** The workload writes "other…" uids to the collection "other", the rest to "text". */
+const collectionOf = (uid: string) => (uid.startsWith("other") ? "other" : "text");
+
+async function assertState(storage: LogStorage, expected: Map<string, Entry>, context = "") {
+  for (const [uid, entry] of expected) {
+    assert.deepEqual((await storage.get(collectionOf(uid), uid))?.entry, entry, `${context}: ${uid}`);
+  }
+  assert.equal(await storage.get("text", "u1"), undefined, `${context}: the purged uid came back`);
+  const seen = new Map<string, Entry>();
+  for await (const { entry } of storage.entries()) {
+    assert.ok(!seen.has(entry.uid), `${context}: entries() gave ${entry.uid} twice`);
+    seen.set(entry.uid, entry);
+  }
+  assert.deepEqual(new Map([...seen].sort()), new Map([...expected].sort()), `${context}: entries()`);
+  const feed = await storage.changes(0, { limit: 1000 });
+  assert.deepEqual(feed.changes.map((change) => change.uid).sort(), [...expected.keys()].sort(), `${context}: the feed`);
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+async function folderBytes(folder: string, suffix: string): Promise<number> {
+  const { stat } = await import("node:fs/promises");
+  let bytes = 0;
+  for (const name of await readdir(folder)) if (name.endsWith(suffix)) bytes += (await stat(join(folder, name))).size;
+  return bytes;
+}
+
+async function withDir<T>(body: (base: string) => Promise<T>): Promise<T> {
+  const root = await mkdtemp(join(tmpdir(), "minstore-log-engine-"));
+  try {
+    return await body(`${root}/base`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
