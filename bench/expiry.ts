@@ -62,7 +62,7 @@ await fill("mixed", 10, records);
 const digestPass = async (withTracker: boolean) => {
   const tracker = createExpiryTracker();
   const started = performance.now();
-  await buildDigest(node.storage, withTracker ? tracker.note : undefined);
+  await buildDigest(node.storage, withTracker ? tracker.noteSummary : undefined);
   return performance.now() - started;
 };
 for (let round = 0; round < rounds; round++) {

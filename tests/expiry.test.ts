@@ -217,21 +217,23 @@ describe("an expired record", () => {
     assert.equal((await n.app.request("/e/k")).status, 200);
   });
 
-  test("survives a restart of the node: expires_at is a field of the stored record (file storage)", async () => {
-    const first = await openInProcessNode({ nodeId: "e1", now, args: ["--storage", "file"] });
-    const dataDir = first.dataDir;
-    const record = await recordOf(await send(first, "POST", "/e/k?ttl=10s", { value: "v" }));
-    await first.cluster.close();
-    await first.storage.close();
-    const second = await openInProcessNode({ nodeId: "e1", now, args: ["--storage", "file"], dataDir });
-    // The first node's directory, given again, is not removed by the second's close: remove it after.
-    opened.push({ close: () => second.close().then(() => rm(dataDir, { recursive: true, force: true })) });
-    assert.deepEqual(await recordOf(await second.app.request("/e/k")), record);
-    time = record.expires_at as number;
-    assert.equal((await second.app.request("/e/k")).status, 404);
-    assert.deepEqual((await uidsOf(second)).uids, [], "the tracker was rebuilt from storage at start");
-    await waitFor(async () => (await stored(second, "k"))?.deleted === true, 5000, "the tombstone after the restart");
-  });
+  for (const engine of ["file", "log"]) {
+    test(`survives a restart of the node: expires_at is a field of the stored record (${engine} storage)`, async () => {
+      const first = await openInProcessNode({ nodeId: "e1", now, args: ["--storage", engine] });
+      const dataDir = first.dataDir;
+      const record = await recordOf(await send(first, "POST", "/e/k?ttl=10s", { value: "v" }));
+      await first.cluster.close();
+      await first.storage.close();
+      const second = await openInProcessNode({ nodeId: "e1", now, args: ["--storage", engine], dataDir });
+      // The first node's directory, given again, is not removed by the second's close: remove it after.
+      opened.push({ close: () => second.close().then(() => rm(dataDir, { recursive: true, force: true })) });
+      assert.deepEqual(await recordOf(await second.app.request("/e/k")), record);
+      time = record.expires_at as number;
+      assert.equal((await second.app.request("/e/k")).status, 404);
+      assert.deepEqual((await uidsOf(second)).uids, [], "the tracker was rebuilt from storage at start (log: from its summaries)");
+      await waitFor(async () => (await stored(second, "k"))?.deleted === true, 5000, "the tombstone after the restart");
+    });
+  }
 });
 
 describe("replicas that carry expires_at", () => {

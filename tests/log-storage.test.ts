@@ -5,7 +5,7 @@
  * racing a merge, and a start that reads hints (or the data files, when the hints are gone).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -13,6 +13,7 @@ import type { Entry } from "../src/record.ts";
 import type { FsModule } from "../src/runtime/fs-module.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
 import { type LogStorage, type LogStorageOptions, openLogStorage } from "../src/storage/log/log-storage.ts";
+import { type EntrySummary, summaryOf } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
 import { createFaultyFs } from "./helpers/faulty-fs.ts";
 import { record, tombstone } from "./storage-conformance.ts";
@@ -57,6 +58,42 @@ describe("LogStorage data files", () => {
       const unhinted = await open(base, nodeFs);
       await assertState(unhinted, expected);
       await unhinted.close();
+    }));
+});
+
+describe("LogStorage summaries() for the start-up pass", () => {
+  test("come from the hints alone for data files, and from the lines where a hint has no versions", () =>
+    withDir(async (base) => {
+      const expected = new Map<string, Entry>();
+      const first = await open(base, nodeFs);
+      await workload(first, expected);
+      await first.compact();
+      await first.close();
+
+      // Every read of a data file's lines fails: summaries() must not need one.
+      const faulty = createFaultyFs();
+      const reopened = await open(base, faulty.fs);
+      faulty.inject({ kind: "io", operations: ["readAt"], pathIncludes: "/.data/" });
+      const summaries: EntrySummary[] = [];
+      for await (const batch of reopened.summaries!()) summaries.push(...batch);
+      assert.deepEqual(new Set(summaries.map((summary) => summary.uid)), new Set(expected.keys()));
+      const other0 = summaries.find((summary) => summary.uid === "other0");
+      assert.deepEqual(other0, summaryOf("other", expected.get("other0")!));
+      assert.equal(other0?.expiresAt, 1_800_000_000_000);
+      faulty.heal();
+      await reopened.close();
+
+      // Hints as an older engine wrote them (no versions, no expiries): the lines are read instead.
+      for (const name of await readdir(`${base}/.data`)) {
+        if (!name.endsWith(".hint")) continue;
+        const doc = JSON.parse(await readFile(`${base}/.data/${name}`, "utf8"));
+        delete doc.versions;
+        delete doc.expires;
+        await writeFile(`${base}/.data/${name}`, JSON.stringify({ ...doc, v: 1 }));
+      }
+      const older = await open(base, nodeFs);
+      await assertState(older, expected);
+      await older.close();
     }));
 });
 
@@ -227,7 +264,11 @@ async function workload(storage: LogStorage, expected: Map<string, Entry>) {
   }
   assert.ok(await storage.purge("text", "u1", v(501)));
   expected.delete("u1");
-  for (let index = 0; index < 4; index++) await write(`other${index}`, record(`other${index}`, v(600 + index)), storage.create("other", record(`other${index}`, v(600 + index))));
+  for (let index = 0; index < 4; index++) {
+    // Two of them expire: the start-up pass learns that from summaries() too.
+    const entry = record(`other${index}`, v(600 + index), `value of other${index}`, index % 2 === 0 ? { expires_at: 1_800_000_000_000 + index } : {});
+    await write(`other${index}`, entry, storage.create("other", entry));
+  }
 }
 
 /** The workload writes "other…" uids to the collection "other", the rest to "text". */
@@ -244,6 +285,12 @@ async function assertState(storage: LogStorage, expected: Map<string, Entry>, co
     seen.set(entry.uid, entry);
   }
   assert.deepEqual(new Map([...seen].sort()), new Map([...expected].sort()), `${context}: entries()`);
+  // summaries() tells the start-up pass the same as entries() would, from hints where it can.
+  const summaries: EntrySummary[] = [];
+  for await (const batch of storage.summaries!()) summaries.push(...batch);
+  const byUid = (a: EntrySummary, b: EntrySummary) => (a.uid < b.uid ? -1 : 1);
+  const expectedSummaries = [...expected].map(([uid, entry]) => summaryOf(collectionOf(uid), entry));
+  assert.deepEqual(summaries.sort(byUid), expectedSummaries.sort(byUid), `${context}: summaries()`);
   const feed = await storage.changes(0, { limit: 1000 });
   assert.deepEqual(feed.changes.map((change) => change.uid).sort(), [...expected.keys()].sort(), `${context}: the feed`);
 }

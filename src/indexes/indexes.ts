@@ -125,6 +125,8 @@ async function openMemoryIndexes(options: IndexesOptions): Promise<Indexes> {
   const wrapped: Storage = {
     ...storage,
     entries: () => (startPending.length > 0 ? feeding() : storage.entries()),
+    // The start-up pass must read whole records while an index waits for it.
+    summaries: startPending.length > 0 || !storage.summaries ? undefined : () => storage.summaries!(),
     create: (collection, record) => storage.create(collection, record).then((stored) => (stored && note(collection, record), stored)),
     put: (collection, entry, expected) => storage.put(collection, entry, expected).then((stored) => (stored && note(collection, entry), stored)),
     applyIfNewer: (collection, entry, options) => storage.applyIfNewer(collection, entry, options).then((stored) => (stored && note(collection, entry), stored)),

@@ -113,7 +113,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const { clock, log } = options;
   const now = options.now ?? Date.now;
   const expiry = createExpiryTracker();
-  const digest = await buildDigest(options.storage, expiry.note);
+  const digest = await buildDigest(options.storage, expiry.noteSummary);
   const storage = trackedStorage(expiringStorage(options.storage, expiry, now), digest);
   let servers = options.servers;
   let self = options.self;

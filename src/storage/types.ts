@@ -3,6 +3,7 @@
  * implements this interface and passes tests/storage-conformance.ts. Conditional writes are
  * the engine's job, not the caller's, so that several processes sharing one engine stay correct.
  */
+import { expiresAtOf } from "../expiry.ts";
 import type { Entry, Snapshot, StoredRecord } from "../record.ts";
 import type { EngineIndexes } from "./index-types.ts";
 import type { StorageCondition } from "./storage-health.ts";
@@ -31,6 +32,12 @@ export interface Storage {
   collections(): Promise<string[]>;
   /** Every entry, tombstones included, in no particular order: for sync and tombstone sweeps. */
   entries(): AsyncIterable<{ collection: string; entry: Entry }>;
+  /**
+   * What `entries()` would yield, less the values, in batches: the node's start-up pass (the sync
+   * digest, the expiry tracker) when no index needs whole records. Offered by engines that can
+   * answer it without reading every record (the log engine, from its hint files); absent: entries().
+   */
+  summaries?(): AsyncIterable<EntrySummary[]>;
   /** Resolves once every write acknowledged so far, deferred ones included, is durable. */
   flush(): Promise<void>;
   /**
@@ -72,6 +79,24 @@ export interface Storage {
   /** Finishes pending work (flushes, checkpoints) and releases resources. */
   close(): Promise<void>;
 }
+
+/** An entry as the start-up pass needs it: which version of which uid, and when it expires. */
+export interface EntrySummary {
+  collection: string;
+  uid: string;
+  version: string;
+  deleted: boolean;
+  /** A live record's expires_at, if it has one. */
+  expiresAt?: number;
+}
+
+export const summaryOf = (collection: string, entry: Entry): EntrySummary => ({
+  collection,
+  uid: entry.uid,
+  version: entry.version,
+  deleted: entry.deleted === true,
+  expiresAt: expiresAtOf(entry),
+});
 
 export interface ChangesOptions {
   /** Only this collection's changes (absent: every collection). */

@@ -6,6 +6,7 @@
  */
 import { expiresAtOf } from "../../expiry.ts";
 import type { Entry } from "../../record.ts";
+import type { EntrySummary } from "../../storage/types.ts";
 import { createMinHeap, type MinHeap } from "../../util/min-heap.ts";
 
 /** A record that expires, as the tracker noted it. */
@@ -19,6 +20,8 @@ export interface Expiring {
 export interface ExpiryTracker {
   /** The uid's current entry is now `entry` (undefined: it is gone, purged). */
   note(collection: string, uid: string, entry: Entry | undefined): void;
+  /** The same from an entry's summary (the start-up pass): its version and its expiry, if any. */
+  noteSummary(summary: EntrySummary): void;
   /** When the uid's current record expires, as far as this node knows; undefined when it does not. */
   expiresAt(collection: string, uid: string): number | undefined;
   /** True when some record of the collection carries an expiry: a listing of any other skips all checks. */
@@ -46,25 +49,32 @@ export function createExpiryTracker(): ExpiryTracker {
 
   const current = (item: Expiring) => collections.get(item.collection)?.get(item.uid) === item;
 
+  /** The uid's current version is `version` (undefined: it is gone), expiring at `at` (undefined: never). */
+  const noteExpiry = (collection: string, uid: string, version: string | undefined, at: number | undefined) => {
+    let uids = collections.get(collection);
+    const had = uids?.get(uid);
+    if (at === undefined || version === undefined) {
+      if (!had) return;
+      uids!.delete(uid);
+      size -= 1;
+      if (uids!.size === 0) collections.delete(collection);
+      return;
+    }
+    if (had?.version === version) return;
+    if (!uids) collections.set(collection, (uids = new Map()));
+    const item: Expiring = { collection, uid, version, expiresAt: at };
+    uids.set(uid, item);
+    if (!had) size += 1;
+    heap.push(item);
+    compactIfStale();
+  };
+
   return {
     note(collection, uid, entry) {
-      const at = entry && expiresAtOf(entry);
-      let uids = collections.get(collection);
-      const had = uids?.get(uid);
-      if (at === undefined) {
-        if (!had) return;
-        uids!.delete(uid);
-        size -= 1;
-        if (uids!.size === 0) collections.delete(collection);
-        return;
-      }
-      if (had?.version === entry!.version) return;
-      if (!uids) collections.set(collection, (uids = new Map()));
-      const item: Expiring = { collection, uid, version: entry!.version, expiresAt: at };
-      uids.set(uid, item);
-      if (!had) size += 1;
-      heap.push(item);
-      compactIfStale();
+      noteExpiry(collection, uid, entry?.version, entry && expiresAtOf(entry));
+    },
+    noteSummary(summary) {
+      noteExpiry(summary.collection, summary.uid, summary.version, summary.expiresAt);
     },
     expiresAt: (collection, uid) => collections.get(collection)?.get(uid)?.expiresAt,
     hasExpiring: (collection) => collections.has(collection),

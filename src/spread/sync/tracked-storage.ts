@@ -3,19 +3,24 @@
  * client's, a replica's, a synced one, a purge) updates the digest as it returns, so a sync round
  * never rescans. The digest is built once at start from `entries()`.
  */
-import type { Entry } from "../../record.ts";
-import type { Storage } from "../../storage/types.ts";
+import { type EntrySummary, type Storage, summaryOf } from "../../storage/types.ts";
 import { createSyncDigest, type SyncDigest } from "./digest.ts";
 
 /**
- * The digest of everything `storage` holds now (one pass over its entries, in bounded memory);
- * `alsoSee` gets each entry too, so that what else is built at start needs no pass of its own.
+ * The digest of everything `storage` holds now (one pass, in bounded memory: over the entries'
+ * summaries where the storage offers them, else over its entries); `alsoSee` gets each entry's
+ * summary too, so that what else is built at start needs no pass of its own.
  */
-export async function buildDigest(storage: Storage, alsoSee?: (collection: string, uid: string, entry: Entry) => void): Promise<SyncDigest> {
+export async function buildDigest(storage: Storage, alsoSee?: (summary: EntrySummary) => void): Promise<SyncDigest> {
   const digest = createSyncDigest();
-  for await (const { collection, entry } of storage.entries()) {
-    digest.set(collection, entry.uid, entry.version, entry.deleted === true);
-    alsoSee?.(collection, entry.uid, entry);
+  const see = (summary: EntrySummary) => {
+    digest.set(summary.collection, summary.uid, summary.version, summary.deleted);
+    alsoSee?.(summary);
+  };
+  if (storage.summaries) {
+    for await (const batch of storage.summaries()) for (const summary of batch) see(summary);
+  } else {
+    for await (const { collection, entry } of storage.entries()) see(summaryOf(collection, entry));
   }
   return digest;
 }

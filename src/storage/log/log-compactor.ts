@@ -14,6 +14,7 @@
  * I/O is bounded: a merge writes its output in chunks and yields to the event loop between them.
  * A read racing a step finds its line moved and looks again (see `settled`).
  */
+import { expiresAtOf } from "../../expiry.ts";
 import type { FsModule } from "../../runtime/fs-module.ts";
 import { type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { dataFileName, tempPathOf } from "./log-data-files.ts";
@@ -53,7 +54,8 @@ export interface Compactor {
 }
 
 const MAX_RUN = 16;
-const MAX_OUTPUT_BYTES = 1 << 30;
+/** A merge's output stays below this: a merge and an entries() walk read a whole file's lines at a time. */
+const MAX_OUTPUT_BYTES = 64 << 20;
 
 export function createCompactor(options: CompactorOptions): Compactor {
   const { fs, wal, dataDir, walDir, sync, keydir, files } = options;
@@ -77,7 +79,17 @@ export function createCompactor(options: CompactorOptions): Compactor {
 
   const hintLine = (hint: HintWriter, payload: string, seq: number, length: number) => {
     const op = decodeOp(payload);
-    hint.add({ seq, length, kind: op.snapshot ? kindOf(op.snapshot.entry) : "p", collection: op.collection, uid: op.uid, purgedSeq: op.purgedSeq });
+    const entry = op.snapshot?.entry;
+    hint.add({
+      seq,
+      length,
+      kind: entry ? kindOf(entry) : "p",
+      collection: op.collection,
+      uid: op.uid,
+      purgedSeq: op.purgedSeq,
+      version: entry?.version ?? "",
+      expiresAt: entry && expiresAtOf(entry),
+    });
     return op;
   };
 

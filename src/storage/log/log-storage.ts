@@ -24,11 +24,11 @@ import { checkSince } from "../change-log.ts";
 import { createChangeWatchers } from "../change-watchers.ts";
 import { createStorageHealth } from "../storage-health.ts";
 import { conditionalWrites, lockedCommit } from "../conditional-writes.ts";
-import { type ListOptions, type ListPage, pageOf, type Storage } from "../types.ts";
+import { type EntrySummary, type ListOptions, type ListPage, pageOf, type Storage, summaryOf } from "../types.ts";
 import { openWal, type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { createCompactor } from "./log-compactor.ts";
+import { type HintKind, kindOf, readHint, readHintSummaries } from "./log-hints.ts";
 import { listDataFiles } from "./log-data-files.ts";
-import { type HintKind, kindOf, readHint } from "./log-hints.ts";
 import { createLogKeydir, type LogFile, newLogFile, trimIndex } from "./log-keydir.ts";
 import { decodeOp, encodeOp, encodePurge, payloadOfLine, readFileBytes, scanLines } from "./log-line.ts";
 
@@ -66,6 +66,8 @@ const DEFAULT_MERGE_MIN_BYTES = 1 << 20;
 const DEFERRED_SYNC_MS = 50;
 const PROBE = "minstore probe: this file is written and removed to learn whether the disk takes writes again\n".repeat(40);
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** How many bytes of a file entries() and summaries() read at once. */
+const WALK_WINDOW_BYTES = 4 << 20;
 
 export async function openLogStorage(options: LogStorageOptions): Promise<LogStorage> {
   const { fs, dir } = options;
@@ -275,6 +277,38 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     },
   });
 
+  const readOrFail = async <T>(read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (err) {
+      throw health.readFailed(err);
+    }
+  };
+
+  /**
+   * Parses the lines of `file` that are current entries now, reading them in windows of at most
+   * WALK_WINDOW_BYTES (a longer line alone): memory stays bounded whatever the file's size.
+   */
+  const walkCurrentLines = async (file: LogFile, visit: (collection: string, entry: Entry) => void) => {
+    const lines: number[] = [];
+    keydir.currentLines(file, (seq, offset, length) => void lines.push(seq, offset, length));
+    for (let first = 0; first < lines.length;) {
+      const start = lines[first + 1]!;
+      let next = first + 3;
+      while (next < lines.length && lines[next + 1]! + lines[next + 2]! - start <= WALK_WINDOW_BYTES) next += 3;
+      const end = lines[next - 2]! + lines[next - 1]!;
+      const bytes = await readOrFail(() => fs.readAt(file.path, start, end - start));
+      for (let index = first; index < next; index += 3) {
+        const [seq, offset, length] = [lines[index]!, lines[index + 1]! - start, lines[index + 2]!];
+        const payload = bytes && bytes.length >= offset + length ? payloadOfLine(bytes.subarray(offset, offset + length), seq) : undefined;
+        if (payload === undefined) throw storageCorrupt(`The log line at byte ${offset + start} of ${file.path} is damaged`);
+        const op = decodeOp(payload);
+        if (op.snapshot) visit(op.collection, op.snapshot.entry);
+      }
+      first = next;
+    }
+  };
+
   const storage: LogStorage = {
     get(collection, uid) {
       const key = `${collection}/${uid}`;
@@ -297,30 +331,38 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       return keydir.liveCollections().sort();
     },
     async *entries() {
-      // One file after another, each read whole and in order (not one random read per record), and
+      // One file after another, read in order in windows (not one random read per record), and
       // only its current lines parsed (the keydir knows them); the background waits meanwhile, so
       // no file moves or goes under the walk.
       const release = await compactor!.pause();
       try {
         for (const file of [...files]) {
-          let bytes: Uint8Array | undefined;
-          try {
-            // Its lines so far: one written after the walk began is in flight, free to be missed.
-            bytes = await fs.readAt(file.path, 0, file.bytes);
-          } catch (err) {
-            throw health.readFailed(err);
-          }
-          if (!bytes) continue;
           const found: { collection: string; entry: Entry }[] = [];
-          keydir.currentLines(file, (seq, offset, length) => {
-            // Written after the read: in flight when the walk began.
-            if (offset + length > bytes.length) return;
-            const payload = payloadOfLine(bytes.subarray(offset, offset + length), seq);
-            if (payload === undefined) throw storageCorrupt(`The log line at byte ${offset} of ${file.path} is damaged`);
-            const op = decodeOp(payload);
-            if (op.snapshot) found.push({ collection: op.collection, entry: op.snapshot.entry });
-          });
+          await walkCurrentLines(file, (collection, entry) => found.push({ collection, entry }));
           yield* found;
+        }
+      } finally {
+        release();
+      }
+    },
+    async *summaries() {
+      // A data file's hint names every line's version and expiry: no record is read. The WAL's
+      // segments (and a data file whose hint is missing or older) are walked as entries() does.
+      const release = await compactor!.pause();
+      try {
+        for (const file of [...files]) {
+          const batch: EntrySummary[] = [];
+          // A data file's hint lies beside it under the same name (log-data-files.ts).
+          const hint = file.data ? await readOrFail(() => fs.readText(file.path.replace(/\.log$/, ".hint"))) : undefined;
+          const hinted = hint !== undefined &&
+            readHintSummaries(hint, (seq, kind, collection, uid, version, expiresAt) => {
+              if (keydir.isCurrent(file, collection, uid, seq)) batch.push({ collection, uid, version, deleted: kind === "t", expiresAt });
+            });
+          if (!hinted) {
+            batch.length = 0;
+            await walkCurrentLines(file, (collection, entry) => batch.push(summaryOf(collection, entry)));
+          }
+          yield batch;
         }
       } finally {
         release();
