@@ -59,35 +59,41 @@ export function createSyncDigest(): SyncDigest {
     return digest;
   };
 
-  const toggle = (digest: CollectionDigest, segment: number, collection: string, uid: string, version: string) => {
-    const [hi, lo] = entryHash(collection, uid, version);
+  const toggle = (digest: CollectionDigest, segment: number, hi: number, lo: number) => {
     digest.hashes[segment * 2] = digest.hashes[segment * 2]! ^ hi;
     digest.hashes[segment * 2 + 1] = digest.hashes[segment * 2 + 1]! ^ lo;
   };
 
   return {
     set(collection, uid, version, deleted = false) {
-      const segment = segmentOf(uid);
       const digest = of(collection, version !== undefined);
       if (!digest) return;
       const { versions } = digest;
-      const previous = versions.get(uid);
-      if (previous === version) return;
-      if (previous !== undefined) {
-        toggle(digest, segment, collection, uid, previous);
-        if (versions.deleted(uid)) digest.tombstones -= 1;
+      const slot = versions.slotOf(uid);
+      if (slot !== -1 && version !== undefined && versions.holds(slot, version)) return;
+      if (slot === -1 && version === undefined) return;
+      const segment = segmentOf(uid);
+      if (slot !== -1) {
+        toggle(digest, segment, versions.hashHiAt(slot), versions.hashLoAt(slot));
+        if (versions.deletedAt(slot)) digest.tombstones -= 1;
       }
       if (version === undefined) {
         versions.delete(uid);
         size -= 1;
         return;
       }
-      if (previous === undefined) size += 1;
-      versions.set(uid, segment, version, deleted);
+      if (slot === -1) size += 1;
+      const hi = entryHashHi(collection, uid, version);
+      const lo = entryHashLo(collection, uid, version);
+      versions.set(uid, segment, version, deleted, hi, lo);
       if (deleted) digest.tombstones += 1;
-      toggle(digest, segment, collection, uid, version);
+      toggle(digest, segment, hi, lo);
     },
-    versionOf: (collection, uid) => collections.get(collection)?.versions.get(uid),
+    versionOf(collection, uid) {
+      const versions = collections.get(collection)?.versions;
+      const slot = versions?.slotOf(uid) ?? -1;
+      return slot === -1 ? undefined : versions!.versionAt(slot);
+    },
     collections: () => [...collections].filter(([, digest]) => digest.versions.size > 0).map(([name]) => name).sort(),
     groups(collection) {
       const digest = collections.get(collection);
@@ -128,10 +134,33 @@ export function segmentOf(uid: string): number {
 
 // --- Internal helpers ---
 
-/** 64 bits in two lanes of FNV-1a with different seeds: enough to tell versions apart, and cheap on every write. */
-function entryHash(collection: string, uid: string, version: string): [number, number] {
-  const text = `${collection}\u0000${uid}\u0000${version}`;
-  return [fnv1a(text, 0x811c9dc5), mix(fnv1a(text, 0x01000193 ^ 0x5bd1e995))];
+/**
+ * 64 bits in two lanes of FNV-1a with different seeds over `${collection}\0${uid}\0${version}`:
+ * enough to tell versions apart, and cheap on every write (the parts are hashed in turn, with no
+ * string built). Every node computes the same: this is part of what peers compare.
+ */
+function entryHashHi(collection: string, uid: string, version: string): number {
+  return entryLane(collection, uid, version, 0x811c9dc5) >>> 0;
+}
+
+function entryHashLo(collection: string, uid: string, version: string): number {
+  return mix(entryLane(collection, uid, version, 0x01000193 ^ 0x5bd1e995) >>> 0);
+}
+
+function entryLane(collection: string, uid: string, version: string, seed: number): number {
+  let hash = fnv1aFrom(collection, seed);
+  hash = Math.imul(hash ^ 0, 0x01000193);
+  hash = fnv1aFrom(uid, hash);
+  hash = Math.imul(hash ^ 0, 0x01000193);
+  return fnv1aFrom(version, hash);
+}
+
+function fnv1aFrom(text: string, hash: number): number {
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash;
 }
 
 function fnv1a(text: string, seed: number): number {

@@ -1,23 +1,29 @@
 /**
- * The versions the sync digest must remember, one per (collection, uid), in about 35 bytes a uid
+ * The versions the sync digest must remember, one per (collection, uid), in about 45 bytes a uid
  * instead of ~215 for a Map of version strings (measured at 1,000,000 uids): a version
  * `<13-digit ms>-<4-digit counter>-<node>` is kept as its parts, the ms in a Float64Array, the
  * counter and an index into a small table of node names in Uint16Arrays, and the string is rebuilt
  * when asked for. Each uid maps to a slot of those arrays; freed slots are reused. A slot also
- * keeps its uid's digest segment, so that a segment's uids are found by a scan of a Uint16Array.
+ * keeps its uid's digest segment, so that a segment's uids are found by a scan of a Uint16Array,
+ * and the 64-bit hash its entry adds to that segment, so that a new version takes the old one's
+ * hash out without building the old string again.
  *
  * A version of another shape (none is made today, but a peer may send one) is kept as its string.
  */
-import { parseVersion } from "../../version.ts";
-
 export interface VersionTable {
-  /** The uid's version, or undefined. */
-  get(uid: string): string | undefined;
-  /** Stores the uid's version, its digest segment, and whether its entry is a tombstone. */
-  set(uid: string, segment: number, version: string, deleted: boolean): void;
+  /** The uid's slot, or -1. */
+  slotOf(uid: string): number;
+  /** True when the slot holds exactly `version`. */
+  holds(slot: number, version: string): boolean;
+  versionAt(slot: number): string;
+  deletedAt(slot: number): boolean;
+  /** The two 32-bit lanes of the hash the slot's entry adds to its segment. */
+  hashHiAt(slot: number): number;
+  hashLoAt(slot: number): number;
+  /** Stores the uid's version, its digest segment, whether its entry is a tombstone, and its hash. */
+  set(uid: string, segment: number, version: string, deleted: boolean, hi: number, lo: number): void;
   /** Forgets the uid. */
   delete(uid: string): void;
-  deleted(uid: string): boolean;
   readonly size: number;
   /** The (uid, version) pairs of the uids in these segments (in no particular order). */
   inSegments(segments: ReadonlySet<number>): [string, string][];
@@ -25,24 +31,35 @@ export interface VersionTable {
 
 /** Node names, shared by every table: a handful in a cluster (and their `-expired` variants). */
 export interface NodeNames {
-  indexOf(name: string): number | undefined;
+  /** The index of the node name that `version` ends with from `from` on; undefined when the table is full. */
+  indexIn(version: string, from: number): number | undefined;
   nameAt(index: number): string;
 }
 
 const OTHER_SHAPE = 0xffff;
 const INITIAL_SLOTS = 64;
+/** `<13 digits>-<4 digits>-`: where the node name starts. */
+const NODE_AT = 19;
 
 export function createNodeNames(): NodeNames {
   const names: string[] = [];
   const indexes = new Map<string, number>();
+  // Nearly every version names one of a few nodes: the last one matched is tried first, without a slice.
+  let last = -1;
   return {
-    indexOf(name) {
+    indexIn(version, from) {
+      if (last !== -1) {
+        const name = names[last]!;
+        if (version.length - from === name.length && version.endsWith(name)) return last;
+      }
+      const name = version.slice(from);
       let index = indexes.get(name);
       if (index === undefined) {
         if (names.length >= OTHER_SHAPE) return undefined;
         index = names.push(name) - 1;
         indexes.set(name, index);
       }
+      last = index;
       return index;
     },
     nameAt: (index) => names[index]!,
@@ -56,6 +73,7 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
   let nodes = new Uint16Array(INITIAL_SLOTS);
   let tombstones = new Uint8Array(INITIAL_SLOTS);
   let segmentOfSlot = new Uint16Array(INITIAL_SLOTS);
+  let hashes = new Uint32Array(INITIAL_SLOTS * 2);
   // The uid of each slot (undefined when free): the way back from a segment scan.
   const uidOfSlot: (string | undefined)[] = [];
   const otherShapes = new Map<number, string>();
@@ -63,9 +81,8 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
   let used = 0;
 
   const grow = () => {
-    const capacity = ms.length * 2;
-    const widen = <T extends Float64Array | Uint16Array | Uint8Array>(old: T, make: (length: number) => T): T => {
-      const wider = make(capacity);
+    const widen = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(old: T, make: (length: number) => T): T => {
+      const wider = make(old.length * 2);
       wider.set(old);
       return wider;
     };
@@ -74,6 +91,7 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
     nodes = widen(nodes, (length) => new Uint16Array(length));
     tombstones = widen(tombstones, (length) => new Uint8Array(length));
     segmentOfSlot = widen(segmentOfSlot, (length) => new Uint16Array(length));
+    hashes = widen(hashes, (length) => new Uint32Array(length));
   };
 
   const versionAt = (slot: number): string => {
@@ -83,25 +101,30 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
 
   const store = (slot: number, version: string) => {
     otherShapes.delete(slot);
-    const parts = parseVersion(version);
-    const node = parts && nodeNames.indexOf(parts.nodeId);
+    const parts = partsOf(version);
+    const node = parts && nodeNames.indexIn(version, NODE_AT);
     if (parts && node !== undefined) {
       ms[slot] = parts.ms;
       counters[slot] = parts.counter;
       nodes[slot] = node;
-      // Only the canonical spelling is rebuilt the same: keep anything else as it came.
-      if (versionAt(slot) === version) return;
+      return;
     }
     nodes[slot] = OTHER_SHAPE;
     otherShapes.set(slot, version);
   };
 
   return {
-    get(uid) {
-      const slot = slots.get(uid);
-      return slot === undefined ? undefined : versionAt(slot);
+    slotOf: (uid) => slots.get(uid) ?? -1,
+    holds(slot, version) {
+      if (nodes[slot] === OTHER_SHAPE) return otherShapes.get(slot) === version;
+      const parts = partsOf(version);
+      return parts !== undefined && parts.ms === ms[slot] && parts.counter === counters[slot] && nodeNames.indexIn(version, NODE_AT) === nodes[slot];
     },
-    set(uid, segment, version, deleted) {
+    versionAt,
+    deletedAt: (slot) => tombstones[slot] === 1,
+    hashHiAt: (slot) => hashes[slot * 2]!,
+    hashLoAt: (slot) => hashes[slot * 2 + 1]!,
+    set(uid, segment, version, deleted, hi, lo) {
       let slot = slots.get(uid);
       if (slot === undefined) {
         slot = free.pop() ?? used++;
@@ -112,6 +135,8 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
       }
       store(slot, version);
       tombstones[slot] = deleted ? 1 : 0;
+      hashes[slot * 2] = hi;
+      hashes[slot * 2 + 1] = lo;
     },
     delete(uid) {
       const slot = slots.get(uid);
@@ -120,10 +145,6 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
       otherShapes.delete(slot);
       uidOfSlot[slot] = undefined;
       free.push(slot);
-    },
-    deleted(uid) {
-      const slot = slots.get(uid);
-      return slot !== undefined && tombstones[slot] === 1;
     },
     get size() {
       return slots.size;
@@ -137,4 +158,28 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
       return pairs;
     },
   };
+}
+
+// --- Internal helpers ---
+
+/**
+ * The ms and counter of a version spelled `<13 digits>-<4 digits>-<node>` (as formatVersion writes
+ * it, so rebuilding it gives the same string), read from its char codes without a regex or a slice;
+ * undefined for any other shape.
+ */
+function partsOf(version: string): { ms: number; counter: number } | undefined {
+  if (version.length <= NODE_AT || version.charCodeAt(13) !== 45 || version.charCodeAt(18) !== 45) return undefined;
+  let ms = 0;
+  for (let index = 0; index < 13; index++) {
+    const digit = version.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    ms = ms * 10 + digit;
+  }
+  let counter = 0;
+  for (let index = 14; index < 18; index++) {
+    const digit = version.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    counter = counter * 10 + digit;
+  }
+  return { ms, counter };
 }

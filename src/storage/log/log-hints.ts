@@ -9,7 +9,7 @@
  *
  * kinds: r a record, t a tombstone, p a purge (its purged seq in `purged`, in order). The versions
  * and the (sparse) expiry times let the node's start-up pass (the sync digest, the expiry tracker)
- * read hints instead of records: see `readHintSummaries`; a version-1 hint has neither. Lines lie end
+ * read hints instead of records: see `visitHintSummaries`; a version-1 hint has neither. Lines lie end
  * to end from byte 0, so offsets are the running sum of lengths. A hint is written to a temp file,
  * synced and renamed before its data file gets its name: one without a data file is left over from
  * a crash and ignored; one that fails to parse is ignored too, and the data file is read instead.
@@ -77,61 +77,74 @@ export function createHintWriter(): HintWriter {
 /** The kind of an entry's line. */
 export const kindOf = (entry: Entry): HintKind => (entry.deleted === true ? "t" : "r");
 
-/** Calls `visit` for each line a hint document names, with its byte offset; false when the text is no hint (read the data file). */
-export function readHint(
-  text: string,
-  // Positional arguments: no object per line at start, where a million lines are read.
-  visit: (seq: number, offset: number, length: number, kind: HintKind, collection: string, uid: string, purgedSeq: number | undefined) => void,
-): boolean {
-  let doc: { v?: unknown; first?: unknown; seqs?: unknown; lengths?: unknown; kinds?: unknown; collections?: unknown; cols?: unknown; uids?: unknown; purged?: unknown };
+/** A hint document, parsed and checked: its lines' columns. */
+export interface ParsedHint {
+  first: number;
+  seqs: number[];
+  lengths: number[];
+  kinds: string;
+  collections: string[];
+  cols: number[];
+  uids: string[];
+  purged: number[];
+  /** Absent in a version-1 hint. */
+  versions?: string[];
+  expires?: number[];
+}
+
+/** The hint document in `text`, or undefined when it is none (read the data file instead). */
+export function parseHint(text: string): ParsedHint | undefined {
+  let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(text);
   } catch {
-    return false;
+    return undefined;
   }
-  const { seqs, lengths, kinds, collections, cols, uids, purged } = doc as {
-    seqs: number[]; lengths: number[]; kinds: string; collections: string[]; cols: number[]; uids: string[]; purged: number[];
-  };
-  if ((doc.v !== 1 && doc.v !== 2) || typeof doc.first !== "number" || !Array.isArray(seqs) || !Array.isArray(lengths) || typeof kinds !== "string" ||
-    !Array.isArray(collections) || !Array.isArray(cols) || !Array.isArray(uids) || !Array.isArray(purged)) return false;
+  const { v, first, seqs, lengths, kinds, collections, cols, uids, purged, versions, expires } = doc;
+  if ((v !== 1 && v !== 2) || typeof first !== "number" || !Array.isArray(seqs) || !Array.isArray(lengths) || typeof kinds !== "string" ||
+    !Array.isArray(collections) || !Array.isArray(cols) || !Array.isArray(uids) || !Array.isArray(purged)) return undefined;
   const count = seqs.length;
-  if (lengths.length !== count || kinds.length !== count || cols.length !== count || uids.length !== count || !/^[rtp]*$/.test(kinds)) return false;
-  let seq = doc.first;
+  if (lengths.length !== count || kinds.length !== count || cols.length !== count || uids.length !== count || !/^[rtp]*$/.test(kinds)) return undefined;
+  const hint: ParsedHint = { first, seqs, lengths, kinds, collections, cols, uids, purged };
+  // Versions and expiries only serve the start-up pass: without them (or malformed) it reads the lines.
+  if (v === 2 && Array.isArray(versions) && versions.length === count && Array.isArray(expires) && expires.length % 2 === 0) {
+    hint.versions = versions;
+    hint.expires = expires;
+  }
+  return hint;
+}
+
+/** Calls `visit` for each line a hint names, with its byte offset. */
+export function visitHint(
+  hint: ParsedHint,
+  // Positional arguments: no object per line at start, where a million lines are read.
+  visit: (seq: number, offset: number, length: number, kind: HintKind, collection: string, uid: string, purgedSeq: number | undefined) => void,
+): void {
+  const { seqs, lengths, kinds, collections, cols, uids, purged } = hint;
+  let seq = hint.first;
   let offset = 0;
   let purges = 0;
-  for (let index = 0; index < count; index++) {
+  for (let index = 0; index < seqs.length; index++) {
     seq += seqs[index]!;
     const kind = kinds[index] as HintKind;
     visit(seq, offset, lengths[index]!, kind, collections[cols[index]!]!, uids[index]!, kind === "p" ? purged[purges++] : undefined);
     offset += lengths[index]!;
   }
-  return true;
 }
 
 /**
- * Calls `visit` for each record and tombstone line a version-2 hint names, with its version and
- * expiry; false when the text holds no versions (a version-1 hint, or no hint: read the lines).
+ * Calls `visit` for each record and tombstone line the hint names, with its version and expiry;
+ * false when the hint has no versions (a version-1 hint: read the lines).
  */
-export function readHintSummaries(
-  text: string,
+export function visitHintSummaries(
+  hint: ParsedHint,
   visit: (seq: number, kind: "r" | "t", collection: string, uid: string, version: string, expiresAt: number | undefined) => void,
 ): boolean {
-  let doc: { v?: unknown; first?: unknown; seqs?: unknown; kinds?: unknown; collections?: unknown; cols?: unknown; uids?: unknown; versions?: unknown; expires?: unknown };
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  const { seqs, kinds, collections, cols, uids, versions, expires } = doc as {
-    seqs: number[]; kinds: string; collections: string[]; cols: number[]; uids: string[]; versions: string[]; expires: number[];
-  };
-  if (doc.v !== 2 || typeof doc.first !== "number" || !Array.isArray(seqs) || typeof kinds !== "string" || !Array.isArray(collections) ||
-    !Array.isArray(cols) || !Array.isArray(uids) || !Array.isArray(versions) || !Array.isArray(expires)) return false;
-  const count = seqs.length;
-  if (kinds.length !== count || cols.length !== count || uids.length !== count || versions.length !== count || expires.length % 2 !== 0) return false;
-  let seq = doc.first;
+  const { seqs, kinds, collections, cols, uids, versions, expires } = hint;
+  if (!versions || !expires) return false;
+  let seq = hint.first;
   let nextExpiry = 0;
-  for (let index = 0; index < count; index++) {
+  for (let index = 0; index < seqs.length; index++) {
     seq += seqs[index]!;
     let expiresAt: number | undefined;
     if (expires[nextExpiry] === index) {

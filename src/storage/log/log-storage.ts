@@ -27,7 +27,7 @@ import { conditionalWrites, lockedCommit } from "../conditional-writes.ts";
 import { type EntrySummary, type ListOptions, type ListPage, pageOf, type Storage, summaryOf } from "../types.ts";
 import { openWal, type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { createCompactor } from "./log-compactor.ts";
-import { type HintKind, kindOf, readHint, readHintSummaries } from "./log-hints.ts";
+import { type HintKind, kindOf, type ParsedHint, parseHint, visitHint, visitHintSummaries } from "./log-hints.ts";
 import { listDataFiles } from "./log-data-files.ts";
 import { createLogKeydir, type LogFile, newLogFile, trimIndex } from "./log-keydir.ts";
 import { decodeOp, encodeOp, encodePurge, payloadOfLine, readFileBytes, scanLines } from "./log-line.ts";
@@ -68,6 +68,8 @@ const PROBE = "minstore probe: this file is written and removed to learn whether
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** How many bytes of a file entries() and summaries() read at once. */
 const WALK_WINDOW_BYTES = 4 << 20;
+/** How long the hints read at open are kept for the start-up pass. */
+const START_HINTS_MS = 60_000;
 
 export async function openLogStorage(options: LogStorageOptions): Promise<LogStorage> {
   const { fs, dir } = options;
@@ -102,16 +104,21 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     keydir.set(collection, uid, { file, offset, length, seq, deleted: kind === "t" });
   };
 
+  // The hints read at open, until the start-up pass has used them (or a while has passed without one).
+  const startHints = new Map<LogFile, ParsedHint>();
   for (const name of await listDataFiles(fs, dataDir)) {
     const file = newLogFile(nextFileId++, name.path, name.firstSeq, name.lastSeq, true, name.generation);
     files.push(file);
     const inRange = (seq: number) => seq >= file.firstSeq && seq <= file.lastSeq;
-    const hint = await fs.readText(name.hintPath);
-    const hinted = hint !== undefined &&
-      readHint(hint, (seq, offset, length, kind, collection, uid, purgedSeq) => {
+    const text = await fs.readText(name.hintPath);
+    const hint = text === undefined ? undefined : parseHint(text);
+    if (hint) {
+      visitHint(hint, (seq, offset, length, kind, collection, uid, purgedSeq) => {
         if (inRange(seq)) applyLine(file, seq, offset, length, kind, collection, uid, purgedSeq);
       });
-    if (!hinted) {
+      // Kept for the start-up pass (summaries()), which then hands out the keydir's own uid strings.
+      if (hint.versions) startHints.set(file, hint);
+    } else {
       const bytes = (await readFileBytes(fs, name.path)) ?? new Uint8Array();
       scanLines(bytes, (line) => {
         if (!inRange(line.seq)) return;
@@ -209,6 +216,9 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     onError: (err) => health.filesFailed(err),
     onSuccess: () => health.filesRecovered(),
   });
+  // A node reads its summaries at once; anyone else (a tool, an index's start pass) lets them go.
+  const dropStartHints = setTimeout(() => startHints.clear(), START_HINTS_MS);
+  (dropStartHints as { unref?: () => void }).unref?.();
   const compactTimer = setInterval(() => compactor!.poke(), options.compactEveryMs ?? 5000);
   (compactTimer as { unref?: () => void }).unref?.();
   compactor.poke();
@@ -352,11 +362,19 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       try {
         for (const file of [...files]) {
           const batch: EntrySummary[] = [];
-          // A data file's hint lies beside it under the same name (log-data-files.ts).
-          const hint = file.data ? await readOrFail(() => fs.readText(file.path.replace(/\.log$/, ".hint"))) : undefined;
+          // A data file's hint lies beside it under the same name (log-data-files.ts), unless open read it already.
+          const kept = startHints.get(file);
+          startHints.delete(file);
+          const text = kept || !file.data ? undefined : await readOrFail(() => fs.readText(file.path.replace(/\.log$/, ".hint")));
+          const hint = kept ?? (text === undefined ? undefined : parseHint(text));
+          // The file's current lines and the hint's both come in seq order: walked side by side, no uid looked up.
+          const current: number[] = [];
+          if (hint !== undefined) keydir.currentLines(file, (seq) => void current.push(seq));
+          let next = 0;
           const hinted = hint !== undefined &&
-            readHintSummaries(hint, (seq, kind, collection, uid, version, expiresAt) => {
-              if (keydir.isCurrent(file, collection, uid, seq)) batch.push({ collection, uid, version, deleted: kind === "t", expiresAt });
+            visitHintSummaries(hint, (seq, kind, collection, uid, version, expiresAt) => {
+              while (next < current.length && current[next]! < seq) next += 1;
+              if (current[next] === seq) batch.push({ collection, uid, version, deleted: kind === "t", expiresAt });
             });
           if (!hinted) {
             batch.length = 0;
@@ -408,6 +426,8 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     async close() {
       await locks.idle();
       clearInterval(compactTimer);
+      clearTimeout(dropStartHints);
+      startHints.clear();
       await compactor!.stop();
       clearTimeout(deferredTimer);
       health.close();
