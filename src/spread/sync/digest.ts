@@ -7,7 +7,7 @@
  * the (uid, version) pairs of the segments that differ: an in-sync collection costs 32 hashes.
  *
  * The pairs themselves are kept too (a uid and its version, with its segment), so that a segment's
- * list is read without a scan of the storage: about 35 bytes a record in a version table
+ * list is read without a scan of the storage: about 45 bytes a record in a version table
  * (version-table.ts), built once at start.
  */
 import { createNodeNames, createVersionTable, type VersionTable } from "./version-table.ts";
