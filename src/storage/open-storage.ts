@@ -6,6 +6,7 @@
 import { type Config, ConfigError } from "../config.ts";
 import { storageUnavailable } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { checkDataDirLayout } from "./data-dir-layout.ts";
 import { openFileStorage } from "./file.ts";
 import { openLogStorage } from "./log/log-storage.ts";
 import { createMemoryStorage } from "./memory.ts";
@@ -28,8 +29,10 @@ export async function openStorage(config: StorageConfig, runtime: Pick<Runtime, 
     case "memory":
       return createMemoryStorage();
     case "file":
+      await checkDataDirLayout(runtime.fs, config.data, "file");
       return openFileStorage(onDiskOptions(config, runtime, observer));
     case "log":
+      await checkDataDirLayout(runtime.fs, config.data, "log");
       return openLogStorage(onDiskOptions(config, runtime, observer));
     case "postgres":
       return openPostgres(config.storageUrl!, config.poolSize);
