@@ -77,7 +77,9 @@ export const singleNodeSuite: SuiteDefinition<SingleSettings> = {
 /** Starts a target's nodes; `--storage postgres` targets get a fresh database first. */
 async function startTarget(ctx: Context, spec: TargetSpec, serversList: string, databases: Databases): Promise<Server> {
   const { settings } = ctx;
-  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : ["--storage", settings.storage];
+  // A target naming its engine (log-strict) keeps it: a later --storage would override it.
+  const ownEngine = spec.args.includes("--storage");
+  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : ownEngine ? [] : ["--storage", settings.storage];
   // Bare Hono and the compared build stay on the bench's Node; --runtime moves minstore's own targets.
   const entry =
     spec.server === "bare"
