@@ -49,6 +49,7 @@ export function minstoreEntry(options: { serverJs?: string; source: boolean; run
       ? [["--import", "tsx", path.join(ROOT, "src", "server.ts")], "src/ through tsx"]
       : [[path.join(DIST, "src", "server.js")], "compiled to bench/.dist"];
   const { command, args } = runtimeCommand(ROOT, runtime, nodeEntry);
-  const on = runtime === "node" ? "" : `; on ${runtime} (${command === process.execPath ? "" : path.relative(ROOT, command)}${runtime === "deno" || runtime === "bun" ? ", src/main.ts" : ""})`;
-  return { command, args, note: runtime === "deno" || runtime === "bun" ? `src/main.ts${on}` : `${note}${on}` };
+  if (runtime === "node") return { command, args, note };
+  const binary = path.relative(ROOT, command);
+  return { command, args, note: runtime === "node-lts" ? `${note}, on ${binary}` : `src/main.ts on ${runtime} (${binary})` };
 }
