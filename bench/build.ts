@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BenchRuntime, runtimeCommand } from "./runtime-command.ts";
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(BENCH_DIR, "..");
@@ -29,15 +30,26 @@ export async function build(): Promise<void> {
   }
 }
 
-/** How a minstore node is started: node ARGS…, and a note for the report saying which build ran. */
+/** How a minstore node is started: COMMAND ARGS…, and a note for the report saying which build ran. */
 export interface MinstoreEntry {
+  command: string;
   args: string[];
   note: string;
 }
 
-/** The entry to start a minstore node with: another checkout's build, src/ through tsx, or bench/.dist. */
-export function minstoreEntry(options: { serverJs?: string; source: boolean }): MinstoreEntry {
-  if (options.serverJs) return { args: [path.resolve(options.serverJs)], note: options.serverJs };
-  if (options.source) return { args: ["--import", "tsx", path.join(ROOT, "src", "server.ts")], note: "src/ through tsx" };
-  return { args: [path.join(DIST, "src", "server.js")], note: "compiled to bench/.dist" };
+/**
+ * The entry to start a minstore node with: another checkout's build, src/ through tsx, or
+ * bench/.dist, on the Node running the bench unless `runtime` names another (bench/runtime-command.ts).
+ */
+export function minstoreEntry(options: { serverJs?: string; source: boolean; runtime?: BenchRuntime }): MinstoreEntry {
+  const runtime = options.runtime ?? "node";
+  const [nodeEntry, note] = options.serverJs
+    ? [[path.resolve(options.serverJs)], options.serverJs]
+    : options.source
+      ? [["--import", "tsx", path.join(ROOT, "src", "server.ts")], "src/ through tsx"]
+      : [[path.join(DIST, "src", "server.js")], "compiled to bench/.dist"];
+  const { command, args } = runtimeCommand(ROOT, runtime, nodeEntry);
+  if (runtime === "node") return { command, args, note };
+  const binary = path.relative(ROOT, command);
+  return { command, args, note: runtime === "node-lts" ? `${note}, on ${binary}` : `src/main.ts on ${runtime} (${binary})` };
 }

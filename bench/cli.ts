@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Scenario } from "./requests.ts";
+import { type BenchRuntime, RUNTIMES } from "./runtime-command.ts";
 
 export const SUITES = ["single", "replication", "etcd", "sustained", "scale"] as const;
 export type Suite = (typeof SUITES)[number];
@@ -37,6 +38,8 @@ export interface CommonSettings {
   write: boolean;
   /** The storage engine of minstore's file-backed nodes (`--storage`). */
   storage: StorageName;
+  /** What minstore's nodes run on (`--runtime`; bare Hono and etcd stay as they are). */
+  runtime: BenchRuntime;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -112,6 +115,7 @@ const OPTIONS = {
   keep: { type: "boolean", help: "keep the temp data directories" },
   "no-write": { type: "boolean", help: "print only; do not write bench/results.md" },
   storage: { type: "string", value: "ENGINE", help: `minstore's engine: ${STORAGE_NAMES.join(", ")} (default file; single: the strict and relaxed targets)` },
+  runtime: { type: "string", value: "NAME", help: `what minstore's nodes run on: ${RUNTIMES.join(", ")} (default node, the one running the bench; node-lts: tools/node-lts, after npm ci --prefix tools/node-lts; deno and bun run src/main.ts); bare Hono stays on node` },
   help: { type: "boolean", help: "this text" },
   targets: { type: "string", value: "LIST", only: "single", help: `of ${TARGET_NAMES.join(",")} (default all but compare and strict-nometrics; the pg ones only when PostgreSQL is here: --pg-url, or initdb/pg_ctl for a private cluster; compare with --compare-js)` },
   "pg-url": { type: "string", value: "URL", only: "single", help: "a PostgreSQL server for the pg targets (also MINSTORE_BENCH_PG_URL); each target gets a fresh database in it, dropped at the end" },
@@ -174,6 +178,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     if (only !== undefined && only !== suite) throw new UsageError(`--${name} is an option of --suite ${only}, not of --suite ${suite}`);
   }
   const quick = values.quick === true || env.BENCH_QUICK === "1";
+  if (given.has("cpu-prof") && values.runtime !== undefined && !values.runtime.startsWith("node")) throw new UsageError("--cpu-prof profiles Node processes: use it with --runtime node or node-lts");
   const common: CommonSettings = {
     quick,
     rounds: positiveInt("rounds", values.rounds, suite === "replication" && !quick ? 3 : 1),
@@ -186,6 +191,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     keep: values.keep === true,
     write: values["no-write"] !== true,
     storage: pick("storage", values.storage ?? "file", STORAGE_NAMES)[0]!,
+    runtime: one("runtime", values.runtime ?? "node", RUNTIMES),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
   };
   if (suite === "single") {
@@ -258,6 +264,13 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
 }
 
 /** A comma-separated option whose names must all be known; every known name when absent. */
+/** Exactly one of `known`. */
+function one<T extends string>(what: string, text: string, known: readonly T[]): T {
+  const names = pick(what, text, known);
+  if (names.length !== 1) throw new UsageError(`--${what} takes one of ${known.join(", ")}`);
+  return names[0]!;
+}
+
 function pick<T extends string>(what: string, text: string | undefined, known: readonly T[]): T[] {
   if (text === undefined) return [...known];
   const names = text.split(",").map((name) => name.trim()).filter(Boolean);

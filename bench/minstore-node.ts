@@ -34,9 +34,10 @@ export async function startMinstore(ctx: BenchContext<CommonSettings>, name: str
   const list = path.join(ctx.tempRoot, `${name}.servers.list`);
   await writeFile(list, peers.length === 0 ? "# no peers\n" : `${peers.join("\n")}\n`);
   const flags = ["--durability", options.durability ?? "strict", "--processes", "none", "--storage", settings.storage];
-  const args = [...minstoreEntry(settings).args, list, dataDirOf(ctx, name), "0", ...flags];
+  const entry = minstoreEntry(settings);
+  const args = [...entry.args, list, dataDirOf(ctx, name), "0", ...flags];
   const label = options.label ?? name;
-  const node = await spawnNode(label, args, { profileName: options.profileName, cpu: options.cpu, listenTimeoutMs: options.listenTimeoutMs });
+  const node = await spawnNode(label, args, { command: entry.command, profileName: options.profileName, cpu: options.cpu, listenTimeoutMs: options.listenTimeoutMs });
   ctx.nodes.push(node);
   const where = options.cpu === undefined ? "" : ` on CPU ${options.cpu}`;
   console.log(`bench: ${label} (${settings.storage} storage) on ${node.url} (pid ${node.pid})${where}${peers.length > 0 ? `, mirroring to ${peers.join(" ")}` : ""}`);

@@ -35,9 +35,11 @@ export interface SpawnOptions {
   listenTimeoutMs?: number;
   /** Pin it to this CPU (`taskset -c`, which execs node: the pid is node's). */
   cpu?: number;
+  /** The executable (default: the Node running the bench); profiling needs a Node. */
+  command?: string;
 }
 
-/** Spawns `node ARGS` in the repository and waits for its "listening on http://127.0.0.1:PORT" line. */
+/** Spawns `node ARGS` (or `options.command ARGS`) in the repository and waits for its "listening on http://127.0.0.1:PORT" line. */
 export async function spawnNode(label: string, args: string[], options: SpawnOptions = {}): Promise<NodeProcess> {
   let profile: CpuProfile | undefined;
   const nodeFlags: string[] = [];
@@ -48,7 +50,7 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
     nodeFlags.push("--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-name", name);
     profile = { file: path.join(dir, name), spawnedAt: performance.now(), windows: [] };
   }
-  const [command, ...commandArgs] = pinnedCommand([process.execPath, ...nodeFlags, ...args], options.cpu);
+  const [command, ...commandArgs] = pinnedCommand([options.command ?? process.execPath, ...nodeFlags, ...args], options.cpu);
   const child = spawn(command!, commandArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const { stderr, exited } = trackChild(child);
   try {

@@ -155,7 +155,7 @@ export function createApp(deps: AppDeps): Hono {
     // Only a peer's lookup carries the header: a client's GET stays synchronous up to storage.
     const marker = c.req.header(VISITED_HEADER);
     const visited = marker === undefined ? undefined : await lookupMarker(c, marker, deps.nodeId, uid, cluster);
-    const snapshot = await records.get(collection, uid, { local: c.req.query("local") === "1", visited });
+    const snapshot = await records.get(collection, uid, { local: hasQuery(c) && c.req.query("local") === "1", visited });
     const ifNoneMatch = parseEtagList(c.req.header("if-none-match"));
     if (ifNoneMatch && (ifNoneMatch.includes("*") || ifNoneMatch.includes(snapshot.entry.version))) {
       return new Response(null, { status: 304, headers: { etag: etagOf(snapshot.entry.version) } });
@@ -234,13 +234,15 @@ function recordResponse(snapshot: Snapshot): Response {
   });
 }
 
+/** Most requests have no query string: Hono's query() scans the whole URL for each name it is asked. */
+const hasQuery = (c: Context): boolean => c.req.url.includes("?");
+
 /**
  * `?cache=1` asks for the cache strategy. `mirror=1` marked replicated writes in the original; here
  * replicas travel only through POST /_replicate, so on a record it is refused rather than ignored.
  */
 function wantsCache(c: Context): boolean {
-  // Most requests have no query string: skip three lookups on the hot path.
-  if (!c.req.url.includes("?")) return false;
+  if (!hasQuery(c)) return false;
   if (c.req.query("mirror") !== undefined || c.req.query("bridge") !== undefined) {
     throw invalidInput("invalid_flag", "mirror=1 and bridge=1 belong to node-to-node requests (POST /_replicate), not to record requests");
   }

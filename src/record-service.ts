@@ -18,6 +18,8 @@ export interface RecordServiceDeps {
   pipeline: (draft: Draft) => Promise<Draft>;
   replicator: Replicator;
   now?: () => number;
+  /** check_sum of a value's bytes (default: record.ts's SHA-256 in hex; a runtime may give a native one with the same output). */
+  checksum?: (bytes: Uint8Array) => string;
 }
 
 /** Conditions from If-Match / If-None-Match, already parsed. */
@@ -55,6 +57,7 @@ const BACKOFF_MAX_MS = 50;
 export function createRecordService(deps: RecordServiceDeps): RecordService {
   const { storage, clock, pipeline, replicator } = deps;
   const now = deps.now ?? Date.now;
+  const hashOf = deps.checksum ?? checksum;
   // A collection name cannot hold "/", so the key names one uid of one collection.
   const lock = createKeyedLock();
   const serialized = <T>(collection: string, uid: string, task: () => Promise<T>) => lock.run(`${collection}/${uid}`, task);
@@ -65,7 +68,7 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     const { value: processed, uid: _uid, timestamp: _timestamp, expires_at: _expiresAt, ...fields } = await pipeline({ uid, value, timestamp });
     const bytes = valueBytes(processed);
     const expiry = options.ttlMs === undefined ? undefined : { expires_at: timestamp + options.ttlMs };
-    return { uid, value: processed, timestamp, check_sum: checksum(bytes), size: bytes.length, ...fields, ...expiry, version: "", node: clock.nodeId };
+    return { uid, value: processed, timestamp, check_sum: hashOf(bytes), size: bytes.length, ...fields, ...expiry, version: "", node: clock.nodeId };
   };
 
   // Newer than the entry it replaces, or 409 future_version when that one is beyond the clock skew:

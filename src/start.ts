@@ -186,7 +186,7 @@ async function openNodeLocked(
     log.warn("no cluster secret (--cluster-secret): any client that reaches this port can write replicas");
   }
   // Every write goes through the cluster's storage, which keeps the sync digest in step.
-  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator });
+  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, checksum: runtime.sha256Hex });
   const app = createApp({
     records,
     storage: cluster.storage,

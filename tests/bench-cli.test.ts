@@ -51,6 +51,15 @@ describe("parseCli() for the issue 16 suites", () => {
     assert.equal(unpinned.pin, false);
   });
 
+  test("--runtime moves minstore's nodes to another runtime, one at a time, profiled only on Node", () => {
+    assert.equal(settingsOf(["--suite", "etcd"]).runtime, "node");
+    assert.equal(settingsOf(["--suite", "etcd", "--runtime", "deno", "--storage", "log"]).runtime, "deno");
+    assert.equal(settingsOf(["--runtime", "node-lts", "--cpu-prof", "log-strict"]).runtime, "node-lts");
+    assert.throws(() => parseCli(["--runtime", "jvm"], {}), /unknown runtime "jvm"/);
+    assert.throws(() => parseCli(["--runtime", "node,deno"], {}), /--runtime takes one of/);
+    assert.throws(() => parseCli(["--runtime", "deno", "--cpu-prof", "log-strict"], {}), /--cpu-prof profiles Node processes/);
+  });
+
   test("refuses an unknown engine, a suite's option on another suite and a bad count", () => {
     assert.throws(() => parseCli(["--storage", "tape"], {}), /unknown storage "tape"/);
     assert.throws(() => parseCli(["--suite", "etcd", "--records", "10"], {}), /--records is an option of --suite scale/);

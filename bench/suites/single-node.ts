@@ -77,17 +77,20 @@ export const singleNodeSuite: SuiteDefinition<SingleSettings> = {
 /** Starts a target's nodes; `--storage postgres` targets get a fresh database first. */
 async function startTarget(ctx: Context, spec: TargetSpec, serversList: string, databases: Databases): Promise<Server> {
   const { settings } = ctx;
-  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : ["--storage", settings.storage];
+  // A target naming its engine (log-strict) keeps it: a later --storage would override it.
+  const ownEngine = spec.args.includes("--storage");
+  const extraArgs = spec.storage ? ["--storage", "postgres", "--storage-url", await databases.create(spec.name)] : ownEngine ? [] : ["--storage", settings.storage];
+  // Bare Hono and the compared build stay on the bench's Node; --runtime moves minstore's own targets.
   const entry =
     spec.server === "bare"
-      ? [benchModule("bare-hono")]
-      : minstoreEntry(spec.server === "compare" ? { serverJs: settings.compareJs, source: false } : settings).args;
+      ? { command: process.execPath, args: [benchModule("bare-hono")] }
+      : minstoreEntry(spec.server === "compare" ? { serverJs: settings.compareJs, source: false } : settings);
   const nodes: NodeProcess[] = [];
   for (let index = 0; index < (spec.nodes ?? 1); index++) {
     const name = index === 0 ? spec.name : `${spec.name}-${index + 1}`;
-    const args = spec.server === "bare" ? [...entry, "0"] : [...entry, serversList, path.join(ctx.tempRoot, name), "0", ...spec.args, ...extraArgs];
+    const args = spec.server === "bare" ? [...entry.args, "0"] : [...entry.args, serversList, path.join(ctx.tempRoot, name), "0", ...spec.args, ...extraArgs];
     const label = index === 0 ? spec.label : `${spec.label} (node ${index + 1})`;
-    const node = await spawnNode(label, args, { profileName: settings.profiled.includes(spec.name) ? name : undefined });
+    const node = await spawnNode(label, args, { command: entry.command, profileName: settings.profiled.includes(spec.name) ? name : undefined });
     ctx.nodes.push(node);
     nodes.push(node);
   }

@@ -21,6 +21,7 @@ import { type Config, parseConfig } from "../../src/config.ts";
 import { createPipeline, resolveProcesses } from "../../src/process/pipeline.ts";
 import { createRecordService } from "../../src/record-service.ts";
 import { nodeFs } from "../../src/runtime/node/fs.ts";
+import { nodeRuntime } from "../../src/runtime/node/runtime.ts";
 import { type Cluster as NodeCluster, type ClusterOptions, openCluster } from "../../src/spread/cluster.ts";
 import type { ServersList } from "../../src/spread/servers-list.ts";
 import { openStorage } from "../../src/storage/open-storage.ts";
@@ -87,7 +88,7 @@ export async function openInProcessNode(options: InProcessNodeOptions): Promise<
   await indexes.ready();
   const pipeline = createPipeline(resolveProcesses(config.processes));
   // As start.ts does: writes go through the cluster's storage, which keeps the sync digest in step.
-  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now });
+  const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, now, checksum: nodeRuntime.sha256Hex });
   const { bodyLimit, maxDepth } = config;
   const backup = backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size });
   const app = createApp({ records, storage: cluster.storage, cluster, indexes, nodeId, version: MINSTORE_VERSION, bodyLimit, maxDepth, logError: log, auth: options.auth, backup, now, metrics: config.metrics ? undefined : false });

@@ -1,5 +1,6 @@
 /** The Node runtime: node:fs storage, @hono/node-server, process signals. */
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
+import { hash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server, ServerOptions } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -17,6 +18,7 @@ export const nodeRuntime: Runtime = {
   env: process.env,
   fs: nodeFs,
   pid: process.pid,
+  sha256Hex: (bytes) => hash("sha256", bytes, "hex"),
   processAlive(pid) {
     try {
       process.kill(pid, 0);

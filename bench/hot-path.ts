@@ -1,0 +1,66 @@
+/**
+ * The JS per-request path alone: CPU time per GET, PUT and POST of one in-process node (no
+ * socket, no HTTP parser; tests/helpers/in-process-node.ts builds it as start.ts does), measured
+ * with process.cpuUsage, so other processes on a shared machine move it much less than a req/s.
+ * Standalone, apart from the bench CLI:
+ *   node --import tsx bench/hot-path.ts [--requests 20000] [--rounds 5] [--storage log] [--durability relaxed]
+ * 32 requests in flight, 1000 preloaded keys, 100-byte form values; the median round is printed.
+ */
+import { getRequestListener } from "@hono/node-server";
+import { parseArgs } from "node:util";
+import { openInProcessNode } from "../tests/helpers/in-process-node.ts";
+
+const { values } = parseArgs({ options: { requests: { type: "string", default: "20000" }, rounds: { type: "string", default: "5" }, storage: { type: "string", default: "log" }, durability: { type: "string", default: "relaxed" } } });
+const requests = Number(values.requests);
+const rounds = Number(values.rounds);
+const KEYS = 1000;
+const IN_FLIGHT = 32;
+const VALUE = "the+quick+brown+fox+jumps+over+the+lazy+dog+while+the+old+cat+sleeps+by+the+warm+kitchen+fire";
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+// As a served node: @hono/node-server swaps in its light Response (undici's costs ~20 µs more to build and read).
+getRequestListener(() => new Response(null));
+const node = await openInProcessNode({ nodeId: "hot", args: ["--storage", values.storage!, "--durability", values.durability!, "--processes", "none"] });
+let sequence = 0;
+const requestOf: Record<string, () => Request> = {
+  GET: () => new Request(`http://hot.test/text/k${sequence++ % KEYS}`),
+  // A value never sent before: an unchanged PUT writes nothing.
+  PUT: () => new Request(`http://hot.test/text/k${sequence % KEYS}`, { method: "PUT", headers: FORM, body: `value=${sequence++}+${VALUE}` }),
+  POST: () => new Request(`http://hot.test/text/p${sequence++}`, { method: "POST", headers: FORM, body: `value=${VALUE}` }),
+};
+
+async function drive(make: () => Request, count: number): Promise<void> {
+  let left = count;
+  const lane = async () => {
+    for (; left > 0; left--) {
+      const response = await node.app.fetch(make());
+      if (response.status !== 200) throw new Error(`${response.status}: ${await response.text()}`);
+      await response.text();
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
+
+try {
+  for (let start = 0; start < KEYS; start += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, i) => node.app.request(`/text/k${start + i}`, { method: "POST", headers: FORM, body: `value=${VALUE}` })));
+  }
+  const rows: string[] = [];
+  for (const scenario of ["GET", "PUT", "POST"]) {
+    await drive(requestOf[scenario]!, requests / 4);
+    const perRequest: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const before = process.cpuUsage();
+      await drive(requestOf[scenario]!, requests);
+      const used = process.cpuUsage(before);
+      perRequest.push((used.user + used.system) / requests);
+    }
+    perRequest.sort((a, b) => a - b);
+    rows.push(`| ${scenario} | ${perRequest[Math.floor(rounds / 2)]!.toFixed(1)} | ${perRequest[0]!.toFixed(1)}–${perRequest.at(-1)!.toFixed(1)} |`);
+  }
+  console.log(`\n- command: \`node --import tsx bench/hot-path.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}\`; ${rounds} rounds of ${requests}\n`);
+  console.log("| scenario | µs CPU/request (median) | range |\n|---|--:|--:|");
+  for (const row of rows) console.log(row);
+} finally {
+  await node.close();
+}
