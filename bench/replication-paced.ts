@@ -80,6 +80,7 @@ const ticks = (node: NodeProcess) => {
   const times = cpuTimes(node.pid)!;
   return times.user + times.sys;
 };
+const sysTicks = (node: NodeProcess) => cpuTimes(node.pid)!.sys;
 
 /** µs of CPU per write of each node, over the paced load and the drain after it. */
 async function measure(js: string, mirrored: boolean): Promise<number[]> {
@@ -99,9 +100,12 @@ async function measure(js: string, mirrored: boolean): Promise<number[]> {
     if (mirrored) await drained(loaded);
     await sleep(500);
     const before = nodes.map(ticks);
+    const sysBefore = sysTicks(loaded);
     await pacedLoad(loaded.url);
     if (mirrored) await drained(loaded);
-    return nodes.map((node, index) => ((ticks(node) - before[index]!) / CLK_TCK) * 1e6 / (rate * seconds));
+    const perWrite = (used: number) => (used / CLK_TCK) * 1e6 / (rate * seconds);
+    // The loaded node's kernel share (fsyncs, sockets) goes last.
+    return [...nodes.map((node, index) => perWrite(ticks(node) - before[index]!)), perWrite(sysTicks(loaded) - sysBefore)];
   } finally {
     for (const node of nodes) await stopNode(node);
     await rm(dir, { recursive: true, force: true });
@@ -111,10 +115,10 @@ async function measure(js: string, mirrored: boolean): Promise<number[]> {
 const order = Array.from({ length: Number(values.rounds) }, (_, round) => (round % 2 === 0 ? builds : [...builds].reverse())).flat();
 const results = new Map<string, { single: number; n1: number; n2: number; n3: number }[]>();
 for (const { label, js } of order) {
-  const [single] = await measure(js, false);
-  const [n1, n2, n3] = await measure(js, true);
+  const [single, singleSys] = await measure(js, false);
+  const [n1, n2, n3, n1Sys] = await measure(js, true);
   const run = { single: single!, n1: n1!, n2: n2!, n3: n3! };
-  console.log(`${label}: single ${run.single.toFixed(0)} µs, n1 ${run.n1.toFixed(0)}, n2 ${run.n2.toFixed(0)}, n3 ${run.n3.toFixed(0)}, ratio ${((run.n1 + run.n2 + run.n3) / run.single).toFixed(2)}`);
+  console.log(`${label}: single ${run.single.toFixed(0)} µs (sys ${singleSys!.toFixed(0)}), n1 ${run.n1.toFixed(0)} (sys ${n1Sys!.toFixed(0)}), n2 ${run.n2.toFixed(0)}, n3 ${run.n3.toFixed(0)}, ratio ${((run.n1 + run.n2 + run.n3) / run.single).toFixed(2)}`);
   results.set(label, [...(results.get(label) ?? []), run]);
 }
 
