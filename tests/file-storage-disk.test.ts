@@ -218,7 +218,7 @@ describe("FileStorage cache", () => {
 
   test("a small cache keeps reads correct and really evicts", () =>
     withBase(async ({ base, open }) => {
-      let storage = await open({ cacheBytes: 4096 });
+      let storage = await open({ cacheBytes: 16_384 });
       const uids = Array.from({ length: 300 }, (_, index) => `doc-${index}`);
       const valueOf = (index: number) => ({ index, padding: "p".repeat(index % 200) });
       await Promise.all(uids.map((uid, index) => storage.create("text", record(uid, v(index), valueOf(index)))));
@@ -227,7 +227,7 @@ describe("FileStorage cache", () => {
       }
       await storage.close();
 
-      storage = await open({ cacheBytes: 4096 });
+      storage = await open({ cacheBytes: 16_384 });
       for (let round = 0; round < 2; round++) {
         for (const [index, uid] of uids.entries()) {
           assert.deepEqual((await storage.get("text", uid))?.entry, record(uid, v(index), valueOf(index)));

@@ -16,7 +16,7 @@
  */
 import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
 import { storageCorrupt } from "../errors.ts";
-import { COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf } from "../record.ts";
+import { COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotBytes, snapshotOf } from "../record.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
@@ -105,7 +105,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     const entry = await readFromDisk(collection, uid);
     if (!entry) return undefined;
     const snapshot = snapshotOf(entry);
-    cache.set(key, snapshot, snapshot.json.length);
+    cache.set(key, snapshot, snapshotBytes(snapshot));
     return snapshot;
   };
 
@@ -198,7 +198,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       pending.add(key, collection, uid, snapshot, segment, indexLine(seq, collection, uid, removedSeq));
       changeLog.commit(seq, collection, uid, snapshot === null);
       watchers.notify();
-      if (snapshot) cache.set(key, snapshot, snapshot.json.length);
+      if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       return true;

@@ -15,7 +15,7 @@
  */
 import { FILE_STORAGE_DEFAULTS } from "../../defaults.ts";
 import { storageCorrupt } from "../../errors.ts";
-import { type Entry, isLive, type Snapshot, snapshotOf } from "../../record.ts";
+import { type Entry, isLive, type Snapshot, snapshotBytes, snapshotOf } from "../../record.ts";
 import type { FsModule } from "../../runtime/fs-module.ts";
 import { createKeyedLock } from "../../util/keyed-lock.ts";
 import { createLruCache } from "../../util/lru-cache.ts";
@@ -254,7 +254,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     const hit = cache.get(key);
     if (hit) return hit;
     const snapshot = await readEntry(collection, uid);
-    if (snapshot) cache.set(key, snapshot, snapshot.json.length);
+    if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
     return snapshot;
   };
 
@@ -279,7 +279,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       markApplied(written.seq);
       if (sync && !deferSync) durableUpTo = Math.max(durableUpTo, written.seq);
       if (sync && deferSync) deferredTimer ??= setTimeout(() => void storage.flush().catch(() => {}), DEFERRED_SYNC_MS);
-      if (snapshot) cache.set(key, snapshot, snapshot.json.length);
+      if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       watchers.notify();
