@@ -39,11 +39,7 @@ describe("LogStorage data files", () => {
 
   test("a restart reads the hints, not the data files; without hints it reads the data files to the same state", () =>
     withDir(async (base) => {
-      const expected = new Map<string, Entry>();
-      const first = await open(base, nodeFs);
-      await workload(first, expected);
-      await first.compact();
-      await first.close();
+      const expected = await movedWorkload(base);
 
       // Every read of a moved segment (generation 0) fails: only hints can be read.
       const faulty = createFaultyFs();
@@ -64,11 +60,7 @@ describe("LogStorage data files", () => {
 describe("LogStorage summaries() for the start-up pass", () => {
   test("come from the hints alone for data files, and from the lines where a hint has no versions", () =>
     withDir(async (base) => {
-      const expected = new Map<string, Entry>();
-      const first = await open(base, nodeFs);
-      await workload(first, expected);
-      await first.compact();
-      await first.close();
+      const expected = await movedWorkload(base);
 
       // Every read of a data file's lines fails: summaries() must not need one.
       const faulty = createFaultyFs();
@@ -269,6 +261,16 @@ async function workload(storage: LogStorage, expected: Map<string, Entry>) {
     const entry = record(`other${index}`, v(600 + index), `value of other${index}`, index % 2 === 0 ? { expires_at: 1_800_000_000_000 + index } : {});
     await write(`other${index}`, entry, storage.create("other", entry));
   }
+}
+
+/** Runs the workload on a new storage in `base`, moves its sealed segments to data files, and closes it: what it wrote. */
+async function movedWorkload(base: string): Promise<Map<string, Entry>> {
+  const expected = new Map<string, Entry>();
+  const storage = await open(base, nodeFs);
+  await workload(storage, expected);
+  await storage.compact();
+  await storage.close();
+  return expected;
 }
 
 /** The workload writes "other…" uids to the collection "other", the rest to "text". */

@@ -10,6 +10,8 @@
  *
  * A version of another shape (none is made today, but a peer may send one) is kept as its string.
  */
+import { widened } from "../../util/typed-arrays.ts";
+
 export interface VersionTable {
   /** The uid's slot, or -1. */
   slotOf(uid: string): number;
@@ -81,17 +83,12 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
   let used = 0;
 
   const grow = () => {
-    const widen = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(old: T, make: (length: number) => T): T => {
-      const wider = make(old.length * 2);
-      wider.set(old);
-      return wider;
-    };
-    ms = widen(ms, (length) => new Float64Array(length));
-    counters = widen(counters, (length) => new Uint16Array(length));
-    nodes = widen(nodes, (length) => new Uint16Array(length));
-    tombstones = widen(tombstones, (length) => new Uint8Array(length));
-    segmentOfSlot = widen(segmentOfSlot, (length) => new Uint16Array(length));
-    hashes = widen(hashes, (length) => new Uint32Array(length));
+    ms = widened(ms);
+    counters = widened(counters);
+    nodes = widened(nodes);
+    tombstones = widened(tombstones);
+    segmentOfSlot = widened(segmentOfSlot);
+    hashes = widened(hashes);
   };
 
   const versionAt = (slot: number): string => {

@@ -8,6 +8,7 @@
  * reads them from any seq, and reports a line only while the uid's slot still holds that very seq.
  */
 import type { ChangeRef } from "../types.ts";
+import { widened } from "../../util/typed-arrays.ts";
 
 /** One file of lines: a WAL segment, or a data file (a moved segment, a merge's output). */
 export interface LogFile {
@@ -74,12 +75,8 @@ export function newLogFile(id: number, path: string, firstSeq: number, lastSeq: 
 /** Adds a line to a file's feed index, keeping it in seq order. */
 export function indexLine(file: LogFile, seq: number, slot: number): void {
   if (file.count === file.seqs.length) {
-    const seqs = new Uint32Array(file.seqs.length * 2);
-    seqs.set(file.seqs);
-    const slots = new Int32Array(file.slots.length * 2);
-    slots.set(file.slots);
-    file.seqs = seqs;
-    file.slots = slots;
+    file.seqs = widened(file.seqs);
+    file.slots = widened(file.slots);
   }
   let index = file.count++;
   const relative = seq - file.firstSeq;
@@ -120,16 +117,11 @@ export function createLogKeydir(): LogKeydir {
 
   const grow = () => {
     capacity *= 2;
-    const widen = <T extends Float64Array | Uint32Array | Uint8Array | Uint16Array>(old: T, make: (n: number) => T) => {
-      const next = make(capacity);
-      next.set(old);
-      return next;
-    };
-    seqOf = widen(seqOf, (n) => new Float64Array(n));
-    offsetOf = widen(offsetOf, (n) => new Uint32Array(n));
-    lengthOf = widen(lengthOf, (n) => new Uint32Array(n));
-    flagsOf = widen(flagsOf, (n) => new Uint8Array(n));
-    collectionOf = widen(collectionOf, (n) => new Uint16Array(n));
+    seqOf = widened(seqOf, capacity);
+    offsetOf = widened(offsetOf, capacity);
+    lengthOf = widened(lengthOf, capacity);
+    flagsOf = widened(flagsOf, capacity);
+    collectionOf = widened(collectionOf, capacity);
   };
 
   const mapOf = (collection: string, create: boolean): Map<string, number> | undefined => {
