@@ -4,9 +4,9 @@
  * (a bad parameter, a malformed or expired cursor, too many open feeds) is refused before the first
  * byte, so 400 and 410 come at once in every mode.
  *
- * The SSE stream is pulled: the next page is read only when the client has taken the previous
- * one, so a slow client costs one page of buffer, and one that stops reading is dropped after
- * STALL_MS rather than buffered without end.
+ * The SSE stream is pushed while the client keeps up, and read on from its cursor once it has
+ * caught up when it fell behind, so a slow client costs a backlog of buffer (PUSH_BACKLOG_BYTES and
+ * a page), and one that stops reading is dropped after STALL_MS rather than buffered without end.
  */
 import type { Context } from "hono";
 import { tooManyFeeds } from "../errors.ts";
@@ -15,6 +15,7 @@ import { FEED_LIMITS, type FeedQuery, parseFeedQuery } from "../feed/feed-query.
 import { createFeedHub, type FeedHub, type FeedPage } from "../feed/feed-reader.ts";
 import { formatCursor } from "../feed/cursor.ts";
 import type { Storage } from "../storage/types.ts";
+import { type PushSink, type PushSource, pushResponse } from "./push-body.ts";
 
 export interface ChangesRoute {
   (c: Context): Promise<Response>;
@@ -58,7 +59,7 @@ export function createChangesRoute(storage: Storage, maxFeeds: number, now: () =
     }
     // A stream sends what is there: without a limit of the client's, in reads of the most a page holds.
     const sseQuery = c.req.query("limit") === undefined ? { ...query, limit: FEED_LIMITS.limit.max } : query;
-    return sseResponse(hub, first, sseQuery, () => (open -= 1));
+    return pushResponse(c, sseSource(hub, first, sseQuery, () => (open -= 1)), SSE_HEADERS);
   };
   return Object.assign(route, { openFeeds: () => open });
 }
@@ -105,6 +106,8 @@ async function longpoll(hub: FeedHub, first: FeedPage, query: FeedQuery, signal:
 
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
+const PREAMBLE = encoder.encode(": minstore changes feed\nretry: 1000\n\n");
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" };
 
 /** The page as SSE events, encoded once however many streams send it. */
 function events(page: FeedPage): Uint8Array {
@@ -114,22 +117,22 @@ function events(page: FeedPage): Uint8Array {
 
 /**
  * The stream is pushed while the client keeps up: the hub hands every follower at the live end the
- * page of each tick, encoded once for all, and one enqueue per tick is all a stream costs. A client
- * that has not taken the last chunk yet is behind: it is skipped at ticks and reads on from its
- * cursor when it asks for more (pull), in pages shared with others at the same place.
+ * page of each tick, encoded once for all, and one write per tick is all a stream costs. A client
+ * with more than a backlog not taken yet is behind: it is skipped at ticks and reads on from its
+ * cursor once it has caught up (`resume`), in pages shared with others at the same place.
  */
-function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void): Response {
+function sseSource(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void): PushSource {
   let cursor = first.lastSeq;
   let done = false;
   // Until a read from the cursor came back empty with no change meanwhile, the stream may miss changes the hub pushes.
   let behind = true;
   let reading = false;
   let lastSent = Date.now();
-  // Since when a chunk has waited for the client to take it (the stall watchdog's measure).
+  // Since when the client has been behind (the stall watchdog's measure).
   let waitingSince: number | undefined;
   let heartbeat: ReturnType<typeof setTimeout> | undefined;
   let watchdog: ReturnType<typeof setInterval> | undefined;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let sink!: PushSink;
   let unfollow: (() => void) | undefined;
   const finish = () => {
     if (done) return;
@@ -141,14 +144,14 @@ function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: ()
   };
   const send = (chunk: Uint8Array) => {
     lastSent = Date.now();
-    controller.enqueue(chunk);
-    if (controller.desiredSize! <= 0) waitingSince ??= lastSent;
+    sink.write(chunk);
+    if (sink.backedUp) waitingSince ??= lastSent;
   };
   const fail = (err: unknown) => {
     // The storage failed mid-stream (a 503 cannot be sent any more): end the stream; EventSource reconnects.
     if (done) return;
     finish();
-    controller.error(err);
+    sink.abort(err);
   };
   const catchUp = async () => {
     reading = true;
@@ -158,8 +161,12 @@ function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: ()
         const page = await hub.read(cursor, query);
         if (done) return;
         cursor = page.lastSeq;
-        // Still behind: the next pull reads on, once the client has taken this.
-        if (page.results.length > 0) return send(events(page));
+        if (page.results.length > 0) {
+          send(events(page));
+          // Behind again: the next resume reads on.
+          if (sink.backedUp) return;
+          continue;
+        }
         if (hub.changes() === seen) return void (behind = false);
       }
     } catch (err) {
@@ -170,50 +177,48 @@ function sseResponse(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: ()
   };
   const beat = () => {
     const quiet = Date.now() - lastSent;
-    if (quiet >= query.heartbeatMs && controller.desiredSize! > 0) send(HEARTBEAT);
+    if (quiet >= query.heartbeatMs && !sink.backedUp) send(HEARTBEAT);
     heartbeat = setTimeout(beat, quiet >= query.heartbeatMs ? query.heartbeatMs : query.heartbeatMs - quiet);
   };
-
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(streamController) {
-        controller = streamController;
-        // A first line at once: proxies and EventSource see the stream open before any change.
-        send(encoder.encode(": minstore changes feed\nretry: 1000\n\n"));
-        if (first.results.length > 0) send(events(first));
-        heartbeat = setTimeout(beat, query.heartbeatMs);
-        const stallMs = Math.max(STALL_MS, 2 * query.heartbeatMs);
-        watchdog = setInterval(() => {
-          if (waitingSince === undefined || Date.now() - waitingSince < stallMs) return;
-          finish();
-          controller.close();
-        }, Math.min(stallMs, 5_000));
-        unfollow = hub.follow({
-          options: query,
-          cursor: () => (done || reading || behind ? undefined : cursor),
-          deliver(page, since) {
-            if (done || reading || behind || since !== cursor) return;
-            // The client has not taken the last chunk: it reads on when it does (pull).
-            if (controller.desiredSize! <= 0) return void (behind = true);
-            cursor = page.lastSeq;
-            if (page.results.length === 0) return;
-            send(events(page));
-            // A full page may not be all there is.
-            if (page.results.length >= query.limit) behind = true;
-          },
-          failed: fail,
-        });
-      },
-      pull() {
-        // The client asks for more: whatever waited was taken.
-        waitingSince = undefined;
-        if (behind && !reading && !done) return catchUp();
-      },
-      cancel: finish,
+  return {
+    start(streamSink) {
+      sink = streamSink;
+      // A first line at once: proxies and EventSource see the stream open before any change.
+      send(PREAMBLE);
+      if (first.results.length > 0) send(events(first));
+      heartbeat = setTimeout(beat, query.heartbeatMs);
+      const stallMs = Math.max(STALL_MS, 2 * query.heartbeatMs);
+      watchdog = setInterval(() => {
+        if (waitingSince === undefined || Date.now() - waitingSince < stallMs) return;
+        // A consumer that does not read is dropped, not buffered without end.
+        finish();
+        sink.abort(new Error("the client stopped reading"));
+      }, Math.min(stallMs, 5_000));
+      unfollow = hub.follow({
+        options: query,
+        cursor: () => (done || reading || behind ? undefined : cursor),
+        deliver(page, since) {
+          if (done || reading || behind || since !== cursor) return;
+          // The client has not taken what waits: it reads on once it has (resume).
+          if (sink.backedUp) return void (behind = true);
+          cursor = page.lastSeq;
+          if (page.results.length === 0) return;
+          send(events(page));
+          // A full page may not be all there is: read on now, or once the client has caught up.
+          if (page.results.length < query.limit) return;
+          behind = true;
+          if (!sink.backedUp) void catchUp();
+        },
+        failed: fail,
+      });
+      // Whatever came after the first page is read before the stream follows the ticks.
+      void catchUp();
     },
-    { highWaterMark: 1 },
-  );
-  return new Response(stream, {
-    headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
-  });
+    resume() {
+      // The client took what waited.
+      waitingSince = undefined;
+      if (behind && !reading && !done) void catchUp();
+    },
+    cancel: finish,
+  };
 }

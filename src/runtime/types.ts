@@ -10,6 +10,34 @@ import type { KvStore } from "./kv-types.ts";
 export interface ClientInfo {
   /** The peer address of the connection (no proxy header is trusted). */
   readonly remoteAddress: string | undefined;
+  /**
+   * Where the runtime writes a pushed body straight to the connection (src/http/push-body.ts):
+   * sends the 200 head with `headers`, starts `source`, and returns what the handler answers.
+   * The source counts as behind once more than `backlogBytes` wait for the client.
+   */
+  openPush?(source: PushSource, headers: Record<string, string>, backlogBytes: number): Response;
+}
+
+/** The server's side of a pushed body: what it writes, and whether the client keeps up. */
+export interface PushSink {
+  /** Queues bytes for the client. */
+  write(chunk: Uint8Array): void;
+  /** More than the backlog waits for the client: write no more until the source's `resume`. */
+  readonly backedUp: boolean;
+  /** Ends the body once what was written has been sent. */
+  close(): void;
+  /** Ends the connection at once (a failed source, a client that stopped reading). */
+  abort(err: unknown): void;
+}
+
+/** A body written when there is something to send (the changes feed's SSE stream). */
+export interface PushSource {
+  /** Called once, when the body starts to be sent. */
+  start(sink: PushSink): void;
+  /** The client took what was waiting: a source that held back may write again. */
+  resume(): void;
+  /** The client went away, or the connection was aborted: stop writing for good. */
+  cancel(): void;
 }
 
 export type FetchHandler = (request: Request, client: ClientInfo) => Response | Promise<Response>;

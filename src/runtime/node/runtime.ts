@@ -2,12 +2,13 @@
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { hash } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import type { Server, ServerOptions } from "node:http";
+import type { Server, ServerOptions, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { rootCertificates } from "node:tls";
 import { Agent, fetch as undiciFetch } from "undici";
-import type { ClientInfo, FetchHandler, Runtime, ServeOptions } from "../types.ts";
+import type { ClientInfo, FetchHandler, PushSource, Runtime, ServeOptions } from "../types.ts";
 import { nodeFs } from "./fs.ts";
+import { openNodePush } from "./push.ts";
 
 /** In-flight requests get this long to finish at shutdown before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -75,14 +76,25 @@ export const nodeRuntime: Runtime = {
 
 /** The app sees the connection's address, read only when asked (a failed authentication). */
 function withClientInfo(fetch: FetchHandler) {
-  return (request: Request, env: HttpBindings | Http2Bindings) => {
-    const client: ClientInfo = {
-      get remoteAddress() {
-        return env.incoming.socket.remoteAddress;
-      },
-    };
-    return fetch(request, client);
-  };
+  return (request: Request, env: HttpBindings | Http2Bindings) => fetch(request, new NodeClient(env));
+}
+
+/** One object per request, its methods on the prototype: no closure per request. */
+class NodeClient implements ClientInfo {
+  readonly #env: HttpBindings | Http2Bindings;
+
+  constructor(env: HttpBindings | Http2Bindings) {
+    this.#env = env;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#env.incoming.socket.remoteAddress;
+  }
+
+  openPush(source: PushSource, headers: Record<string, string>, backlogBytes: number): Response {
+    // node:http and node:https only: this server never speaks HTTP/2.
+    return openNodePush(this.#env.outgoing as ServerResponse, source, headers, backlogBytes);
+  }
 }
 
 /**
