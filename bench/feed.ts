@@ -10,6 +10,10 @@
  *   node --import tsx bench/feed.ts [--clients 100] [--seconds 10] [--connections 16] [--rounds 2]
  *                                   [--server src/server.ts] [--records 0|1] [--no-clients] [--pin] [--cpu-prof DIR]
  *                                   [--writes put|post] [--keys 10000] [--storage file|memory] [--rate N]
+ *                                   [--encoding gzip|identity]
+ *
+ * `--encoding`: the clients ask for gzip (the default, as a browser's EventSource does) and inflate
+ * what they get, or ask for nothing (as `curl -N` does) and get the events uncompressed.
  *
  * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
  * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
@@ -29,6 +33,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { createGunzip } from "node:zlib";
 import { CLK_TCK, cpuTimes } from "./cpu.ts";
 
 const { values: flags } = parseArgs({
@@ -39,6 +44,8 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "4" },
     server: { type: "string", default: resolve(import.meta.dirname, "../src/server.ts") },
     records: { type: "string", default: "1" },
+    // What the clients ask for: gzip, as a browser's EventSource does, or no compression (curl -N).
+    encoding: { type: "string", default: "gzip" },
     "no-clients": { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
@@ -126,7 +133,7 @@ interface Followers {
  * generator's event loop (they still share the machine's cores with the node and autocannon).
  */
 async function follow(): Promise<Followers> {
-  const process_ = spawn(...onCpu(1, process.execPath, ["--import", "tsx", import.meta.filename, "--follow", url, "--clients", String(CLIENTS), "--records", flags.records!]), {
+  const process_ = spawn(...onCpu(1, process.execPath, ["--import", "tsx", import.meta.filename, "--follow", url, "--clients", String(CLIENTS), "--records", flags.records!, "--encoding", flags.encoding!]), {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let events = 0;
@@ -159,10 +166,12 @@ async function runFollowers(nodeUrl: string): Promise<never> {
   let events = 0;
   await Promise.all(Array.from({ length: CLIENTS }, () =>
     new Promise<void>((done, fail) => {
-      const request = get(`${nodeUrl}/_changes?feed=sse&since=${since}&records=${flags.records}`, { agent }, (response) => {
+      const headers = flags.encoding === "gzip" ? { "accept-encoding": "gzip" } : {};
+      const request = get(`${nodeUrl}/_changes?feed=sse&since=${since}&records=${flags.records}`, { agent, headers }, (response) => {
         if (response.statusCode !== 200) return fail(new Error(`SSE answered ${response.statusCode}`));
+        const body = response.headers["content-encoding"] === "gzip" ? response.pipe(createGunzip()) : response;
         // A marker is never split across chunks in practice: the node writes whole events.
-        response.on("data", (chunk: Buffer) => {
+        body.on("data", (chunk: Buffer) => {
           for (let at = chunk.indexOf(marker); at !== -1; at = chunk.indexOf(marker, at + marker.length)) events += 1;
         });
         done();
@@ -234,7 +243,7 @@ try {
     );
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-  const setup = `${flags.storage} storage, ${WRITES === "put" ? `PUTs over ${KEYS} keys` : "POSTs of new uids"}, ${CONNECTIONS} connections, ${SECONDS} s phases${flags.pin ? ", node pinned to CPU 0" : ""}`;
+  const setup = `${flags.storage} storage, ${WRITES === "put" ? `PUTs over ${KEYS} keys` : "POSTs of new uids"}, ${CONNECTIONS} connections, clients asking for ${flags.encoding}, ${SECONDS} s phases${flags.pin ? ", node pinned to CPU 0" : ""}`;
   console.log(`\n${setup}; medians of ${ROUNDS} rounds`);
   console.log(`writes/s without clients: ${median(rates.without).toFixed(0)}`);
   if (!flags["no-clients"]) {

@@ -55,6 +55,8 @@ export interface AppDeps {
   logError?: (message: string, err: unknown) => void;
   /** The time expiry is judged by (Date.now; tests move it). */
   now?: () => number;
+  /** Aborted when the node begins to shut down: open longpoll and SSE feeds end at once. */
+  closing?: AbortSignal;
   /** GET /_export and POST /_import (src/http/backup-routes.ts); without it they are not served. */
   backup?: BackupApi;
   /** Secondary indexes (/_indexes, GET /{c}?by=); without them every index query is 400 no_index. */
@@ -78,7 +80,7 @@ export function createApp(deps: AppDeps): Hono {
   const replicationLimit = Math.max(32 * 1024 * 1024, bodyLimit * 8);
   const logError = deps.logError ?? ((message, err) => console.error(`minstore: ${message}`, err));
   const app = new Hono();
-  const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds), deps.now);
+  const changesResponse = createChangesRoute(storage, deps.maxFeeds ?? Number(OPTION_DEFAULTS.maxFeeds), deps.now, deps.closing);
   const metrics = deps.metrics === false ? undefined : (deps.metrics ?? createNodeMetrics());
   metrics?.attach({
     node: deps.nodeId,

@@ -187,6 +187,8 @@ async function openNodeLocked(
   }
   // Every write goes through the cluster's storage, which keeps the sync digest in step.
   const records = createRecordService({ storage: cluster.storage, clock, pipeline, replicator: cluster.replicator, checksum: runtime.sha256Hex });
+  // Open feeds end when shutdown begins, rather than holding it for the grace period.
+  const shutdown = new AbortController();
   const app = createApp({
     records,
     storage: cluster.storage,
@@ -196,6 +198,7 @@ async function openNodeLocked(
     bodyLimit: config.bodyLimit,
     maxDepth: config.maxDepth,
     maxFeeds: config.maxFeeds,
+    closing: shutdown.signal,
     indexes,
     logRequest: config.log ? log.request : undefined,
     logError: log.error,
@@ -250,6 +253,7 @@ async function openNodeLocked(
       return tokens;
     },
     async close() {
+      shutdown.abort();
       await server.close();
       await cluster.close();
       await indexes.close();

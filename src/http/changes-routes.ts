@@ -35,7 +35,12 @@ interface ReadScope {
 /** A stream the client has not read from for this long (and at least two heartbeats) is closed. */
 const STALL_MS = 60_000;
 
-export function createChangesRoute(storage: Storage, maxFeeds: number, now: () => number = Date.now): ChangesRoute {
+/**
+ * `closing`: aborted when the node begins to shut down. Open feeds then end at once (a longpoll
+ * answers what it has, a stream ends cleanly and EventSource reconnects to another node or to this
+ * one once it is back) instead of holding the shutdown until their connections are cut.
+ */
+export function createChangesRoute(storage: Storage, maxFeeds: number, now: () => number = Date.now, closing?: AbortSignal): ChangesRoute {
   let open = 0;
   const sharedHub = createFeedHub(storage, undefined, now);
 
@@ -52,14 +57,15 @@ export function createChangesRoute(storage: Storage, maxFeeds: number, now: () =
     open += 1;
     if (query.mode === "longpoll") {
       try {
-        return pageResponse(storage, await longpoll(hub, first, query, c.req.raw.signal));
+        const signal = closing ? AbortSignal.any([c.req.raw.signal, closing]) : c.req.raw.signal;
+        return pageResponse(storage, await longpoll(hub, first, query, signal));
       } finally {
         open -= 1;
       }
     }
     // A stream sends what is there: without a limit of the client's, in reads of the most a page holds.
     const sseQuery = c.req.query("limit") === undefined ? { ...query, limit: FEED_LIMITS.limit.max } : query;
-    return pushResponse(c, sseSource(hub, first, sseQuery, () => (open -= 1)), SSE_HEADERS);
+    return pushResponse(c, sseSource(hub, first, sseQuery, () => (open -= 1), closing), SSE_HEADERS);
   };
   return Object.assign(route, { openFeeds: () => open });
 }
@@ -121,7 +127,7 @@ function events(page: FeedPage): Uint8Array {
  * with more than a backlog not taken yet is behind: it is skipped at ticks and reads on from its
  * cursor once it has caught up (`resume`), in pages shared with others at the same place.
  */
-function sseSource(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void): PushSource {
+function sseSource(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () => void, closing: AbortSignal | undefined): PushSource {
   let cursor = first.lastSeq;
   let done = false;
   // Until a read from the cursor came back empty with no change meanwhile, the stream may miss changes the hub pushes.
@@ -140,7 +146,13 @@ function sseSource(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () =
     clearTimeout(heartbeat);
     clearInterval(watchdog);
     unfollow?.();
+    closing?.removeEventListener("abort", end);
     closed();
+  };
+  // The node shuts down: what was sent stays whole (and a gzip stream gets its trailer).
+  const end = () => {
+    finish();
+    sink.close();
   };
   const send = (chunk: Uint8Array) => {
     lastSent = Date.now();
@@ -186,6 +198,8 @@ function sseSource(hub: FeedHub, first: FeedPage, query: FeedQuery, closed: () =
       // A first line at once: proxies and EventSource see the stream open before any change.
       send(PREAMBLE);
       if (first.results.length > 0) send(events(first));
+      if (closing?.aborted) return end();
+      closing?.addEventListener("abort", end);
       heartbeat = setTimeout(beat, query.heartbeatMs);
       const stallMs = Math.max(STALL_MS, 2 * query.heartbeatMs);
       watchdog = setInterval(() => {

@@ -1,22 +1,26 @@
 /**
  * A pushed body (src/http/push-body.ts) written straight to node:http's response: each chunk is one
  * `res.write`, with no web stream and no reader loop of @hono/node-server between the feed and the
- * socket (per chunk about half the CPU, bench/sse-chunks.ts). The handler answers @hono/node-server's
- * "already sent" response, which tells it the head and body are written already.
+ * socket (per chunk about half the CPU, bench/sse-chunks.ts). A client that accepts gzip gets it,
+ * each shared chunk compressed once for all streams (gzip-segments.ts). The handler answers
+ * @hono/node-server's "already sent" response, which tells it the head and body are written already.
  */
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PushSink, PushSource } from "../types.ts";
+import { acceptsGzip, type GzipFraming, gzipFraming } from "./gzip-segments.ts";
 
-export function openNodePush(response: ServerResponse, source: PushSource, headers: Record<string, string>, backlogBytes: number): Response {
+export function openNodePush(request: IncomingMessage, response: ServerResponse, source: PushSource, headers: Record<string, string>, backlogBytes: number): Response {
   // Behind means a write was refused (Node buffers past its high-water mark): its "drain" will come.
   const backlog = Math.max(backlogBytes, response.writableHighWaterMark);
+  const gzip: GzipFraming | undefined = acceptsGzip(request.headers["accept-encoding"]) ? gzipFraming() : undefined;
   let ended = false;
-  response.writeHead(200, headers);
-  response.flushHeaders();
+  response.writeHead(200, gzip ? { ...headers, "content-encoding": "gzip", vary: "accept-encoding" } : { ...headers, vary: "accept-encoding" });
+  if (gzip) response.write(gzip.header());
+  else response.flushHeaders();
   const sink: PushSink = {
     write(chunk) {
-      if (!ended) response.write(chunk);
+      if (!ended) response.write(gzip ? gzip.encode(chunk) : chunk);
     },
     get backedUp() {
       return response.writableLength > backlog;
@@ -24,7 +28,8 @@ export function openNodePush(response: ServerResponse, source: PushSource, heade
     close() {
       if (ended) return;
       ended = true;
-      response.end();
+      if (gzip) response.end(gzip.trailer());
+      else response.end();
     },
     abort() {
       if (ended) return;

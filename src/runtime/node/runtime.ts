@@ -2,7 +2,7 @@
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { hash } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import type { Server, ServerOptions, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { rootCertificates } from "node:tls";
 import { Agent, fetch as undiciFetch } from "undici";
@@ -93,7 +93,7 @@ class NodeClient implements ClientInfo {
 
   openPush(source: PushSource, headers: Record<string, string>, backlogBytes: number): Response {
     // node:http and node:https only: this server never speaks HTTP/2.
-    return openNodePush(this.#env.outgoing as ServerResponse, source, headers, backlogBytes);
+    return openNodePush(this.#env.incoming as IncomingMessage, this.#env.outgoing as ServerResponse, source, headers, backlogBytes);
   }
 }
 
