@@ -12,8 +12,8 @@
  *                                   [--writes put|post] [--keys 10000] [--storage file|memory] [--rate N]
  *                                   [--encoding gzip|identity]
  *
- * `--encoding`: the clients ask for gzip (the default, as a browser's EventSource does) and inflate
- * what they get, or ask for nothing (as `curl -N` does) and get the events uncompressed.
+ * `--encoding`: the clients ask for nothing (the default, as `curl -N` does) and get the events
+ * uncompressed, or ask for gzip (as a browser's EventSource does) and inflate what they get.
  *
  * `--cpu-prof DIR` writes the node's CPU profile there (open it in Chrome's DevTools).
  * `--pin` is the ceiling run: the node alone on CPU 0, autocannon and the clients on CPU 1 (taskset),
@@ -44,8 +44,8 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "4" },
     server: { type: "string", default: resolve(import.meta.dirname, "../src/server.ts") },
     records: { type: "string", default: "1" },
-    // What the clients ask for: gzip, as a browser's EventSource does, or no compression (curl -N).
-    encoding: { type: "string", default: "gzip" },
+    // What the clients ask for: no compression (curl -N; the figures before gzip), or gzip as a browser's EventSource does.
+    encoding: { type: "string", default: "identity" },
     "no-clients": { type: "boolean", default: false },
     pin: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },

@@ -16,7 +16,7 @@ import { definitionsFile } from "./indexes/definitions-file.ts";
 import { type Indexes, openIndexes } from "./indexes/indexes.ts";
 import { createPipeline, resolveProcesses } from "./process/pipeline.ts";
 import { createRecordService } from "./record-service.ts";
-import type { Runtime } from "./runtime/types.ts";
+import type { PeerTransport, Runtime } from "./runtime/types.ts";
 import { openCluster } from "./spread/cluster.ts";
 import { parseServersList, type ServersList, ServersListError } from "./spread/servers-list.ts";
 import { FsFault, type FsModule } from "./runtime/fs-module.ts";
@@ -172,6 +172,7 @@ async function openNodeLocked(
       maxClockSkewMs: config.maxClockSkewMs,
       maxDepth: config.maxDepth,
       syncIntervalMs: config.syncIntervalMs,
+      transport: security.peerTransport,
       fetch: security.peerFetch,
       log: (message, err) => log.error(message, err),
     });
@@ -290,6 +291,7 @@ interface Security {
   tokens?: TokenTable;
   tls?: { cert: string; key: string };
   peerFetch?: typeof fetch;
+  peerTransport?: PeerTransport;
 }
 
 async function readSecurity(config: Config, runtime: Runtime): Promise<Security> {
@@ -297,8 +299,9 @@ async function readSecurity(config: Config, runtime: Runtime): Promise<Security>
   const tls = config.tlsCert && config.tlsKey
     ? { cert: await readPem(runtime.fs, config.tlsCert, "--tls-cert"), key: await readPem(runtime.fs, config.tlsKey, "--tls-key") }
     : undefined;
-  const peerFetch = config.tlsCa ? runtime.fetchTrusting([await readPem(runtime.fs, config.tlsCa, "--tls-ca")]) : undefined;
-  return { tokens, tls, peerFetch };
+  const ca = config.tlsCa ? [await readPem(runtime.fs, config.tlsCa, "--tls-ca")] : undefined;
+  const peerFetch = ca ? runtime.fetchTrusting(ca) : undefined;
+  return { tokens, tls, peerFetch, peerTransport: runtime.peerTransport?.(ca) };
 }
 
 async function readTokens(fs: FsModule, path: string): Promise<TokenTable> {

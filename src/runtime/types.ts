@@ -40,6 +40,24 @@ export interface PushSource {
   cancel(): void;
 }
 
+/** One node-to-node request, sent whole, and its answer, read whole (src/spread/peer-client.ts). */
+export type PeerTransport = (url: string, init: PeerTransportInit) => Promise<PeerTransportAnswer>;
+
+export interface PeerTransportInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  /** Aborts the request (the caller's timeout): the promise rejects. */
+  signal: AbortSignal;
+}
+
+export interface PeerTransportAnswer {
+  status: number;
+  text: string;
+  /** A response header (lower-case name), or undefined. */
+  header(name: string): string | undefined;
+}
+
 export type FetchHandler = (request: Request, client: ClientInfo) => Response | Promise<Response>;
 
 export interface Runtime {
@@ -56,6 +74,12 @@ export interface Runtime {
    * trust one after start (NODE_EXTRA_CA_CERTS is read at launch only).
    */
   fetchTrusting(caCerts: readonly string[]): typeof fetch;
+  /**
+   * Where the runtime has a client cheaper than its fetch for what nodes send each other (replication
+   * batches, sync, lookups): on Node, node:http's costs a few times less CPU per request than undici's
+   * fetch (bench/peer-transport.ts). `caCerts`: trusted besides the system's roots (--tls-ca).
+   */
+  peerTransport?(caCerts?: readonly string[]): PeerTransport;
   /** This process's id, written into the data directory's lock. */
   readonly pid: number;
   /** Whether a process with this id runs now: a lock left by a dead process is stale. */

@@ -25,6 +25,7 @@ import type { SyncDigest } from "./sync/digest.ts";
 import { buildDigest, trackedStorage } from "./sync/tracked-storage.ts";
 import { startSyncer, type Syncer, type SyncStatus } from "./sync/syncer.ts";
 import type { IncomingEntry, PeerStatus } from "./types.ts";
+import type { PeerTransport } from "../runtime/types.ts";
 
 export interface ClusterOptions {
   fs: FsModule;
@@ -49,7 +50,9 @@ export interface ClusterOptions {
   self?: SelfAddress;
   /** Most bytes of replication bodies received at once (by their Content-Length); more wait with 503. */
   replicationBudgetBytes?: number;
-  /** What the peer client sends with (the global fetch by default; tests route it to in-process nodes). */
+  /** What the peer client sends with: the runtime's own client where it has one (Node), else `fetch`. */
+  transport?: PeerTransport;
+  /** The fetch used without a transport (the global fetch by default; tests route it to in-process nodes). */
   fetch?: typeof fetch;
   /** Between anti-entropy rounds; 0 (the default here): only when asked (POST /_sync). */
   syncIntervalMs?: number;
@@ -141,6 +144,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const prover: Prover | undefined = options.secret ? await createProver(options.secret) : undefined;
   const client = createPeerClient({
     prover,
+    transport: options.transport,
     fetch: options.fetch,
     self: identity,
     onSelf(peer) {

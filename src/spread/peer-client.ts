@@ -9,6 +9,7 @@
  * RECIPIENT_HEADER, and the client asks again and sends once more. The identity also tells a
  * servers.list entry that is this very node.
  */
+import type { PeerTransport } from "../runtime/types.ts";
 import { bodyDigest, type Identity, isIdentity, PROOF_HEADER, type Prover, RECIPIENT_HEADER } from "./proof.ts";
 
 export interface PeerRequest {
@@ -35,6 +36,9 @@ export interface PeerClient {
 
 export interface PeerClientOptions {
   prover?: Prover;
+  /** What requests go through: the runtime's own client where it has one (Node's node:http), else `fetch`. */
+  transport?: PeerTransport;
+  /** The fetch used without a transport (the global one by default; tests route it to in-process nodes). */
   fetch?: typeof fetch;
   /** This node's own process: a peer answering with it is this node, listed in its own servers.list. */
   self?: Identity;
@@ -80,7 +84,7 @@ const EMPTY = new Uint8Array(0);
 
 export function createPeerClient(options: PeerClientOptions = {}): PeerClient {
   const { prover, self, onSelf } = options;
-  const fetcher = options.fetch ?? fetch;
+  const transport = options.transport ?? fetchTransport(options.fetch ?? fetch);
   const identities = new Map<string, Promise<Identity | undefined>>();
 
   /** One fetch with a timeout; network errors and timeouts become PeerUnreachable. */
@@ -90,8 +94,8 @@ export function createPeerClient(options: PeerClientOptions = {}): PeerClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const response = await fetcher(peer + path, { method, headers: init.headers, body: init.body as Uint8Array<ArrayBuffer> | undefined, signal: controller.signal });
-      return { status: response.status, text: await response.text(), recipient: response.headers.get(RECIPIENT_HEADER) };
+      const answer = await transport(peer + path, { method, headers: init.headers, body: init.body, signal: controller.signal });
+      return { status: answer.status, text: answer.text, recipient: answer.header(RECIPIENT_HEADER) };
     } catch (err) {
       // It may come back as another process: ask who it is next time.
       identities.delete(peer);
@@ -178,7 +182,16 @@ function errorBodyOf(text: string): { error?: string; message?: string } {
   }
 }
 
-/** fetch's "fetch failed" hides the useful part (ECONNREFUSED…) in its cause. */
+/** A PeerTransport over a fetch: the answer read whole. */
+function fetchTransport(fetcher: typeof fetch): PeerTransport {
+  return async (url, init) => {
+    const response = await fetcher(url, { method: init.method, headers: init.headers, body: init.body as Uint8Array<ArrayBuffer> | undefined, signal: init.signal });
+    const text = await response.text();
+    return { status: response.status, text, header: (name) => response.headers.get(name) ?? undefined };
+  };
+}
+
+/** fetch's "fetch failed" hides the useful part (ECONNREFUSED…) in its cause; node:http's says it in its message. */
 function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);

@@ -8,6 +8,7 @@ import { rootCertificates } from "node:tls";
 import { Agent, fetch as undiciFetch } from "undici";
 import type { ClientInfo, FetchHandler, PushSource, Runtime, ServeOptions } from "../types.ts";
 import { nodeFs } from "./fs.ts";
+import { nodePeerTransport } from "./peer-transport.ts";
 import { openNodePush } from "./push.ts";
 
 /** In-flight requests get this long to finish at shutdown before their connections are cut. */
@@ -56,6 +57,7 @@ export const nodeRuntime: Runtime = {
     // undici's own fetch, the one that knows its Agent (the global fetch may be another undici).
     return ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
   },
+  peerTransport: (caCerts) => nodePeerTransport(caCerts),
   onShutdownSignal(handler) {
     let called = false;
     const once = (signal: string) => {
