@@ -5,19 +5,21 @@
  * and gzip clients get the same events; a client that stops reading while more than the backlog
  * is written gets every change once, in order, after it reads again. In Chromium, EventSource
  * (which asks for gzip) reads the compressed stream. The framing's CRC-32 combination and end are
- * checked against zlib's own gunzip.
+ * checked against zlib's own gunzip. A client that left before its stream started, or leaves during it, cancels the source once.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { get, type IncomingMessage } from "node:http";
+import { createServer, get, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createGunzip, gunzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { acceptsGzip, gzipFraming } from "../src/runtime/node/gzip-segments.ts";
+import { openNodePush } from "../src/runtime/node/push.ts";
 import { crc32, crc32Combine, crc32ShiftFor } from "../src/util/crc32.ts";
 import { type ServerProcess, startServer, tempNodeDir } from "./helpers/server-process.ts";
 
@@ -59,6 +61,49 @@ describe("gzip framing around shared segments", () => {
     assert.equal(acceptsGzip("*;q=0"), false);
     assert.equal(acceptsGzip("identity"), false);
     assert.equal(acceptsGzip(undefined), false);
+  });
+});
+
+describe("a pushed body on node:http (openNodePush)", () => {
+  /** A source that records what happened to it. */
+  const recorder = () => {
+    const calls: string[] = [];
+    return { calls, source: { start: () => void calls.push("start"), resume: () => void calls.push("resume"), cancel: () => void calls.push("cancel") } };
+  };
+
+  test("a client that left before the body started: the source is cancelled, never started", async () => {
+    const { calls, source } = recorder();
+    const handled = new Promise<void>((done) => {
+      const server = createServer((request, response) => {
+        request.socket.destroy();
+        // After the socket's close, as when the feed's first read outlasted the client.
+        setTimeout(() => {
+          openNodePush(request, response, source, { "content-type": "text/event-stream" }, 1024);
+          server.close();
+          done();
+        }, 50);
+      }).listen(0, "127.0.0.1", () => {
+        get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).on("error", () => {});
+      });
+    });
+    await handled;
+    assert.deepEqual(calls, ["cancel"]);
+  });
+
+  test("a client that leaves mid-stream: the source is cancelled once", async () => {
+    const { calls, source } = recorder();
+    let server!: Server;
+    const started = new Promise<void>((done) => {
+      server = createServer((request, response) => {
+        openNodePush(request, response, { ...source, start: (sink) => (calls.push("start"), sink.write(new TextEncoder().encode(": hello\n\n")), done()) }, {}, 1024);
+      }).listen(0, "127.0.0.1", () => {
+        get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, (response) => response.once("data", () => response.destroy())).on("error", () => {});
+      });
+    });
+    await started;
+    while (!calls.includes("cancel")) await new Promise((done) => setTimeout(done, 10));
+    server.close();
+    assert.deepEqual(calls, ["start", "cancel"]);
   });
 });
 

@@ -11,6 +11,11 @@ import type { PushSink, PushSource } from "../types.ts";
 import { acceptsGzip, type GzipFraming, gzipFraming } from "./gzip-segments.ts";
 
 export function openNodePush(request: IncomingMessage, response: ServerResponse, source: PushSource, headers: Record<string, string>, backlogBytes: number): Response {
+  // The client left while the feed read its first page: "close" came already, and would never come again.
+  if (response.destroyed || !response.socket || response.socket.destroyed) {
+    source.cancel();
+    return RESPONSE_ALREADY_SENT;
+  }
   // Behind means a write was refused (Node buffers past its high-water mark): its "drain" will come.
   const backlog = Math.max(backlogBytes, response.writableHighWaterMark);
   const gzip: GzipFraming | undefined = acceptsGzip(request.headers["accept-encoding"]) ? gzipFraming() : undefined;
