@@ -5,7 +5,8 @@
  * and gzip clients get the same events; a client that stops reading while more than the backlog
  * is written gets every change once, in order, after it reads again. In Chromium, EventSource
  * (which asks for gzip) reads the compressed stream. The framing's CRC-32 combination and end are
- * checked against zlib's own gunzip. A client that left before its stream started, or leaves during it, cancels the source once.
+ * checked against zlib's own gunzip. A client that left before its stream started, or leaves during
+ * it, cancels the source once.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
