@@ -113,6 +113,8 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     const text = await fs.readText(name.hintPath);
     const hint = text === undefined ? undefined : parseHint(text);
     if (hint) {
+      // At most one line per uid: the keydir grows to hold them before, not while, they come.
+      keydir.reserve(keydir.size + hint.seqs.length);
       visitHint(hint, (seq, offset, length, kind, collection, uid, purgedSeq) => {
         if (inRange(seq)) applyLine(file, seq, offset, length, kind, collection, uid, purgedSeq);
       });
