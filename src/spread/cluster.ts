@@ -5,7 +5,7 @@
  */
 import { invalidInput, replicationBusy } from "../errors.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
-import type { EntrySummary, Storage } from "../storage/types.ts";
+import type { Storage } from "../storage/types.ts";
 import { type Clock, NODE_ID_PATTERN } from "../version.ts";
 import { type CacheStrategy, createCacheStrategy } from "./cache-strategy.ts";
 import { createLookup, VISITED_HEADER } from "./lookup.ts";
@@ -23,7 +23,7 @@ import { startExpirySweeper } from "./expiry/expiry-sweeper.ts";
 import { createExpiryTracker } from "./expiry/expiry-tracker.ts";
 import type { SyncDigest } from "./sync/digest.ts";
 import { createSyncDigest } from "./sync/digest.ts";
-import { createStartPass } from "./sync/start-pass.ts";
+import { createStartPass, noteSummaryIn } from "./sync/start-pass.ts";
 import { trackedStorage } from "./sync/tracked-storage.ts";
 import { startSyncer, type Syncer, type SyncStatus } from "./sync/syncer.ts";
 import type { IncomingEntry, PeerStatus } from "./types.ts";
@@ -131,10 +131,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   // Below the wrappers that note writes: a write marks its uid before the digest or the tracker hear of it.
   const startPass = createStartPass(options.storage);
   const storage = trackedStorage(expiringStorage(startPass.storage, expiry, now, () => startPass.done), digest);
-  const see = (summary: EntrySummary) => {
-    digest.set(summary.collection, summary.uid, summary.version, summary.deleted);
-    expiry.noteSummary(summary);
-  };
+  const see = noteSummaryIn(digest, expiry);
   if (options.backgroundStartPass) {
     // Begun on the next turn, so that the caller can start listening first.
     setTimeout(() => void startPass.run(see).catch((err) => log("the start-up pass (sync digest, expiry) failed; sync rounds stay off until a restart", err)), 0);

@@ -14,6 +14,8 @@
  */
 import type { EntrySummary, Storage } from "../../storage/types.ts";
 import { summaryOf } from "../../storage/types.ts";
+import type { ExpiryTracker } from "../expiry/expiry-tracker.ts";
+import type { SyncDigest } from "./digest.ts";
 
 export interface StartPass {
   /** `storage`, with every stored write marked so that the pass does not overwrite what it noted. */
@@ -27,6 +29,12 @@ export interface StartPass {
   /** Ends a running pass at its next slice (the node closes) and waits until it has let go of the storage. */
   stop(): Promise<void>;
 }
+
+/** What the pass tells the digest and the expiry tracker of each summary. */
+export const noteSummaryIn = (digest: SyncDigest, tracker: ExpiryTracker) => (summary: EntrySummary) => {
+  digest.set(summary.collection, summary.uid, summary.version, summary.deleted);
+  tracker.noteSummary(summary);
+};
 
 /** Summaries handled between two turns of the event loop: a few milliseconds of work. */
 export const START_PASS_SLICE = 2000;
