@@ -19,6 +19,7 @@ import { createSyncDigest, SEGMENTS, type SyncDigest } from "../src/spread/sync/
 import { createStartPass, noteSummaryIn } from "../src/spread/sync/start-pass.ts";
 import { buildDigest, trackedStorage } from "../src/spread/sync/tracked-storage.ts";
 import { openLogStorage } from "../src/storage/log/log-storage.ts";
+import { createHintWriter, type HintLine, parseHint, visitHint, visitHintSummaries } from "../src/storage/log/log-hints.ts";
 import { createUidTable } from "../src/storage/log/uid-table.ts";
 import type { EntrySummary, Storage } from "../src/storage/types.ts";
 import { createClock, formatVersion } from "../src/version.ts";
@@ -225,6 +226,49 @@ describe("createUidTable()", () => {
       const [collection, uid] = key.split("/") as [string, string];
       assert.equal(table.get(Number(collection), uid), slot, key);
     }
+  });
+});
+
+describe("hint files", () => {
+  const lines: HintLine[] = [
+    { seq: 5, length: 40, kind: "r", collection: "text", uid: "a", version: formatVersion(MS, 0, "n1"), expiresAt: NOW },
+    { seq: 6, length: 30, kind: "t", collection: "other", uid: "b", version: formatVersion(MS, 1, "n1") },
+    { seq: 8, length: 20, kind: "p", collection: "text", uid: "a", purgedSeq: 5, version: "" },
+  ];
+  /** What a parsed hint tells the keydir and the start-up pass. */
+  const read = (text: string) => {
+    const hint = parseHint(text)!;
+    const keydir: unknown[] = [];
+    visitHint(hint, (...line) => void keydir.push(line));
+    const summaries: unknown[] = [];
+    const hinted = visitHintSummaries(hint, (...summary) => void summaries.push(summary));
+    return { keydir, summaries, hinted };
+  };
+  const written = (of: HintLine[]) => {
+    const writer = createHintWriter();
+    for (const line of of) writer.add(line);
+    return writer.text();
+  };
+
+  test("version 3 joins uids and versions with newlines, and reads back what version 2's arrays do", () => {
+    const text = written(lines);
+    assert.equal(JSON.parse(text).v, 3);
+    assert.equal(JSON.parse(text).uids, "a\nb\na");
+    const asVersion2 = JSON.stringify({ ...JSON.parse(text), v: 2, uids: ["a", "b", "a"], versions: lines.map((line) => line.version) });
+    assert.deepEqual(read(text), read(asVersion2));
+    assert.deepEqual(read(text).keydir, [[5, 0, 40, "r", "text", "a", undefined], [6, 40, 30, "t", "other", "b", undefined], [8, 70, 20, "p", "text", "a", 5]]);
+    assert.deepEqual(read(text).summaries, [[5, "r", "text", "a", lines[0]!.version, NOW], [6, "t", "other", "b", lines[1]!.version, undefined]]);
+  });
+
+  test("a uid or version holding a newline is written as version 2; a version-3 column of the wrong length is no hint", () => {
+    const odd = written([{ ...lines[0]!, uid: "line\nbreak" }]);
+    assert.equal(JSON.parse(odd).v, 2);
+    assert.deepEqual(parseHint(odd)!.uids, ["line\nbreak"]);
+    const short = JSON.stringify({ ...JSON.parse(written(lines)), uids: "a\nb" });
+    assert.equal(parseHint(short), undefined);
+    const badVersions = JSON.stringify({ ...JSON.parse(written(lines)), versions: "x" });
+    assert.equal(read(badVersions).hinted, false, "the pass reads the lines instead");
+    assert.deepEqual(parseHint(written([]))!.uids, []);
   });
 });
 
