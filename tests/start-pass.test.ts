@@ -20,7 +20,7 @@ import { createStartPass, noteSummaryIn } from "../src/spread/sync/start-pass.ts
 import { buildDigest, trackedStorage } from "../src/spread/sync/tracked-storage.ts";
 import { openLogStorage } from "../src/storage/log/log-storage.ts";
 import { createHintWriter, type HintLine, parseHint, visitHint, visitHintSummaries } from "../src/storage/log/log-hints.ts";
-import { createUidTable } from "../src/storage/log/uid-table.ts";
+import { createUidTable } from "../src/util/uid-table.ts";
 import type { EntrySummary, Storage } from "../src/storage/types.ts";
 import { createClock, formatVersion } from "../src/version.ts";
 import { startCluster } from "./helpers/cluster.ts";

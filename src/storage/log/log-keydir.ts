@@ -10,7 +10,7 @@
  */
 import type { ChangeRef } from "../types.ts";
 import { widened } from "../../util/typed-arrays.ts";
-import { createUidTable } from "./uid-table.ts";
+import { createUidTable } from "../../util/uid-table.ts";
 
 /** One file of lines: a WAL segment, or a data file (a moved segment, a merge's output). */
 export interface LogFile {
@@ -92,6 +92,13 @@ export function indexLine(file: LogFile, seq: number, slot: number): void {
   }
   file.seqs[index] = relative;
   file.slots[index] = slot;
+}
+
+/** Makes room in a file's feed index for `count` lines in all (a hint says how many): no doubling on the way. */
+export function reserveLines(file: LogFile, count: number): void {
+  if (count <= file.seqs.length) return;
+  file.seqs = widened(file.seqs, count);
+  file.slots = widened(file.slots, count);
 }
 
 /** Shrinks a finished file's index to its size: a sealed file takes no more lines. */

@@ -1,9 +1,11 @@
 /**
- * The keydir's lookup from (collection, uid) to slot: an open-addressing hash table of slot numbers
- * in one Int32Array (linear probing, deletion by backward shift), whose keys are the keydir's own
- * columns (the uid and collection of each slot), so that a key costs 4-8 bytes here and no entry
- * object. At 1,000,000 uids, filling it took about a third of the time of a Map<string, number>
- * (measured at start-up, where the keydir inserts every uid of the hint files) and less memory.
+ * A lookup from (collection, uid) to a slot number, for tables that keep their columns in typed
+ * arrays by slot (the log keydir, the sync digest's version tables): an open-addressing hash table
+ * of slot numbers in one Int32Array (linear probing, deletion by backward shift), whose keys are the
+ * owner's own columns (the uid and collection of each slot), so that a key costs 16 bytes here (a
+ * bucket of two Int32s, half of them free) and no entry object. At 1,000,000 uids, filling it took
+ * about a third of the time of a Map<string, number> (measured at start-up, where every uid of the
+ * hint files goes in), with less memory.
  */
 
 export interface UidTable {
@@ -28,12 +30,13 @@ const EMPTY = -1;
 const INITIAL_CAPACITY = 1024;
 
 export function createUidTable(keys: KeyColumns): UidTable {
-  let table = new Int32Array(INITIAL_CAPACITY).fill(EMPTY);
+  // Two Int32s per bucket: the slot (EMPTY when free) and its key's hash, side by side so that a
+  // probe compares hashes in the cache line it has just read (a random read of a large table is
+  // what a lookup costs) and a rehash reads no string.
+  let table = emptyTable(INITIAL_CAPACITY);
   let mask = INITIAL_CAPACITY - 1;
-  // Each slot's hash: a rehash reads no string, and a probe compares strings only when hashes match.
-  let hashes = new Int32Array(INITIAL_CAPACITY);
   let size = 0;
-  // Where the last get that missed ended (the keydir inserts that very key next): no second probe.
+  // Where the last get that missed ended (the owner inserts that very key next): no second probe.
   let missAt = -1;
   let missHash = 0;
   let missUid = "";
@@ -41,30 +44,32 @@ export function createUidTable(keys: KeyColumns): UidTable {
 
   const place = (slot: number, hash: number) => {
     let at = hash & mask;
-    while (table[at] !== EMPTY) at = (at + 1) & mask;
-    table[at] = slot;
+    while (table[at * 2] !== EMPTY) at = (at + 1) & mask;
+    table[at * 2] = slot;
+    table[at * 2 + 1] = hash;
   };
 
-  /** A table of `capacity` entries (a power of two), every slot placed again by its kept hash. */
+  /** A table of `capacity` buckets (a power of two), every slot placed again by its kept hash. */
   const rehash = (capacity: number) => {
     const old = table;
-    table = new Int32Array(capacity).fill(EMPTY);
+    table = emptyTable(capacity);
     mask = capacity - 1;
     missAt = -1;
-    for (let index = 0; index < old.length; index++) if (old[index] !== EMPTY) place(old[index]!, hashes[old[index]!]!);
+    for (let index = 0; index < old.length; index += 2) if (old[index] !== EMPTY) place(old[index]!, old[index + 1]!);
   };
 
   /** Kept at most half full, so that a probe rarely goes far. */
   const capacityFor = (count: number) => {
-    let capacity = table.length;
+    let capacity = mask + 1;
     while (count * 2 > capacity) capacity *= 2;
     return capacity;
   };
 
+  /** The bucket holding the key, or -1 (and the miss noted). */
   const find = (collection: number, uid: string, hash: number): number => {
     let at = hash & mask;
     for (;;) {
-      const slot = table[at]!;
+      const slot = table[at * 2]!;
       if (slot === EMPTY) {
         missAt = at;
         missHash = hash;
@@ -72,7 +77,7 @@ export function createUidTable(keys: KeyColumns): UidTable {
         missCollection = collection;
         return -1;
       }
-      if (hashes[slot] === hash && keys.uidAt(slot) === uid && keys.collectionAt(slot) === collection) return at;
+      if (table[at * 2 + 1] === hash && keys.uidAt(slot) === uid && keys.collectionAt(slot) === collection) return at;
       at = (at + 1) & mask;
     }
   };
@@ -80,48 +85,46 @@ export function createUidTable(keys: KeyColumns): UidTable {
   return {
     get(collection, uid) {
       const at = find(collection, uid, hashOf(collection, uid));
-      return at === -1 ? EMPTY : table[at]!;
+      return at === -1 ? EMPTY : table[at * 2]!;
     },
     insert(slot) {
-      if (slot >= hashes.length) {
-        let length = hashes.length;
-        while (slot >= length) length *= 2;
-        const wider = new Int32Array(length);
-        wider.set(hashes);
-        hashes = wider;
-      }
       const uid = keys.uidAt(slot);
       const collection = keys.collectionAt(slot);
       const known = missAt !== -1 && uid === missUid && collection === missCollection;
       const hash = known ? missHash : hashOf(collection, uid);
-      hashes[slot] = hash;
-      if ((size + 1) * 2 > table.length) rehash(capacityFor(size + 1));
-      if (known && missAt !== -1) table[missAt] = slot;
-      else place(slot, hash);
+      if ((size + 1) * 2 > mask + 1) rehash(capacityFor(size + 1));
+      if (known && missAt !== -1) {
+        table[missAt * 2] = slot;
+        table[missAt * 2 + 1] = hash;
+      } else {
+        place(slot, hash);
+      }
       missAt = -1;
       size += 1;
     },
     remove(slot) {
+      const uid = keys.uidAt(slot);
+      const collection = keys.collectionAt(slot);
+      const found = find(collection, uid, hashOf(collection, uid));
       missAt = -1;
-      const found = find(keys.collectionAt(slot), keys.uidAt(slot), hashes[slot]!);
-      missAt = -1;
-      if (found === -1 || table[found] !== slot) return;
+      if (found === -1 || table[found * 2] !== slot) return;
       // Backward shift: each later entry of the run moves into the hole unless its home lies after the hole.
       let hole = found;
-      table[hole] = EMPTY;
-      for (let at = (hole + 1) & mask; table[at] !== EMPTY; at = (at + 1) & mask) {
-        const home = hashes[table[at]!]! & mask;
+      table[hole * 2] = EMPTY;
+      for (let at = (hole + 1) & mask; table[at * 2] !== EMPTY; at = (at + 1) & mask) {
+        const home = table[at * 2 + 1]! & mask;
         const stays = hole <= at ? hole < home && home <= at : hole < home || home <= at;
         if (stays) continue;
-        table[hole] = table[at]!;
-        table[at] = EMPTY;
+        table[hole * 2] = table[at * 2]!;
+        table[hole * 2 + 1] = table[at * 2 + 1]!;
+        table[at * 2] = EMPTY;
         hole = at;
       }
       size -= 1;
     },
     reserve(count) {
       const capacity = capacityFor(count);
-      if (capacity > table.length) rehash(capacity);
+      if (capacity > mask + 1) rehash(capacity);
     },
     get size() {
       return size;
@@ -130,6 +133,12 @@ export function createUidTable(keys: KeyColumns): UidTable {
 }
 
 // --- Internal helpers ---
+
+function emptyTable(capacity: number): Int32Array {
+  const table = new Int32Array(capacity * 2);
+  for (let index = 0; index < table.length; index += 2) table[index] = EMPTY;
+  return table;
+}
 
 /** FNV-1a over the uid's UTF-16 code units, seeded by the collection, with murmur3's finalizer for the low bits. */
 function hashOf(collection: number, uid: string): number {
