@@ -9,8 +9,8 @@
  * as it is ready, then `--runs` times more: each restart is timed from spawn to "listening on" and
  * to `/readyz` 200 (polled every 20 ms), with the process's CPU seconds (/proc/PID/stat) at that
  * point, and again once `/_status` says the sync digest is built (the start-up pass, which runs after
- * the node listens), with its RSS then. The load average is printed beside: other work on the
- * machine moves wall times, CPU seconds less so.
+ * the node listens), with its RSS then and once idle (IDLE_MS later). The load average is printed
+ * beside: other work on the machine moves wall times, CPU seconds less so.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,6 +31,8 @@ const runs = Number(values.runs);
 const TICKS_PER_SECOND = 100;
 const READY_POLL_MS = 20;
 const MAX_WAIT_MS = 120_000;
+/** How long after the pass the idle RSS is read: V8 gives back pages of a heap that shrank only after a while. */
+const IDLE_MS = 10_000;
 
 interface Restart {
   listeningMs: number;
@@ -39,6 +41,7 @@ interface Restart {
   passMs: number;
   passCpuS: number;
   rssMb: number;
+  idleRssMb: number;
   load: string;
 }
 
@@ -58,10 +61,12 @@ try {
     measured.push(restart);
     console.log(`bench: restart ${run + 1}: ${JSON.stringify(restart)}`);
   }
-  console.log("\n| restart | to listening | to /readyz 200 | CPU s at ready | digest built | CPU s then | RSS then | load average |");
-  console.log("|---|--:|--:|--:|--:|--:|--:|---|");
+  console.log("\n| restart | to listening | to /readyz 200 | CPU s at ready | digest built | CPU s then | RSS then | RSS idle | load average |");
+  console.log("|---|--:|--:|--:|--:|--:|--:|--:|---|");
   measured.forEach((r, index) =>
-    console.log(`| ${index + 1} | ${r.listeningMs} ms | ${r.readyMs} ms | ${r.readyCpuS.toFixed(2)} | ${r.passMs} ms | ${r.passCpuS.toFixed(2)} | ${r.rssMb.toFixed(0)} MB | ${r.load} |`)
+    console.log(
+      `| ${index + 1} | ${r.listeningMs} ms | ${r.readyMs} ms | ${r.readyCpuS.toFixed(2)} | ${r.passMs} ms | ${r.passCpuS.toFixed(2)} | ${r.rssMb.toFixed(0)} MB | ${r.idleRssMb.toFixed(0)} MB | ${r.load} |`,
+    )
   );
 } finally {
   rmSync(work, { recursive: true, force: true });
@@ -86,7 +91,11 @@ async function startAndTime(): Promise<Restart> {
     const readyCpuS = cpuSeconds(pid);
     await until(async () => ((await (await fetch(`${base}/_status`)).json()) as { digest?: { ready?: boolean } }).digest?.ready !== false);
     const passMs = Math.round(performance.now() - started);
-    return { listeningMs, readyMs, readyCpuS, passMs, passCpuS: cpuSeconds(pid), rssMb: rssMb(pid), load: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") };
+    const passCpuS = cpuSeconds(pid);
+    const passRss = rssMb(pid);
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    await new Promise((done) => setTimeout(done, IDLE_MS));
+    return { listeningMs, readyMs, readyCpuS, passMs, passCpuS, rssMb: passRss, idleRssMb: rssMb(pid), load };
   } finally {
     child.kill("SIGKILL");
     await new Promise((done) => (child.exitCode !== null || child.signalCode !== null ? done(undefined) : child.once("exit", done)));
