@@ -186,6 +186,13 @@ describe("the start-up pass in the background", () => {
       assert.equal(pass.done, false);
       assert.ok(seen < RECORDS, `the pass went on after stop (${seen} entries)`);
       await assert.rejects(pass.finished, /stopped/);
+      // Stopped before it began: it reads nothing.
+      const early = createStartPass(engine);
+      await early.stop();
+      let read = 0;
+      await early.run(() => void read++);
+      assert.equal(read, 0);
+      await assert.rejects(early.finished, /stopped/);
     } finally {
       await engine.close();
       await rm(dir, { recursive: true, force: true });

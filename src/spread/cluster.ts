@@ -132,9 +132,10 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const startPass = createStartPass(options.storage);
   const storage = trackedStorage(expiringStorage(startPass.storage, expiry, now, () => startPass.done), digest);
   const see = noteSummaryIn(digest, expiry);
+  let passTimer: ReturnType<typeof setTimeout> | undefined;
   if (options.backgroundStartPass) {
     // Begun on the next turn, so that the caller can start listening first.
-    setTimeout(() => void startPass.run(see).catch((err) => log("the start-up pass (sync digest, expiry) failed; sync rounds stay off until a restart", err)), 0);
+    passTimer = setTimeout(() => void startPass.run(see).catch((err) => log("the start-up pass (sync digest, expiry) failed; sync rounds stay off until a restart", err)), 0);
   } else {
     await startPass.run(see);
   }
@@ -273,6 +274,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       for (const peer of active) client.identity(peer, options.peerTimeoutMs).catch(() => undefined);
     },
     async close() {
+      clearTimeout(passTimer);
       await startPass.stop();
       sweeper.stop();
       await expirySweeper.stop();

@@ -75,6 +75,8 @@ export function createStartPass(storage: Storage): StartPass {
 
   const pass = async (see: (summary: EntrySummary) => void) => {
     try {
+      // Stopped before it began (the node closed at once): the storage may be closed already.
+      if (stopped) throw passStopped();
       let handled = 0;
       // Synchronous per summary (an await each would cost more than the work): a yield every slice.
       const visit = (summary: EntrySummary) => {
