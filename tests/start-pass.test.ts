@@ -19,6 +19,7 @@ import { createSyncDigest, SEGMENTS, type SyncDigest } from "../src/spread/sync/
 import { createStartPass, noteSummaryIn } from "../src/spread/sync/start-pass.ts";
 import { buildDigest, trackedStorage } from "../src/spread/sync/tracked-storage.ts";
 import { openLogStorage } from "../src/storage/log/log-storage.ts";
+import { createMemoryStorage } from "../src/storage/memory.ts";
 import { createHintWriter, type HintLine, parseHint, visitHint, visitHintSummaries } from "../src/storage/log/log-hints.ts";
 import { createUidTable } from "../src/util/uid-table.ts";
 import type { EntrySummary, Storage } from "../src/storage/types.ts";
@@ -197,6 +198,22 @@ describe("the start-up pass in the background", () => {
       await engine.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a failed start-up pass", () => {
+  test("is reported to its caller, and what waits for the digest gets a 503 storage_unavailable naming the cause", async () => {
+    const broken: Storage = {
+      ...createMemoryStorage(),
+      async *summaries() {
+        yield [];
+        throw new Error("disk read failed");
+      },
+    };
+    const pass = createStartPass(broken);
+    await assert.rejects(pass.run(() => {}), /disk read failed/);
+    assert.equal(pass.done, false);
+    await assert.rejects(pass.finished, (err: { code?: string; message: string }) => err.code === "storage_unavailable" && /disk read failed/.test(err.message));
   });
 });
 

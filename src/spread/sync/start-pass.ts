@@ -12,6 +12,7 @@
  * Until `done`, what depends on the whole digest waits for `finished` (sync rounds, a peer's tree
  * request) or says it does not know yet (the digest's counts).
  */
+import { storageUnavailable } from "../../errors.ts";
 import type { EntrySummary, Storage } from "../../storage/types.ts";
 import { summaryOf } from "../../storage/types.ts";
 import type { ExpiryTracker } from "../expiry/expiry-tracker.ts";
@@ -22,7 +23,7 @@ export interface StartPass {
   readonly storage: Storage;
   /** True once every entry stored before the pass began has been seen (or overtaken by a write). */
   readonly done: boolean;
-  /** Resolves when done; rejects if the pass failed (the digest is then incomplete). */
+  /** Resolves when done; rejects if the pass failed (503 storage_unavailable: the digest is incomplete) or was stopped. */
   readonly finished: Promise<void>;
   /** Begins the pass: `see` gets each summary not overtaken by a write. */
   run(see: (summary: EntrySummary) => void): Promise<void>;
@@ -94,7 +95,8 @@ export function createStartPass(storage: Storage): StartPass {
       touched.clear();
       resolveFinished();
     } catch (err) {
-      rejectFinished(err);
+      // What waits for the digest (a sync round, a peer's tree request) answers 503 with the cause.
+      rejectFinished(stopped ? err : storageUnavailable(`The start-up pass could not build the sync digest (${(err as Error).message}); restart the node`, err));
       // Stopped on purpose: not a failure to report.
       if (!stopped) throw err;
     }
