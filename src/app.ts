@@ -86,7 +86,8 @@ export function createApp(deps: AppDeps): Hono {
     node: deps.nodeId,
     version: deps.version,
     status: () => cluster.status(),
-    counts: () => cluster.digest.counts(),
+    // Until the start-up pass has filled the digest its counts are partial: none are reported.
+    counts: () => (cluster.digestReady ? cluster.digest.counts() : []),
     feedsOpen: () => changesResponse.openFeeds(),
     condition: () => storage.condition?.(),
   });

@@ -154,6 +154,9 @@ async function openNodeLocked(
     await storage.close();
     throw err;
   }
+  // Indexes found at start are usable before the node serves, and they ride the start-up pass: with
+  // any, the pass runs first, as it always did; without, it runs after the node listens (start-pass.ts).
+  const indexesWait = (await indexes.list()).some((status) => status.state === "building");
   try {
     cluster = await openCluster({
       fs: runtime.fs,
@@ -173,6 +176,7 @@ async function openNodeLocked(
       maxDepth: config.maxDepth,
       syncIntervalMs: config.syncIntervalMs,
       transport: security.peerTransport,
+      backgroundStartPass: !indexesWait,
       fetch: security.peerFetch,
       log: (message, err) => log.error(message, err),
     });
@@ -203,7 +207,7 @@ async function openNodeLocked(
     indexes,
     logRequest: config.log ? log.request : undefined,
     logError: log.error,
-    backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => cluster.digest.size }),
+    backup: backupApi(config, { storage: cluster.storage, clock, entryCount: () => (cluster.digestReady ? cluster.digest.size : undefined) }),
     metrics: metrics ?? false,
     docsAssets: swaggerUiAssets((path) => runtime.fs.readText(path)),
     auth: tokens && {

@@ -11,6 +11,10 @@ import type { Report } from "../suite.ts";
 export interface Restart {
   msToListening: number;
   msToReady: number;
+  /** CPU seconds (user + system) of the restarted process when it was ready: other work on the machine moves it less than wall time. */
+  cpuSecondsToReady: number | undefined;
+  /** Until the start-up pass, which runs after the node listens, has built the sync digest. */
+  msToDigest: number;
   rssReady: number | undefined;
   rssSettled: number | undefined;
   disk: number | undefined;
@@ -69,7 +73,8 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
   if (restart) {
     lines.push(
       `| kill -9, restart: to "listening on" | ${fmt(restart.msToListening)} ms |`,
-      `| kill -9, restart: to /readyz 200 | ${fmt(restart.msToReady)} ms |`,
+      `| kill -9, restart: to /readyz 200 | ${fmt(restart.msToReady)} ms (${fmt(restart.cpuSecondsToReady, 2)} s of CPU) |`,
+      `| kill -9, restart: to the sync digest built (after ready, in the background) | ${fmt(restart.msToDigest)} ms |`,
       `| RSS once ready / once idle | ${mb(restart.rssReady)} / ${mb(restart.rssSettled)} |`,
       `| disk use after the restart | ${mb(restart.disk)} (${ratio(restart.disk, figures.liveBytes)}x the live data) |`,
     );

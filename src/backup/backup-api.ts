@@ -13,12 +13,12 @@ export interface BackupApi extends ImportDeps {
   /** The largest import body, in bytes (by its Content-Length, and as it streams). */
   maxImportBytes: number;
   /** How many entries the node holds now, for a progress bar's total (it may change during the export). */
-  entryCount?: () => number;
+  entryCount?: () => number | undefined;
 }
 
 export function backupApi(
   config: Pick<Config, "maxDepth" | "maxClockSkewMs" | "bodyLimit">,
-  node: { storage: BackupApi["storage"]; clock: Clock; entryCount?: () => number },
+  node: { storage: BackupApi["storage"]; clock: Clock; entryCount?: () => number | undefined },
 ): BackupApi {
   return {
     storage: node.storage,

@@ -23,7 +23,9 @@ export function exportResponse(c: Context, backup: BackupApi): Response {
   if (collection !== undefined) checkCollection(collection);
   const headers: Record<string, string> = { "content-type": NDJSON_TYPE, "cache-control": "no-store" };
   // The count covers every collection: no estimate for one of them.
-  if (collection === undefined && backup.entryCount) headers[ENTRIES_HEADER] = String(backup.entryCount());
+  // Unknown (no header) while the start-up pass still fills the digest.
+  const entries = collection === undefined ? backup.entryCount?.() : undefined;
+  if (entries !== undefined) headers[ENTRIES_HEADER] = String(entries);
   return new Response(exportStream(backup.storage, { collection }), { status: 200, headers });
 }
 

@@ -12,7 +12,7 @@ import type { Cluster } from "../spread/cluster.ts";
 import { answerEntries, answerTree } from "../spread/sync/sync-wire.ts";
 import { type ClusterApi, withPeerBody } from "./cluster-routes.ts";
 
-export type SyncApi = ClusterApi & Pick<Cluster, "sync" | "digest" | "storage">;
+export type SyncApi = ClusterApi & Pick<Cluster, "sync" | "digest" | "digestReady" | "whenDigestReady" | "storage">;
 
 /** `POST /_sync`: a round with every peer (or `peer`), `dry=1` only compares, `force=1` pushes even after a long absence. */
 export const SYNC_QUERY = {
@@ -36,7 +36,8 @@ export async function syncRunResponse(c: Context, cluster: SyncApi): Promise<Res
 /** `POST /_sync/tree` and `POST /_sync/entries`, from a peer comparing with this node. */
 export function syncPeerResponse(c: Context, cluster: SyncApi, which: string, bodyLimit: number): Promise<Response> {
   return withPeerBody(c, cluster, bodyLimit, async (text) => {
-    if (which === "tree") return c.json(answerTree(cluster.digest, text));
+    // Right after a start the digest may still be filling: a peer waits for it rather than compare a part.
+    if (which === "tree") return c.json(answerTree((await cluster.whenDigestReady(), cluster.digest), text));
     if (which === "entries") return new Response(await answerEntries(cluster.storage, text), { headers: { "content-type": "application/json" } });
     throw invalidInput("invalid_flag", `No sync request "${which}": POST /_sync/tree or /_sync/entries`);
   });

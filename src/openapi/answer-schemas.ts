@@ -104,6 +104,8 @@ export const StatusSchema = v.object({
     ),
     running: nullable(v.object({ url: v.string(), collection: v.string(), differing: v.number(), pulled: v.number(), pushed: v.number() })),
   }),
+  // False while the start-up pass builds the sync digest after the node listens; then its size.
+  digest: v.object({ ready: v.boolean(), entries: v.optional(v.number()) }),
 });
 
 export const SyncRunSchema = v.object({ peers: v.array(RoundSchema) });

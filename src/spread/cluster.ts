@@ -22,7 +22,9 @@ import { expiringStorage } from "./expiry/expiring-storage.ts";
 import { startExpirySweeper } from "./expiry/expiry-sweeper.ts";
 import { createExpiryTracker } from "./expiry/expiry-tracker.ts";
 import type { SyncDigest } from "./sync/digest.ts";
-import { buildDigest, trackedStorage } from "./sync/tracked-storage.ts";
+import { createSyncDigest } from "./sync/digest.ts";
+import { createStartPass, noteSummaryIn } from "./sync/start-pass.ts";
+import { trackedStorage } from "./sync/tracked-storage.ts";
 import { startSyncer, type Syncer, type SyncStatus } from "./sync/syncer.ts";
 import type { IncomingEntry, PeerStatus } from "./types.ts";
 import type { PeerTransport } from "../runtime/types.ts";
@@ -58,6 +60,11 @@ export interface ClusterOptions {
   syncIntervalMs?: number;
   /** The time expiry is judged by (Date.now by default; tests move it). */
   now?: () => number;
+  /**
+   * Build the sync digest and the expiry tracker after openCluster resolves, in slices that yield
+   * to requests (start-pass.ts), instead of before: the node can serve at once. Off by default.
+   */
+  backgroundStartPass?: boolean;
   log: (message: string, err?: unknown) => void;
 }
 
@@ -70,7 +77,12 @@ export interface Cluster {
   readonly storage: Storage;
   /** Anti-entropy: rounds with the peers, and what a peer asks of this node's digest. */
   readonly sync: Syncer;
+  /** Complete only once `digestReady`: before, ask `whenDigestReady()` or say it is not known yet. */
   readonly digest: SyncDigest;
+  /** True once the start-up pass has filled the digest (at once without backgroundStartPass). */
+  readonly digestReady: boolean;
+  /** Resolves once `digestReady`; rejects if the start-up pass failed. */
+  whenDigestReady(): Promise<void>;
   readonly cache: CacheStrategy;
   /** This process, as the proofs sent to it must name it: what GET /_identity answers. */
   readonly identity: Identity;
@@ -107,6 +119,8 @@ export interface ClusterStatus {
   received: { requests: number; applied: number; ignored: number };
   cache: ReturnType<CacheStrategy["stats"]>;
   sync: SyncStatus;
+  /** The sync digest: `ready` false while the start-up pass fills it (then its size is not known yet). */
+  digest: { ready: boolean; entries?: number };
 }
 
 /** The default of ClusterOptions.replicationBudgetBytes: sixteen of the emitter's 4 MiB batches. */
@@ -116,8 +130,18 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const { clock, log } = options;
   const now = options.now ?? Date.now;
   const expiry = createExpiryTracker();
-  const digest = await buildDigest(options.storage, expiry.noteSummary);
-  const storage = trackedStorage(expiringStorage(options.storage, expiry, now), digest);
+  const digest = createSyncDigest();
+  // Below the wrappers that note writes: a write marks its uid before the digest or the tracker hear of it.
+  const startPass = createStartPass(options.storage);
+  const storage = trackedStorage(expiringStorage(startPass.storage, expiry, now, () => startPass.done), digest);
+  const see = noteSummaryIn(digest, expiry);
+  let passTimer: ReturnType<typeof setTimeout> | undefined;
+  if (options.backgroundStartPass) {
+    // Begun on the next turn, so that the caller can start listening first.
+    passTimer = setTimeout(() => void startPass.run(see).catch((err) => log("the start-up pass (sync digest, expiry) failed; sync rounds stay off until a restart", err)), 0);
+  } else {
+    await startPass.run(see);
+  }
   let servers = options.servers;
   let self = options.self;
   const identity: Identity = { node: clock.nodeId, boot: crypto.randomUUID() };
@@ -186,6 +210,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     peers,
     intervalMs: options.syncIntervalMs ?? 0,
     tombstoneRetentionMs: options.tombstoneRetentionMs,
+    // No round compares a half-built digest.
+    ready: startPass.finished,
     log,
   });
   // The auth layer and a route may both ask about one request; a proof's nonce is spent only once.
@@ -201,6 +227,10 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     storage,
     sync,
     digest,
+    get digestReady() {
+      return startPass.done;
+    },
+    whenDigestReady: () => startPass.finished,
     identity,
     maxDepth: options.maxDepth,
     verify(request) {
@@ -234,6 +264,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       received: { ...received },
       cache: cache.stats(),
       sync: sync.status(),
+      digest: startPass.done ? { ready: true, entries: digest.size } : { ready: false },
     }),
     setServers(next) {
       servers = next;
@@ -247,6 +278,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       for (const peer of active) client.identity(peer, options.peerTimeoutMs).catch(() => undefined);
     },
     async close() {
+      clearTimeout(passTimer);
+      await startPass.stop();
       sweeper.stop();
       await expirySweeper.stop();
       await sync.close();

@@ -9,7 +9,11 @@ import { isVisible } from "../../expiry.ts";
 import type { ListOptions, ListPage, Storage } from "../../storage/types.ts";
 import type { ExpiryTracker } from "./expiry-tracker.ts";
 
-export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: () => number): Storage {
+/**
+ * `trackerComplete` is false while the start-up pass still fills the tracker (start-pass.ts): until
+ * then it may not know a uid that expired, so a listing reads every uid of its page.
+ */
+export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: () => number, trackerComplete: () => boolean = () => true): Storage {
   const noted = (collection: string, entry: Parameters<Storage["put"]>[1]) => (stored: boolean) => {
     if (stored) tracker.note(collection, entry.uid, entry);
     return stored;
@@ -17,6 +21,7 @@ export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: (
 
   /** True when the tracker says the uid may have expired at `at`: only then is its entry read. Synchronous, for the hot path. */
   const mayHaveExpired = (collection: string, uid: string, at: number): boolean => {
+    if (!trackerComplete()) return true;
     const expiresAt = tracker.expiresAt(collection, uid);
     return expiresAt !== undefined && expiresAt <= at;
   };
@@ -35,7 +40,7 @@ export function expiringStorage(storage: Storage, tracker: ExpiryTracker, now: (
   const list = async (collection: string, options: ListOptions): Promise<ListPage> => {
     const at = now();
     let page = await storage.list(collection, { ...options, visibleAt: at });
-    if (!tracker.hasExpiring(collection)) return page;
+    if (trackerComplete() && !tracker.hasExpiring(collection)) return page;
     const uids: string[] = [];
     for (;;) {
       for (const uid of page.uids) if (!mayHaveExpired(collection, uid, at) || !(await hidden(collection, uid, at))) uids.push(uid);

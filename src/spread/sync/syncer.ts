@@ -20,6 +20,8 @@ export interface SyncerOptions extends RoundDeps {
   /** Between the end of one round of all peers and the next; 0: rounds only when asked. */
   intervalMs: number;
   tombstoneRetentionMs: number;
+  /** Rounds wait for it: the digest is whole (it rejects if the start-up pass failed, and so do they). */
+  ready?: Promise<void>;
   log: (message: string, err?: unknown) => void;
   now?: () => number;
 }
@@ -129,6 +131,7 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
   };
 
   const runNow = async (request: SyncRequest): Promise<{ peers: PeerRound[] }> => {
+    await options.ready;
     const peers = request.peer === undefined ? [...options.peers()] : [request.peer];
     const rounds: PeerRound[] = [];
     for (const url of peers) {
@@ -154,7 +157,8 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
     clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      void enqueue({}).finally(() => schedule(options.intervalMs));
+      // A round that could not start (the start-up pass failed) was logged by the pass.
+      void enqueue({}).catch(() => {}).finally(() => schedule(options.intervalMs));
     }, delayMs);
     (timer as { unref?: () => void }).unref?.();
   };
@@ -171,7 +175,7 @@ export async function startSyncer(options: SyncerOptions): Promise<Syncer> {
     peersChanged() {
       // A peer just listed is backfilled now, whatever the interval.
       const fresh = options.peers().filter((url) => !last.has(url));
-      for (const peer of fresh) void enqueue({ peer });
+      for (const peer of fresh) void enqueue({ peer }).catch(() => {});
     },
     status: () => ({
       intervalMs: options.intervalMs,

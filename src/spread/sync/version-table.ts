@@ -3,7 +3,7 @@
  * instead of ~215 for a Map of version strings (measured at 1,000,000 uids): a version
  * `<13-digit ms>-<4-digit counter>-<node>` is kept as its parts, the ms in a Float64Array, the
  * counter and an index into a small table of node names in Uint16Arrays, and the string is rebuilt
- * when asked for. Each uid maps to a slot of those arrays; freed slots are reused. A slot also
+ * when asked for. Each uid maps to a slot of those arrays (uid-table.ts); freed slots are reused. A slot also
  * keeps its uid's digest segment, so that a segment's uids are found by a scan of a Uint16Array,
  * and the 64-bit hash its entry adds to that segment, so that a new version takes the old one's
  * hash out without building the old string again.
@@ -11,6 +11,7 @@
  * A version of another shape (none is made today, but a peer may send one) is kept as its string.
  */
 import { widened } from "../../util/typed-arrays.ts";
+import { createUidTable } from "../../util/uid-table.ts";
 
 export interface VersionTable {
   /** The uid's slot, or -1. */
@@ -69,7 +70,6 @@ export function createNodeNames(): NodeNames {
 }
 
 export function createVersionTable(nodeNames: NodeNames): VersionTable {
-  const slots = new Map<string, number>();
   let ms = new Float64Array(INITIAL_SLOTS);
   let counters = new Uint16Array(INITIAL_SLOTS);
   let nodes = new Uint16Array(INITIAL_SLOTS);
@@ -78,6 +78,8 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
   let hashes = new Uint32Array(INITIAL_SLOTS * 2);
   // The uid of each slot (undefined when free): the way back from a segment scan.
   const uidOfSlot: (string | undefined)[] = [];
+  // One table per collection: the collection part of the key is always 0.
+  const slots = createUidTable({ uidAt: (slot) => uidOfSlot[slot]!, collectionAt: () => 0 });
   const otherShapes = new Map<number, string>();
   const free: number[] = [];
   let used = 0;
@@ -111,7 +113,7 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
   };
 
   return {
-    slotOf: (uid) => slots.get(uid) ?? -1,
+    slotOf: (uid) => slots.get(0, uid),
     holds(slot, version) {
       if (nodes[slot] === OTHER_SHAPE) return otherShapes.get(slot) === version;
       const parts = partsOf(version);
@@ -122,12 +124,12 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
     hashHiAt: (slot) => hashes[slot * 2]!,
     hashLoAt: (slot) => hashes[slot * 2 + 1]!,
     set(uid, segment, version, deleted, hi, lo) {
-      let slot = slots.get(uid);
-      if (slot === undefined) {
+      let slot = slots.get(0, uid);
+      if (slot === -1) {
         slot = free.pop() ?? used++;
         if (slot >= ms.length) grow();
-        slots.set(uid, slot);
         uidOfSlot[slot] = uid;
+        slots.insert(slot);
         segmentOfSlot[slot] = segment;
       }
       store(slot, version);
@@ -136,9 +138,9 @@ export function createVersionTable(nodeNames: NodeNames): VersionTable {
       hashes[slot * 2 + 1] = lo;
     },
     delete(uid) {
-      const slot = slots.get(uid);
-      if (slot === undefined) return;
-      slots.delete(uid);
+      const slot = slots.get(0, uid);
+      if (slot === -1) return;
+      slots.remove(slot);
       otherShapes.delete(slot);
       uidOfSlot[slot] = undefined;
       free.push(slot);

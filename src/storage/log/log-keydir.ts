@@ -1,14 +1,16 @@
 /**
  * The log engine's keydir (Bitcask's): for every uid, where its current entry's line lies (file,
  * byte offset, length), at which seq, and whether it is a tombstone. It is all the engine keeps in
- * memory per uid, so it is compact: a Map per collection from uid to a slot number, and the rest in
- * typed arrays indexed by slot (~25 bytes), instead of an object per uid (~100 bytes more).
+ * memory per uid, so it is compact: a hash table from (collection, uid) to a slot number
+ * (uid-table.ts), and the rest in typed arrays indexed by slot (~25 bytes), instead of an object per
+ * uid (~100 bytes more).
  *
  * Each file also keeps its lines' seqs and slots in seq order (12 bytes a line): the changes feed
  * reads them from any seq, and reports a line only while the uid's slot still holds that very seq.
  */
 import type { ChangeRef } from "../types.ts";
 import { widened } from "../../util/typed-arrays.ts";
+import { createUidTable } from "../../util/uid-table.ts";
 
 /** One file of lines: a WAL segment, or a data file (a moved segment, a merge's output). */
 export interface LogFile {
@@ -60,6 +62,8 @@ export interface LogKeydir {
   isCurrent(file: LogFile, collection: string, uid: string, seq: number): boolean;
   /** The file's lines that are current entries, in seq order: where each lies, and its seq. */
   currentLines(file: LogFile, visit: (seq: number, offset: number, length: number) => void): void;
+  /** Makes room for `count` uids in all (a start about to load that many): no rehash on the way. */
+  reserve(count: number): void;
   readonly size: number;
 }
 
@@ -90,6 +94,13 @@ export function indexLine(file: LogFile, seq: number, slot: number): void {
   file.slots[index] = slot;
 }
 
+/** Makes room in a file's feed index for `count` lines in all (a hint says how many): no doubling on the way. */
+export function reserveLines(file: LogFile, count: number): void {
+  if (count <= file.seqs.length) return;
+  file.seqs = widened(file.seqs, count);
+  file.slots = widened(file.slots, count);
+}
+
 /** Shrinks a finished file's index to its size: a sealed file takes no more lines. */
 export function trimIndex(file: LogFile): void {
   file.seqs = file.seqs.slice(0, file.count);
@@ -112,8 +123,8 @@ export function createLogKeydir(): LogKeydir {
 
   const collectionNames: string[] = [];
   const collectionIndex = new Map<string, number>();
-  const maps: Map<string, number>[] = [];
   const liveCount: number[] = [];
+  const table = createUidTable({ uidAt: (slot) => uidOf[slot]!, collectionAt: (slot) => collectionOf[slot]! });
 
   const grow = () => {
     capacity *= 2;
@@ -124,17 +135,20 @@ export function createLogKeydir(): LogKeydir {
     collectionOf = widened(collectionOf, capacity);
   };
 
-  const mapOf = (collection: string, create: boolean): Map<string, number> | undefined => {
+  const indexOf = (collection: string): number => {
     let index = collectionIndex.get(collection);
     if (index === undefined) {
-      if (!create) return undefined;
       index = collectionNames.length;
       collectionNames.push(collection);
       collectionIndex.set(collection, index);
-      maps.push(new Map());
       liveCount.push(0);
     }
-    return maps[index];
+    return index;
+  };
+
+  const slotOf = (collection: string, uid: string): number => {
+    const index = collectionIndex.get(collection);
+    return index === undefined ? -1 : table.get(index, uid);
   };
 
   const release = (slot: number) => {
@@ -144,22 +158,19 @@ export function createLogKeydir(): LogKeydir {
   };
 
   const keydir: LogKeydir = {
-    slotOf(collection, uid) {
-      return mapOf(collection, false)?.get(uid) ?? -1;
-    },
+    slotOf,
     location(slot) {
       return { file: fileOf[slot]!, offset: offsetOf[slot]!, length: lengthOf[slot]!, seq: seqOf[slot]!, deleted: (flagsOf[slot]! & TOMBSTONE) !== 0 };
     },
     set(collection, uid, at) {
-      const map = mapOf(collection, true)!;
-      const index = collectionIndex.get(collection)!;
-      let slot = map.get(uid);
-      if (slot === undefined) {
+      const index = indexOf(collection);
+      let slot = table.get(index, uid);
+      if (slot === -1) {
         slot = free.pop() ?? used++;
         if (slot >= capacity) grow();
-        map.set(uid, slot);
         uidOf[slot] = uid;
         collectionOf[slot] = index;
+        table.insert(slot);
         size += 1;
       } else {
         if ((flagsOf[slot]! & TOMBSTONE) === 0) liveCount[index]! -= 1;
@@ -176,8 +187,8 @@ export function createLogKeydir(): LogKeydir {
       indexLine(at.file, at.seq, slot);
     },
     move(collection, uid, seq, file, offset) {
-      const slot = mapOf(collection, false)?.get(uid);
-      if (slot === undefined || seqOf[slot] !== seq) return false;
+      const slot = slotOf(collection, uid);
+      if (slot === -1 || seqOf[slot] !== seq) return false;
       release(slot);
       offsetOf[slot] = offset;
       fileOf[slot] = file;
@@ -187,10 +198,9 @@ export function createLogKeydir(): LogKeydir {
       return true;
     },
     remove(collection, uid) {
-      const map = mapOf(collection, false);
-      const slot = map?.get(uid);
-      if (slot === undefined) return undefined;
-      map!.delete(uid);
+      const slot = slotOf(collection, uid);
+      if (slot === -1) return undefined;
+      table.remove(slot);
       release(slot);
       if ((flagsOf[slot]! & TOMBSTONE) === 0) liveCount[collectionOf[slot]!]! -= 1;
       const seq = seqOf[slot]!;
@@ -203,9 +213,13 @@ export function createLogKeydir(): LogKeydir {
       return seq;
     },
     liveUids(collection) {
-      const map = mapOf(collection, false);
+      const index = collectionIndex.get(collection);
       const uids: string[] = [];
-      if (map) for (const [uid, slot] of map) if ((flagsOf[slot]! & TOMBSTONE) === 0) uids.push(uid);
+      if (index === undefined || liveCount[index] === 0) return uids;
+      // Freed slots have no file.
+      for (let slot = 0; slot < used; slot++) {
+        if (collectionOf[slot] === index && fileOf[slot] !== undefined && (flagsOf[slot]! & TOMBSTONE) === 0) uids.push(uidOf[slot]!);
+      }
       return uids;
     },
     liveCollections() {
@@ -233,8 +247,8 @@ export function createLogKeydir(): LogKeydir {
       return changes;
     },
     isCurrent(file, collection, uid, seq) {
-      const slot = mapOf(collection, false)?.get(uid);
-      return slot !== undefined && seqOf[slot] === seq && fileOf[slot] === file;
+      const slot = slotOf(collection, uid);
+      return slot !== -1 && seqOf[slot] === seq && fileOf[slot] === file;
     },
     currentLines(file, visit) {
       for (let index = 0; index < file.count; index++) {
@@ -242,6 +256,10 @@ export function createLogKeydir(): LogKeydir {
         const slot = file.slots[index]!;
         if (seqOf[slot] === seq && fileOf[slot] === file) visit(seq, offsetOf[slot]!, lengthOf[slot]!);
       }
+    },
+    reserve(count) {
+      table.reserve(count);
+      while (capacity < count) grow();
     },
     get size() {
       return size;

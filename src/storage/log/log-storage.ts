@@ -29,7 +29,7 @@ import { openWal, type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { createCompactor } from "./log-compactor.ts";
 import { type HintKind, kindOf, type ParsedHint, parseHint, visitHint, visitHintSummaries } from "./log-hints.ts";
 import { listDataFiles } from "./log-data-files.ts";
-import { createLogKeydir, type LogFile, newLogFile, trimIndex } from "./log-keydir.ts";
+import { createLogKeydir, type LogFile, newLogFile, reserveLines, trimIndex } from "./log-keydir.ts";
 import { decodeOp, encodeOp, encodePurge, payloadOfLine, readFileBytes, scanLines } from "./log-line.ts";
 
 export interface LogStorageOptions {
@@ -106,13 +106,22 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
 
   // The hints read at open, until the start-up pass has used them (or a while has passed without one).
   const startHints = new Map<LogFile, ParsedHint>();
-  for (const name of await listDataFiles(fs, dataDir)) {
+  const dataFiles = await listDataFiles(fs, dataDir);
+  const hints: (ParsedHint | undefined)[] = [];
+  for (const name of dataFiles) {
+    const text = await fs.readText(name.hintPath);
+    hints.push(text === undefined ? undefined : parseHint(text));
+  }
+  // Every hinted line may be a uid of its own: the keydir is sized for them all before they come, not while.
+  keydir.reserve(hints.reduce((lines, hint) => lines + (hint?.seqs.length ?? 0), 0));
+  for (const [index, name] of dataFiles.entries()) {
     const file = newLogFile(nextFileId++, name.path, name.firstSeq, name.lastSeq, true, name.generation);
     files.push(file);
     const inRange = (seq: number) => seq >= file.firstSeq && seq <= file.lastSeq;
-    const text = await fs.readText(name.hintPath);
-    const hint = text === undefined ? undefined : parseHint(text);
+    const hint = hints[index];
+    hints[index] = undefined;
     if (hint) {
+      reserveLines(file, hint.seqs.length);
       visitHint(hint, (seq, offset, length, kind, collection, uid, purgedSeq) => {
         if (inRange(seq)) applyLine(file, seq, offset, length, kind, collection, uid, purgedSeq);
       });
