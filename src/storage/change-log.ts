@@ -13,6 +13,7 @@
  */
 import { cursorExpired } from "../errors.ts";
 import type { ChangeRef, ChangesOptions, ChangesPage } from "./types.ts";
+import { partitionPoint } from "../util/partition-point.ts";
 
 export interface ChangeLog {
   /** The highest seq readers may see: every seq at or below it is committed or abandoned. */
@@ -87,16 +88,7 @@ export function createChangeLog(): ChangeLog {
     place(ref);
   };
 
-  const lowerBound = (since: number) => {
-    let low = 0;
-    let high = slots.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (slots[mid]!.seq <= since) low = mid + 1;
-      else high = mid;
-    }
-    return low;
-  };
+  const lowerBound = (since: number) => partitionPoint(slots.length, (index) => slots[index]!.seq <= since);
 
   const horizon = () => {
     for (const seq of inFlight) return seq - 1;

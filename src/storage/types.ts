@@ -7,6 +7,7 @@ import { expiresAtOf } from "../expiry.ts";
 import type { Entry, Snapshot, StoredRecord } from "../record.ts";
 import type { EngineIndexes } from "./index-types.ts";
 import type { StorageCondition } from "./storage-health.ts";
+import { partitionPoint } from "../util/partition-point.ts";
 
 export interface Storage {
   /** The current entry (record or tombstone) of a uid, or `undefined` if there never was one (or it was purged). */
@@ -160,12 +161,5 @@ export function pageOf(sortedUids: readonly string[], options: ListOptions): Lis
 }
 
 function lowerBound(sorted: readonly string[], target: string): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (sorted[mid]! < target) low = mid + 1;
-    else high = mid;
-  }
-  return low;
+  return partitionPoint(sorted.length, (index) => sorted[index]! < target);
 }

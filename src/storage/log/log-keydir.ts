@@ -11,6 +11,7 @@
 import type { ChangeRef } from "../types.ts";
 import { widened } from "../../util/typed-arrays.ts";
 import { createUidTable } from "../../util/uid-table.ts";
+import { partitionPoint } from "../../util/partition-point.ts";
 
 /** One file of lines: a WAL segment, or a data file (a moved segment, a merge's output). */
 export interface LogFile {
@@ -272,24 +273,10 @@ export function createLogKeydir(): LogKeydir {
 
 /** The first file that may hold a seq above `since` (files ascending by range). */
 function lowerFile(files: readonly LogFile[], since: number): number {
-  let low = 0;
-  let high = files.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (files[mid]!.lastSeq <= since) low = mid + 1;
-    else high = mid;
-  }
-  return low;
+  return partitionPoint(files.length, (index) => files[index]!.lastSeq <= since);
 }
 
 function lowerSeq(file: LogFile, since: number): number {
   const relative = since - file.firstSeq;
-  let low = 0;
-  let high = file.count;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (file.seqs[mid]! <= relative) low = mid + 1;
-    else high = mid;
-  }
-  return low;
+  return partitionPoint(file.count, (index) => file.seqs[index]! <= relative);
 }
