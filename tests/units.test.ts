@@ -140,6 +140,18 @@ describe("parseEtagList()", () => {
 });
 
 describe("createLruCache()", () => {
+  test("keeps its budget and its recently used items over many evictions (the clock's hand wraps)", () => {
+    const cache = createLruCache<number>(1000);
+    for (let index = 0; index < 10_000; index++) {
+      cache.set(`k${index}`, index, 10);
+      // One key is read after every set: it always has its second chance, so it must never go.
+      if (cache.get("k0") === undefined && index > 0) assert.fail(`k0 was evicted at ${index}`);
+      assert.ok(cache.bytes <= 1000);
+    }
+    assert.equal(cache.size, 100);
+    assert.equal(cache.get("k9999"), 9999);
+    assert.equal(cache.get("k5000"), undefined);
+  });
   test("evicts the least recently used items beyond its byte budget", () => {
     const cache = createLruCache<number>(100);
     cache.set("a", 1, 20);

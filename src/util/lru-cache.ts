@@ -21,9 +21,20 @@ interface Item<V> {
 export function createLruCache<V>(maxBytes: number): LruCache<V> {
   const items = new Map<string, Item<V>>();
   let bytes = 0;
+  // The clock's hand: one live iterator over the Map, kept between evictions. Starting a new walk
+  // at every set made each one skip the holes its predecessors had left at the Map's start (V8
+  // compacts them only on a rehash): past the budget, ~44 µs a set at 64 MB of 1 KB items.
+  // A live iterator also visits what was (re)inserted after it was made: that is the clock's round.
+  let hand: Iterator<[string, Item<V>]> = items.entries();
   const evict = () => {
-    for (const [key, item] of items) {
-      if (bytes <= maxBytes) return;
+    while (bytes > maxBytes) {
+      let next = hand.next();
+      if (next.done) {
+        hand = items.entries();
+        next = hand.next();
+        if (next.done) return;
+      }
+      const [key, item] = next.value;
       items.delete(key);
       if (item.used) {
         item.used = false;
