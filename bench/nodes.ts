@@ -48,6 +48,9 @@ export async function spawnNode(label: string, args: string[], options: SpawnOpt
     await mkdir(dir, { recursive: true });
     const name = `${options.profileName}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`;
     nodeFlags.push("--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-name", name);
+    // Node's default samples every 1000 µs: a few seconds of one scenario then gives too few samples per function.
+    const interval = process.env.MINSTORE_BENCH_CPU_PROF_INTERVAL;
+    if (interval) nodeFlags.push("--cpu-prof-interval", interval);
     profile = { file: path.join(dir, name), spawnedAt: performance.now(), windows: [] };
   }
   const [command, ...commandArgs] = pinnedCommand([options.command ?? process.execPath, ...nodeFlags, ...args], options.cpu);
