@@ -9,7 +9,7 @@
  * For each build, alternating A B B A: a single node, then n1 mirroring to n2 and n3, all strict.
  *
  *   node --import tsx bench/replication-paced.ts --build before=/tmp/old/dist/server.js \
- *     --build after=dist/server.js [--storage log] [--rate 500] [--seconds 10] [--rounds 2]
+ *     --build after=dist/server.js [--storage log] [--rate 500] [--seconds 10] [--rounds 2] [--cpu-prof]
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     rate: { type: "string", default: "500" },
     seconds: { type: "string", default: "10" },
     rounds: { type: "string", default: "2" },
+    // Each node under `node --cpu-prof` (bench/profiles/paced-<node>-…; summarize with bench/profile-summary.ts --whole).
+    "cpu-prof": { type: "boolean", default: false },
   },
 });
 const builds = values.build.map((spec) => {
@@ -41,7 +43,9 @@ let written = 0;
 async function startNode(dir: string, name: string, js: string, peers: string[]): Promise<NodeProcess> {
   const list = path.join(dir, `${name}.servers.list`);
   await writeFile(list, peers.length === 0 ? "# no peers\n" : `${peers.join("\n")}\n`);
-  return spawnNode(name, [js, list, path.join(dir, name), "0", "--durability", "strict", "--processes", "none", "--storage", values.storage]);
+  return spawnNode(name, [js, list, path.join(dir, name), "0", "--durability", "strict", "--processes", "none", "--storage", values.storage], {
+    profileName: values["cpu-prof"] ? `paced-${name}` : undefined,
+  });
 }
 
 const put = (url: string, key: string) =>

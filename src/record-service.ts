@@ -6,9 +6,10 @@
 import { preconditionFailed, recordExists, recordMissing, writeConflict } from "./errors.ts";
 import { isExpired, isVisible } from "./expiry.ts";
 import type { Draft } from "./process/types.ts";
-import { checksum, type Entry, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueBytes } from "./record.ts";
+import { checksum, type Entry, type Json, type Snapshot, snapshotOf, type StoredRecord, type Tombstone, valueText } from "./record.ts";
 import type { Replicator } from "./spread/replicator.ts";
 import { createKeyedLock } from "./util/keyed-lock.ts";
+import { utf8Length } from "./util/utf8.ts";
 import type { ListOptions, ListPage, Storage } from "./storage/types.ts";
 import type { Clock } from "./version.ts";
 
@@ -19,7 +20,7 @@ export interface RecordServiceDeps {
   replicator: Replicator;
   now?: () => number;
   /** check_sum of a value's bytes (default: record.ts's SHA-256 in hex; a runtime may give a native one with the same output). */
-  checksum?: (bytes: Uint8Array) => string;
+  checksum?: (data: string) => string;
 }
 
 /** Conditions from If-Match / If-None-Match, already parsed. */
@@ -66,9 +67,10 @@ export function createRecordService(deps: RecordServiceDeps): RecordService {
     const timestamp = now();
     // expires_at is the write's to set, never a process's.
     const { value: processed, uid: _uid, timestamp: _timestamp, expires_at: _expiresAt, ...fields } = await pipeline({ uid, value, timestamp });
-    const bytes = valueBytes(processed);
+    // Hashed and counted as text: encoding it would allocate an ArrayBuffer per write, which costs more than both.
+    const text = valueText(processed);
     const expiry = options.ttlMs === undefined ? undefined : { expires_at: timestamp + options.ttlMs };
-    return { uid, value: processed, timestamp, check_sum: hashOf(bytes), size: bytes.length, ...fields, ...expiry, version: "", node: clock.nodeId };
+    return { uid, value: processed, timestamp, check_sum: hashOf(text), size: utf8Length(text), ...fields, ...expiry, version: "", node: clock.nodeId };
   };
 
   // Newer than the entry it replaces, or 409 future_version when that one is beyond the clock skew:

@@ -130,12 +130,17 @@ export function parseJsonWriteBody(data: unknown): WriteInput {
 
 // --- Derived fields ---
 
-/** The bytes that `size` and `check_sum` describe. */
-export function valueBytes(value: Json): Uint8Array {
-  return encoder.encode(typeof value === "string" ? value : JSON.stringify(value));
+/** The text whose UTF-8 bytes `size` and `check_sum` describe. */
+export function valueText(value: Json): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/** SHA-256 in hex. Synchronous on purpose: Web Crypto's async digest costs ~45 µs a call here, this ~3 µs. */
-export function checksum(bytes: Uint8Array): string {
-  return bytesToHex(sha256(bytes));
+/** The bytes that `size` and `check_sum` describe. */
+export function valueBytes(value: Json): Uint8Array {
+  return encoder.encode(valueText(value));
+}
+
+/** SHA-256 in hex (of a string: of its UTF-8 bytes). Synchronous on purpose: Web Crypto's async digest costs ~45 µs a call here, this ~3 µs. */
+export function checksum(data: Uint8Array | string): string {
+  return bytesToHex(sha256(typeof data === "string" ? encoder.encode(data) : data));
 }

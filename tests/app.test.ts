@@ -72,6 +72,17 @@ describe("records through app.request()", () => {
     assert.equal(await (await call("/json/r1")).text(), text);
   });
 
+  test("size and check_sum count a value's UTF-8 bytes: multi-byte characters, surrogate pairs, a lone surrogate", async () => {
+    // A lone surrogate is valid JSON text; it is stored and hashed as U+FFFD, as TextEncoder writes it.
+    for (const [uid, value] of [["u1", "größe ☃"], ["u2", "😀 and 🐈"], ["u3", "x\ud800y"], ["u4", { k: ["\udc00", "ü"] }]] as const) {
+      const response = await post(`/json/${uid}`, value);
+      assert.equal(response.status, 200);
+      const record = await response.json();
+      assert.equal(record.size, valueBytes(value).length, `${uid}: size`);
+      assert.equal(record.check_sum, checksum(valueBytes(value)), `${uid}: check_sum`);
+    }
+  });
+
   test("a form, multipart and JSON all write; a form's value is text", async () => {
     assert.equal((await (await call("/text/f", form({ value: "[1]" }))).json()).value, "[1]");
     const multipart = new FormData();

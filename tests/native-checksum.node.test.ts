@@ -16,6 +16,13 @@ test("nodeRuntime.sha256Hex() equals checksum() on empty, ASCII, multi-byte and 
   assert.equal(nodeRuntime.sha256Hex!(encoder.encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 });
 
+test("nodeRuntime.sha256Hex() of a string hashes its UTF-8 bytes, a lone surrogate as TextEncoder writes it", () => {
+  for (const text of ["", "hello", "größe ☃ 😀", "x\ud800y", "\udc00", "end\ud83d", "a".repeat(100_000)]) {
+    assert.equal(nodeRuntime.sha256Hex!(text), checksum(encoder.encode(text)), JSON.stringify(text.slice(0, 20)));
+    assert.equal(checksum(text), checksum(encoder.encode(text)));
+  }
+});
+
 test("nodeRuntime.sha256Hex() hashes only a view's bytes, not its whole buffer", () => {
   const buffer = encoder.encode("xxabcyy");
   assert.equal(nodeRuntime.sha256Hex!(buffer.subarray(2, 5)), checksum(encoder.encode("abc")));

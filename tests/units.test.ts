@@ -11,8 +11,18 @@ import { createRecordService } from "../src/record-service.ts";
 import { namesSelf, parseServersList } from "../src/spread/servers-list.ts";
 import { fileNameOf, uidOfFileName } from "../src/storage/file-names.ts";
 import { createLruCache } from "../src/util/lru-cache.ts";
+import { utf8Length } from "../src/util/utf8.ts";
 import { createMemoryStorage } from "../src/storage/memory.ts";
 import { createClock, formatVersion, isVersion, parseVersion } from "../src/version.ts";
+
+describe("utf8Length()", () => {
+  test("counts the bytes TextEncoder writes: ASCII, 2- and 3-byte characters, surrogate pairs, lone surrogates", () => {
+    const encoder = new TextEncoder();
+    for (const text of ["", "abc", "ü", "größe", "☃", "😀", "a😀b", "\ud800", "\udc00", "x\ud800", "\ud800\ud800\udc00", "\udbff\udfff", String.fromCharCode(0x7f, 0x80, 0x7ff, 0x800, 0xffff)]) {
+      assert.equal(utf8Length(text), encoder.encode(text).length, JSON.stringify(text));
+    }
+  });
+});
 
 describe("parseServersList()", () => {
   test("ignores blanks and comments, normalizes URLs, drops duplicates", () => {

@@ -17,7 +17,7 @@ export const denoRuntime: Runtime = {
   fs: denoFs,
   pid: Deno.pid,
   // Deno's node:crypto hashes in Rust: ~4 µs for a 100-byte value against ~17 µs for @noble/hashes here.
-  sha256Hex: (bytes) => createHash("sha256").update(bytes).digest("hex"),
+  sha256Hex: (data) => createHash("sha256").update(data).digest("hex"),
   // Deno cannot look at another process (/proc needs --allow-all, kill needs --allow-run): the
   // data directory's lock is an flock instead (tryLockFile), which the kernel drops with its holder.
   processAlive: () => true,

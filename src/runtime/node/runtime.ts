@@ -20,7 +20,7 @@ export const nodeRuntime: Runtime = {
   env: process.env,
   fs: nodeFs,
   pid: process.pid,
-  sha256Hex: (bytes) => hash("sha256", bytes, "hex"),
+  sha256Hex: (data) => hash("sha256", data, "hex"),
   processAlive(pid) {
     try {
       process.kill(pid, 0);
