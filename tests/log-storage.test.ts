@@ -12,6 +12,7 @@ import { describe, test } from "node:test";
 import type { Entry } from "../src/record.ts";
 import type { FsModule } from "../src/runtime/fs-module.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
+import { decodeOp, encodeOp, encodePurge, isPurge } from "../src/storage/log/log-line.ts";
 import { type LogStorage, type LogStorageOptions, openLogStorage } from "../src/storage/log/log-storage.ts";
 import { type EntrySummary, summaryOf } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
@@ -21,6 +22,20 @@ import { record, tombstone } from "./storage-conformance.ts";
 const v = (n: number) => formatVersion(1_700_000_000_000 + n, 0, "n1");
 /** Tiny segments, merged as soon as they qualify, and no background timer: tests call compact(). */
 const TINY: Partial<LogStorageOptions> = { segmentBytes: 600, mergeMinBytes: 0, compactEveryMs: 3_600_000, cacheBytes: 0 };
+
+describe("isPurge()", () => {
+  test("tells a purge marker from a write without parsing, whatever the collection, uid or record holds", () => {
+    const entry = { ...record("purge", v(1)), value: { purge: "x", c: "\",\"purge\":" } } as Entry;
+    for (const collection of ["text", "a", "my_coll-2", "purge"]) {
+      const write = encodeOp(collection, { entry, json: JSON.stringify(entry) });
+      const purge = encodePurge(collection, '","purge":"', 7);
+      assert.equal(isPurge(write), false, write);
+      assert.equal(isPurge(purge), true, purge);
+      assert.equal(decodeOp(purge).purgedSeq, 7);
+      assert.equal(decodeOp(write).snapshot?.entry.uid, "purge");
+    }
+  });
+});
 
 describe("LogStorage data files", () => {
   test("sealed segments move to the data folder with a hint each, and the log keeps only its open segment", () =>

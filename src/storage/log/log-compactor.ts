@@ -20,7 +20,7 @@ import { type Wal, WalDamaged, type WalSegment } from "../wal.ts";
 import { dataFileName, tempPathOf } from "./log-data-files.ts";
 import { createHintWriter, type HintWriter, kindOf } from "./log-hints.ts";
 import { type LogFile, type LogKeydir, newLogFile, trimIndex } from "./log-keydir.ts";
-import { decodeOp, readFileBytes, type ScannedLine, scanLines } from "./log-line.ts";
+import { decodeOp, isPurge, type LogOp, readFileBytes, type ScannedLine, scanLines } from "./log-line.ts";
 
 export interface CompactorOptions {
   fs: FsModule;
@@ -77,8 +77,7 @@ export function createCompactor(options: CompactorOptions): Compactor {
     await fs.rename(temp, path);
   };
 
-  const hintLine = (hint: HintWriter, payload: string, seq: number, length: number) => {
-    const op = decodeOp(payload);
+  const hintLine = (hint: HintWriter, op: LogOp, seq: number, length: number) => {
     const entry = op.snapshot?.entry;
     hint.add({
       seq,
@@ -90,7 +89,6 @@ export function createCompactor(options: CompactorOptions): Compactor {
       version: entry?.version ?? "",
       expiresAt: entry && expiresAtOf(entry),
     });
-    return op;
   };
 
   const damaged = (path: string) => (offset: number) => {
@@ -111,7 +109,7 @@ export function createCompactor(options: CompactorOptions): Compactor {
     const name = dataFileName(dataDir, segment.firstSeq, lastSeq, 0);
     const bytes = (await readFileBytes(fs, segment.path)) ?? new Uint8Array();
     const hint = createHintWriter();
-    scanLines(bytes, (line) => void (line.seq <= lastSeq && hintLine(hint, line.payload, line.seq, line.length)), damaged(segment.path));
+    scanLines(bytes, (line) => void (line.seq <= lastSeq && hintLine(hint, decodeOp(line.payload), line.seq, line.length)), damaged(segment.path));
     await writeSynced(name.hintPath, hint.text());
     await wal.detachOldest(name.path);
     file.path = name.path;
@@ -161,11 +159,16 @@ export function createCompactor(options: CompactorOptions): Compactor {
         };
         const kept: ScannedLine[] = [];
         scanLines(bytes, (line) => kept.push(line), damaged(input.path));
+        // A line not current now never is again (seqs only grow): most of a file worth merging is
+        // dropped without parsing its JSON. Purge markers are not in the keydir, and always kept.
+        const current = new Set<number>();
+        keydir.currentLines(input, (seq) => void current.add(seq));
         for (const line of kept) {
+          if (!current.has(line.seq) && !isPurge(line.payload)) continue;
           const op = decodeOp(line.payload);
           // Copied lines are checked against the keydir as they are written: one superseded meanwhile is dropped.
           if (op.snapshot && !keydir.isCurrent(input, op.collection, op.uid, line.seq)) continue;
-          hintLine(hint, line.payload, line.seq, line.length);
+          hintLine(hint, op, line.seq, line.length);
           if (op.snapshot) moves.push({ collection: op.collection, uid: op.uid, seq: line.seq, offset });
           else purgeBytes += line.length;
           offset += line.length;

@@ -29,6 +29,14 @@ export function encodePurge(collection: string, uid: string, purgedSeq: number):
   return `{"c":${JSON.stringify(collection)},"purge":${JSON.stringify(uid)},"s":${purgedSeq}}`;
 }
 
+/**
+ * Whether a payload is a purge marker, without parsing it: a collection name holds no `"`, so the
+ * key after it is the first thing past the name's closing quote. (decodeOp checks the whole.)
+ */
+export function isPurge(payload: string): boolean {
+  return payload.startsWith('","purge":', payload.indexOf('"', 6));
+}
+
 /** The operation a payload holds; storage_corrupt for one this engine never writes. */
 export function decodeOp(payload: string): LogOp {
   let op: { c?: unknown; e?: Entry; purge?: unknown; s?: unknown };
