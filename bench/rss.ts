@@ -49,3 +49,24 @@ export async function settledRss(pid: number, count = 5, everyMs = 400): Promise
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)];
 }
+
+/**
+ * An idle process's RSS once it stops falling: V8 keeps the heap it grew while busy and gives it
+ * back only when its memory reducer runs, on its own timers, seconds to a minute after the work
+ * (a node at 1,000,000 records: ~430 MB at once after a restart, ~240 MB 45 s later). Samples
+ * every `everyMs` until the RSS has not fallen by more than 1% for `quietMs`, or for at most `maxMs`.
+ */
+export async function steadyRss(pid: number, options: { everyMs?: number; quietMs?: number; maxMs?: number } = {}): Promise<{ bytes: number | undefined; afterMs: number }> {
+  const { everyMs = 1_000, quietMs = 30_000, maxMs = 120_000 } = options;
+  const started = performance.now();
+  let low = rssBytes(pid);
+  let lowSince = started;
+  while (low !== undefined && performance.now() - lowSince < quietMs && performance.now() - started < maxMs) {
+    await sleep(everyMs);
+    const bytes = rssBytes(pid);
+    if (bytes === undefined) break;
+    if (bytes < low * 0.99) lowSince = performance.now();
+    low = Math.min(low, bytes);
+  }
+  return { bytes: low, afterMs: lowSince - started };
+}

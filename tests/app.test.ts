@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { checksum, valueBytes } from "../src/record.ts";
+import { checksum, type Json, valueBytes } from "../src/record.ts";
 import { jsonBody } from "./edge-app.ts";
 import { type InProcessNode, openInProcessNode } from "./helpers/in-process-node.ts";
 
@@ -74,7 +74,8 @@ describe("records through app.request()", () => {
 
   test("size and check_sum count a value's UTF-8 bytes: multi-byte characters, surrogate pairs, a lone surrogate", async () => {
     // A lone surrogate is valid JSON text; it is stored and hashed as U+FFFD, as TextEncoder writes it.
-    for (const [uid, value] of [["u1", "größe ☃"], ["u2", "😀 and 🐈"], ["u3", "x\ud800y"], ["u4", { k: ["\udc00", "ü"] }]] as const) {
+    const values: [string, Json][] = [["u1", "größe ☃"], ["u2", "😀 and 🐈"], ["u3", "x\ud800y"], ["u4", { k: ["\udc00", "ü"] }]];
+    for (const [uid, value] of values) {
       const response = await post(`/json/${uid}`, value);
       assert.equal(response.status, 200);
       const record = await response.json();

@@ -17,6 +17,8 @@ export interface Restart {
   msToDigest: number;
   rssReady: number | undefined;
   rssSettled: number | undefined;
+  /** Once it stopped falling (rss.ts steadyRss): what an idle node keeps. */
+  rssSteady: { bytes: number | undefined; afterMs: number };
   disk: number | undefined;
 }
 
@@ -29,6 +31,8 @@ export interface ScaleFigures {
   /** Seconds the node stayed busy after the fill. */
   settledAfterFill: number;
   rssIdle: number | undefined;
+  /** Once it stopped falling (rss.ts steadyRss): what an idle node keeps. */
+  rssSteady: { bytes: number | undefined; afterMs: number };
   /** The records' JSON as the node answers it, estimated from the sample. */
   liveBytes: number | undefined;
   diskBefore: number | undefined;
@@ -66,7 +70,7 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
     `| RSS empty, before the fill | ${mb(figures.rssEmpty)} |`,
     `| RSS while writing (max) | ${mb(figures.rssWriting)} |`,
     `| busy after the fill | ${fmt(figures.settledAfterFill, 1)} s |`,
-    `| RSS idle after the fill (settled) | ${mb(figures.rssIdle)} |`,
+    `| RSS idle after the fill (settled) / once steady | ${mb(figures.rssIdle)} / ${mb(figures.rssSteady.bytes)} (${fmt(figures.rssSteady.afterMs / 1000)} s later) |`,
     `| live data (records' JSON, from a sample) | ${mb(figures.liveBytes)} (values alone: ${mb(figures.created * 100)}) |`,
   );
   if (settings.storage !== "memory") lines.push(`| disk use (du of the data dir) after the fill | ${mb(figures.diskBefore)} (${ratio(figures.diskBefore, figures.liveBytes)}x the live data) |`);
@@ -75,7 +79,7 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
       `| kill -9, restart: to "listening on" | ${fmt(restart.msToListening)} ms |`,
       `| kill -9, restart: to /readyz 200 | ${fmt(restart.msToReady)} ms (${fmt(restart.cpuSecondsToReady, 2)} s of CPU) |`,
       `| kill -9, restart: to the sync digest built (after ready, in the background) | ${fmt(restart.msToDigest)} ms |`,
-      `| RSS once ready / once idle | ${mb(restart.rssReady)} / ${mb(restart.rssSettled)} |`,
+      `| RSS once ready / once idle / once steady | ${mb(restart.rssReady)} / ${mb(restart.rssSettled)} / ${mb(restart.rssSteady.bytes)} (${fmt(restart.rssSteady.afterMs / 1000)} s later) |`,
       `| disk use after the restart | ${mb(restart.disk)} (${ratio(restart.disk, figures.liveBytes)}x the live data) |`,
     );
   } else lines.push("| kill -9, restart; disk use | left out: `--storage memory` keeps nothing |");
@@ -84,12 +88,13 @@ export function scaleReport({ ctx, figures, machine, elapsed }: ScaleReportInput
   const at = settings.records === 1_000_000 ? "" : ` (goal set for 1,000,000 records; this run: ${fmt(settings.records)})`;
   const checks: Check[] = [
     { name: `RSS while writing${at}`, value: mb(figures.rssWriting), goal: `≤ ${GOALS.rssWritingMb} MB`, pass: (figures.rssWriting ?? Infinity) <= GOALS.rssWritingMb * MB },
-    { name: `RSS idle after the fill${at}`, value: mb(figures.rssIdle), goal: `≤ ${GOALS.rssIdleMb} MB`, pass: (figures.rssIdle ?? Infinity) <= GOALS.rssIdleMb * MB },
+    // Idle: once the RSS stopped falling, as a node left alone keeps it (the figure at once is in the table).
+    { name: `RSS idle after the fill, steady${at}`, value: mb(figures.rssSteady.bytes), goal: `≤ ${GOALS.rssIdleMb} MB`, pass: (figures.rssSteady.bytes ?? Infinity) <= GOALS.rssIdleMb * MB },
   ];
   if (restart) {
     const disk = Math.min(figures.diskBefore ?? Infinity, restart.disk ?? Infinity);
     checks.push(
-      { name: `RSS idle after the restart${at}`, value: mb(restart.rssSettled), goal: `≤ ${GOALS.rssIdleMb} MB`, pass: (restart.rssSettled ?? Infinity) <= GOALS.rssIdleMb * MB },
+      { name: `RSS idle after the restart, steady${at}`, value: mb(restart.rssSteady.bytes), goal: `≤ ${GOALS.rssIdleMb} MB`, pass: (restart.rssSteady.bytes ?? Infinity) <= GOALS.rssIdleMb * MB },
       { name: `kill -9 to ready${at}`, value: `${fmt(restart.msToReady)} ms`, goal: `≤ ${fmt(GOALS.readyMs)} ms`, pass: restart.msToReady <= GOALS.readyMs },
       { name: "disk use ÷ live data (the lower of the two measures)", value: `${ratio(disk, figures.liveBytes)}x`, goal: `≤ ${GOALS.diskRatio}x`, pass: disk <= GOALS.diskRatio * (figures.liveBytes ?? 0) },
     );

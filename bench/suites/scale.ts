@@ -4,7 +4,8 @@
  *
  * Fills a fresh minstore strict node with N POSTs of new uids (autocannon, `--connections`),
  * sampling its RSS meanwhile (the maximum is "while taking writes"); waits until it is idle and
- * takes its RSS again (settled); measures the data dir (`du`) against the live data (the records'
+ * takes its RSS again (settled), and once more when it has stopped falling (V8 gives back the heap
+ * it grew only when its memory reducer runs, up to a minute later: the steady figure); measures the data dir (`du`) against the live data (the records'
  * JSON as the node answers it, from an evenly spread sample); then kills it with SIGKILL, restarts it
  * on the same data dir and times the restart to "listening on" and to `/readyz` answering 200, takes
  * its RSS once ready and once idle, reads the sample back, and measures the data dir again (an engine
@@ -20,7 +21,7 @@ import { dataDirOf, startMinstore } from "../minstore-node.ts";
 import type { NodeProcess } from "../nodes.ts";
 import { fmt } from "../report.ts";
 import { generatorFor, MINSTORE_LAYOUT, request } from "../requests.ts";
-import { rssBytes, sampleRss, settledRss } from "../rss.ts";
+import { rssBytes, sampleRss, settledRss, steadyRss } from "../rss.ts";
 import type { SuiteDefinition } from "../suite.ts";
 import { type Restart, type ScaleFigures, scaleReport } from "./scale-report.ts";
 
@@ -54,15 +55,16 @@ export const scaleSuite: SuiteDefinition<ScaleSettings> = {
 
     const settledAfterFill = await settleOrSay(node, "the fill");
     const rssIdle = await settledRss(node.pid);
+    const rssSteady = await steadyRss(node.pid);
     const paths = Array.from({ length: Math.min(SAMPLE, settings.records) }, (_, index) =>
       MINSTORE_LAYOUT.create("f", generator.firstSequence + Math.floor((index * settings.records) / Math.min(SAMPLE, settings.records))),
     );
     const sample = await readSample(ctx, node, paths);
     const liveBytes = sample.bytes === undefined ? undefined : (sample.bytes / paths.length) * created;
     const diskBefore = diskUse(dataDirOf(ctx, "scale"));
-    console.log(`bench: idle ${fmt(settledAfterFill, 1)} s after the fill; RSS ${fmt((rssIdle ?? NaN) / MB)} MB; disk ${fmt((diskBefore ?? NaN) / MB)} MB for ~${fmt((liveBytes ?? NaN) / MB)} MB of records`);
+    console.log(`bench: idle ${fmt(settledAfterFill, 1)} s after the fill; RSS ${fmt((rssIdle ?? NaN) / MB)} MB, ${fmt((rssSteady.bytes ?? NaN) / MB)} MB once steady; disk ${fmt((diskBefore ?? NaN) / MB)} MB for ~${fmt((liveBytes ?? NaN) / MB)} MB of records`);
 
-    const figures: ScaleFigures = { fill, created, rssEmpty, rssWriting, settledAfterFill, rssIdle, liveBytes, diskBefore };
+    const figures: ScaleFigures = { fill, created, rssEmpty, rssWriting, settledAfterFill, rssIdle, rssSteady, liveBytes, diskBefore };
     if (settings.storage !== "memory") figures.restart = await killAndRestart(ctx, node, paths, sample.texts);
     return (elapsed) => scaleReport({ ctx, figures, machine, elapsed });
   },
@@ -104,12 +106,13 @@ async function killAndRestart(ctx: Context, node: NodeProcess, paths: string[], 
   const msToDigest = await untilDigest(again, started);
   const settled = await settleOrSay(again, "the restart");
   const rssSettled = await settledRss(again.pid);
+  const rssSteady = await steadyRss(again.pid);
   const { texts } = await readSample(ctx, again, paths);
   const changed = texts.filter((text, index) => text !== before[index]).length;
   ctx.check(changed === 0, `after kill -9 and restart, ${changed} of ${paths.length} sampled records read differently`);
   const disk = diskUse(dataDirOf(ctx, "scale"));
-  console.log(`bench: restarted: listening ${fmt(msToListening)} ms, ready ${fmt(msToReady)} ms, digest ${fmt(msToDigest)} ms, RSS ${fmt((rssSettled ?? NaN) / MB)} MB once idle (${fmt(settled, 1)} s)`);
-  return { msToListening, msToReady, cpuSecondsToReady, msToDigest, rssReady, rssSettled, disk };
+  console.log(`bench: restarted: listening ${fmt(msToListening)} ms, ready ${fmt(msToReady)} ms, digest ${fmt(msToDigest)} ms, RSS ${fmt((rssSettled ?? NaN) / MB)} MB once idle (${fmt(settled, 1)} s), ${fmt((rssSteady.bytes ?? NaN) / MB)} MB once steady`);
+  return { msToListening, msToReady, cpuSecondsToReady, msToDigest, rssReady, rssSettled, rssSteady, disk };
 }
 
 /** Polls /readyz every 20 ms until 200; ms since `started`. */
