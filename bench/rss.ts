@@ -53,11 +53,12 @@ export async function settledRss(pid: number, count = 5, everyMs = 400): Promise
 /**
  * An idle process's RSS once it stops falling: V8 keeps the heap it grew while busy and gives it
  * back only when its memory reducer runs, on its own timers, seconds to a minute after the work
- * (a node at 1,000,000 records: ~430 MB at once after a restart, ~240 MB 45 s later). Samples
+ * (a node at 1,000,000 records: ~430 MB at once after a restart, ~240 MB 25-45 s later). Samples
  * every `everyMs` until the RSS has not fallen by more than 1% for `quietMs`, or for at most `maxMs`.
  */
 export async function steadyRss(pid: number, options: { everyMs?: number; quietMs?: number; maxMs?: number } = {}): Promise<{ bytes: number | undefined; afterMs: number }> {
-  const { everyMs = 1_000, quietMs = 30_000, maxMs = 120_000 } = options;
+  // After a burst of writes the reducer was seen to start ~65 s later: a quiet spell shorter than that ends too soon.
+  const { everyMs = 1_000, quietMs = 75_000, maxMs = 180_000 } = options;
   const started = performance.now();
   let low = rssBytes(pid);
   let lowSince = started;
