@@ -5,14 +5,16 @@
  * racing a merge, and a start that reads hints (or the data files, when the hints are gone).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Entry } from "../src/record.ts";
 import type { FsModule } from "../src/runtime/fs-module.ts";
 import { nodeFs } from "../src/runtime/node/fs.ts";
+import { newLogFile } from "../src/storage/log/log-keydir.ts";
 import { decodeOp, encodeOp, encodePurge, isPurge } from "../src/storage/log/log-line.ts";
+import { createLogReaders } from "../src/storage/log/log-readers.ts";
 import { type LogStorage, type LogStorageOptions, openLogStorage } from "../src/storage/log/log-storage.ts";
 import { type EntrySummary, summaryOf } from "../src/storage/types.ts";
 import { formatVersion } from "../src/version.ts";
@@ -22,6 +24,107 @@ import { record, tombstone } from "./storage-conformance.ts";
 const v = (n: number) => formatVersion(1_700_000_000_000 + n, 0, "n1");
 /** Tiny segments, merged as soon as they qualify, and no background timer: tests call compact(). */
 const TINY: Partial<LogStorageOptions> = { segmentBytes: 600, mergeMinBytes: 0, compactEveryMs: 3_600_000, cacheBytes: 0 };
+
+describe("createLogReaders()", () => {
+  /** nodeFs with its read handles counted: opened, closed, and reads in flight on each path. */
+  function countingFs() {
+    const opened: string[] = [];
+    const closed: string[] = [];
+    const fs: FsModule = {
+      ...nodeFs,
+      async openRead(path) {
+        const handle = await nodeFs.openRead!(path);
+        if (!handle) return undefined;
+        opened.push(path);
+        return { readAt: (offset, length) => handle.readAt(offset, length), close: async () => (closed.push(path), handle.close()) };
+      },
+    };
+    return { fs, opened, closed };
+  }
+
+  test("keeps one handle a file across reads, closes the least recently used past the limit, and a forgotten file's at once", () =>
+    withDir(async (base) => {
+      await mkdir(base, { recursive: true });
+      const paths = ["a", "b", "c"].map((name) => `${base}/${name}.log`);
+      for (const [index, path] of paths.entries()) await writeFile(path, `line of file ${index}\n`);
+      const files = paths.map((path, index) => newLogFile(index, path, 1, 1, true));
+      const { fs, opened, closed } = countingFs();
+      const readers = createLogReaders(fs, 2);
+      for (let round = 0; round < 3; round++) assert.equal(new TextDecoder().decode(await readers.read(files[0]!, 0, 4)), "line");
+      await readers.read(files[1]!, 8, 4);
+      assert.deepEqual(opened, [paths[0], paths[1]], "one open a file, however many reads");
+      // A third file past the limit of two: the least recently used (a) closes.
+      assert.equal(new TextDecoder().decode(await readers.read(files[2]!, 13, 1)), "2");
+      await readers.read(files[1]!, 0, 1);
+      assert.deepEqual(closed, [paths[0]]);
+      readers.forget(files[1]!);
+      await readers.close();
+      assert.deepEqual(closed.sort(), [...paths].sort(), "every handle closed");
+    }));
+
+  test("closes a forgotten file's handle only once its read in flight is done; a missing file reads undefined and is opened again later", async () => {
+    let release!: () => void;
+    const events: string[] = [];
+    const fs = {
+      ...nodeFs,
+      async openRead(path: string) {
+        events.push(`open ${path}`);
+        if (path === "/missing") return undefined;
+        return {
+          readAt: async () => {
+            events.push("read");
+            await new Promise<void>((resolve) => (release = resolve));
+            events.push("read done");
+            return new Uint8Array([1]);
+          },
+          close: async () => void events.push("close"),
+        };
+      },
+    } as FsModule;
+    const readers = createLogReaders(fs);
+    const file = newLogFile(1, "/held", 1, 1, true);
+    const reading = readers.read(file, 0, 1);
+    while (!events.includes("read")) await new Promise((resolve) => setTimeout(resolve, 1));
+    readers.forget(file);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(!events.includes("close"), "closed under a read in flight: its descriptor could be reused");
+    release();
+    assert.deepEqual(await reading, new Uint8Array([1]));
+    await readers.close();
+    assert.deepEqual(events, ["open /held", "read", "read done", "close"]);
+    const missing = newLogFile(2, "/missing", 1, 1, true);
+    assert.equal(await readers.read(missing, 0, 1), undefined);
+    assert.equal(await readers.read(missing, 0, 1), undefined);
+    assert.equal(events.filter((event) => event === "open /missing").length, 2, "a missing file's answer is not kept");
+  });
+
+  test("without openRead, reads go through readAt", () =>
+    withDir(async (base) => {
+      await mkdir(base, { recursive: true });
+      await writeFile(`${base}/f.log`, "hello");
+      const { openRead: _openRead, ...withoutOpen } = nodeFs;
+      const readers = createLogReaders(withoutOpen as FsModule);
+      assert.equal(new TextDecoder().decode(await readers.read(newLogFile(1, `${base}/f.log`, 1, 1, true), 1, 3)), "ell");
+      await readers.close();
+    }));
+
+  test("a log storage reads through kept handles and closes those of the files its merges remove", () =>
+    withDir(async (base) => {
+      const { fs, opened, closed } = countingFs();
+      const expected = new Map<string, Entry>();
+      const storage = await openLogStorage({ fs, dir: base, durability: "strict", log: () => {}, ...TINY });
+      await workload(storage, expected);
+      await storage.compact();
+      await assertState(storage, expected, "after the merges");
+      await assertState(storage, expected, "read again");
+      assert.ok(opened.length > 0, "no read went through a kept handle");
+      const present = new Set([...(await readdir(`${base}/.data`)), ...(await readdir(`${base}/.log`))]);
+      const stillOpen = opened.filter((path, index) => opened.indexOf(path) === index && !closed.includes(path));
+      for (const path of stillOpen) assert.ok(present.has(path.slice(path.lastIndexOf("/") + 1)) || !path.includes("/.data/"), `a removed file's handle is still open: ${path}`);
+      await storage.close();
+      assert.deepEqual(new Set(closed), new Set(opened), "every handle closed with the storage");
+    }));
+});
 
 describe("isPurge()", () => {
   test("tells a purge marker from a write without parsing, whatever the collection, uid or record holds", () => {

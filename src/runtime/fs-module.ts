@@ -13,6 +13,12 @@ export interface FsModule {
    * not exist: the log engine reads one line of a large file where it lies (pread).
    */
   readAt(path: string, offset: number, length: number): Promise<Uint8Array | undefined>;
+  /**
+   * Opens a file for reads at offsets, kept open (undefined when it does not exist): one pread per
+   * read instead of readAt's open, pread and close (~17 against ~30-50 µs of CPU on Node here).
+   * Optional: without it, callers use readAt.
+   */
+  openRead?(path: string): Promise<ReadHandle | undefined>;
   /** Writes (truncating) the file; with `sync`, flushes its data to disk (fdatasync) before resolving. */
   writeFile(path: string, data: string | Uint8Array, options?: { sync?: boolean }): Promise<void>;
   /**
@@ -91,6 +97,13 @@ export function faultKindOf(code: string | undefined): FsFaultKind {
 export interface DirEntry {
   name: string;
   isDirectory: boolean;
+}
+
+export interface ReadHandle {
+  /** `length` bytes from byte `offset` (fewer at the file's end). */
+  readAt(offset: number, length: number): Promise<Uint8Array>;
+  /** Only once no read is in flight: the descriptor's number may be reused at once. */
+  close(): Promise<void>;
 }
 
 export interface AppendFile {

@@ -54,6 +54,23 @@ export const nodeFs: FsModule = {
       throw fault(err);
     }
   },
+  async openRead(path) {
+    let fd: number;
+    try {
+      fd = await new Promise<number>((resolve, reject) => openCallback(path, "r", (err, opened) => (err ? reject(err) : resolve(opened))));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw fault(err);
+    }
+    return {
+      readAt: (offset, length) =>
+        new Promise((resolve, reject) => {
+          const buffer = Buffer.allocUnsafe(length);
+          readCallback(fd, buffer, 0, length, offset, (err, bytesRead) => (err ? reject(fault(err)) : resolve(buffer.subarray(0, bytesRead))));
+        }),
+      close: () => new Promise<void>((resolve) => closeCallback(fd, () => resolve())),
+    };
+  },
   writeFile: (path, data, options) =>
     translated(async () => {
       const file = await open(path, "w");

@@ -39,6 +39,8 @@ export interface CompactorOptions {
   chunkBytes?: number;
   onError: (err: unknown) => void;
   onSuccess: () => void;
+  /** `file` was removed (merged into another, or an empty segment dropped): a handle kept on it closes. */
+  onRemoved?: (file: LogFile) => void;
 }
 
 export interface Compactor {
@@ -104,6 +106,7 @@ export function createCompactor(options: CompactorOptions): Compactor {
       if (file.liveLines > 0) return false;
       await wal.removeOldest();
       files.splice(files.indexOf(file), 1);
+      options.onRemoved?.(file);
       return true;
     }
     const name = dataFileName(dataDir, segment.firstSeq, lastSeq, 0);
@@ -198,6 +201,7 @@ export function createCompactor(options: CompactorOptions): Compactor {
     for (const input of inputs) {
       await fs.remove(dataFileName(dataDir, input.firstSeq, input.lastSeq, input.generation).hintPath);
       await fs.remove(input.path);
+      options.onRemoved?.(input);
     }
     if (sync) await fs.sync(dataDir);
     return true;

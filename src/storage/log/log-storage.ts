@@ -26,6 +26,7 @@ import { createStorageHealth } from "../storage-health.ts";
 import { conditionalWrites, lockedCommit } from "../conditional-writes.ts";
 import { type EntrySummary, type ListOptions, type ListPage, pageOf, type Storage, summaryOf } from "../types.ts";
 import { openWal, type Wal, WalDamaged, type WalSegment } from "../wal.ts";
+import { createLogReaders } from "./log-readers.ts";
 import { createCompactor } from "./log-compactor.ts";
 import { type HintKind, kindOf, type ParsedHint, parseHint, visitHint, visitHintSummaries } from "./log-hints.ts";
 import { listDataFiles } from "./log-data-files.ts";
@@ -170,6 +171,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
   });
 
   let compactor: ReturnType<typeof createCompactor> | undefined;
+  const readers = createLogReaders(fs);
   let wal: Wal | undefined;
   wal = await openWal(
     {
@@ -224,6 +226,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     mergeMinBytes: options.mergeMinBytes ?? DEFAULT_MERGE_MIN_BYTES,
     onError: (err) => health.filesFailed(err),
     onSuccess: () => health.filesRecovered(),
+    onRemoved: (file) => readers.forget(file),
   });
   // A node reads its summaries at once; anyone else (a tool, an index's start pass) lets them go.
   const dropStartHints = setTimeout(() => startHints.clear(), START_HINTS_MS);
@@ -241,7 +244,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       const path = at.file.path;
       let bytes: Uint8Array | undefined;
       try {
-        bytes = await fs.readAt(path, at.offset, at.length);
+        bytes = await readers.read(at.file, at.offset, at.length);
       } catch (err) {
         throw health.readFailed(err);
       }
@@ -441,6 +444,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       clearTimeout(deferredTimer);
       health.close();
       await wal!.close();
+      await readers.close();
     },
   };
   return storage;
