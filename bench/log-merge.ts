@@ -12,9 +12,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { compareCheckouts } from "./checkouts.ts";
 
 const { values } = parseArgs({ options: { checkout: { type: "string", multiple: true }, rounds: { type: "string", default: "3" } } });
-const checkouts = (values.checkout ?? [path.resolve(import.meta.dirname, "..")]).map((dir) => path.resolve(dir));
 const KEYS = 1000;
 const ROUNDS_OF_PUTS = 200;
 const VALUE = "1234+the+quick+brown+fox+jumps+over+the+lazy+dog+while+the+old+cat+sleeps+by+the+warm+kitchen+fire";
@@ -61,10 +61,4 @@ async function round(checkout: string): Promise<number> {
   }
 }
 
-const perCheckout = new Map<string, number[]>(checkouts.map((checkout) => [checkout, []]));
-for (let index = 0; index < Number(values.rounds); index++) for (const checkout of checkouts) perCheckout.get(checkout)!.push(await round(checkout));
-console.log(`| checkout | ms CPU of compact() (median) | range |\n|---|--:|--:|`);
-for (const [checkout, samples] of perCheckout) {
-  samples.sort((a, b) => a - b);
-  console.log(`| ${checkout} | ${samples[Math.floor(samples.length / 2)]!.toFixed(0)} | ${samples[0]!.toFixed(0)}–${samples.at(-1)!.toFixed(0)} |`);
-}
+await compareCheckouts({ checkouts: values.checkout, rounds: Number(values.rounds), measure: round, unit: "ms CPU of compact()", digits: 0 });

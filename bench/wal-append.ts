@@ -11,9 +11,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { compareCheckouts } from "./checkouts.ts";
 
 const { values } = parseArgs({ options: { checkout: { type: "string", multiple: true }, rounds: { type: "string", default: "5" } } });
-const checkouts = (values.checkout ?? [path.resolve(import.meta.dirname, "..")]).map((dir) => path.resolve(dir));
 const LINES = 100_000;
 const BATCH = 16;
 const payload = JSON.stringify({
@@ -45,11 +45,4 @@ async function round(checkout: string): Promise<number> {
   }
 }
 
-const perCheckout = new Map<string, number[]>(checkouts.map((checkout) => [checkout, []]));
-// Interleaved: a drift of the machine over the run weighs on every checkout alike.
-for (let index = 0; index < Number(values.rounds); index++) for (const checkout of checkouts) perCheckout.get(checkout)!.push(await round(checkout));
-console.log(`| checkout | µs CPU per line (median) | range |\n|---|--:|--:|`);
-for (const [checkout, samples] of perCheckout) {
-  samples.sort((a, b) => a - b);
-  console.log(`| ${checkout} | ${samples[Math.floor(samples.length / 2)]!.toFixed(2)} | ${samples[0]!.toFixed(2)}–${samples.at(-1)!.toFixed(2)} |`);
-}
+await compareCheckouts({ checkouts: values.checkout, rounds: Number(values.rounds), measure: round, unit: "µs CPU per line", digits: 2 });

@@ -63,11 +63,7 @@ export const nodeFs: FsModule = {
       throw fault(err);
     }
     return {
-      readAt: (offset, length) =>
-        new Promise((resolve, reject) => {
-          const buffer = Buffer.allocUnsafe(length);
-          readCallback(fd, buffer, 0, length, offset, (err, bytesRead) => (err ? reject(fault(err)) : resolve(buffer.subarray(0, bytesRead))));
-        }),
+      readAt: (offset, length) => new Promise((resolve, reject) => pread(fd, offset, length, (err, bytes) => (err ? reject(fault(err)) : resolve(bytes!)))),
       close: () => new Promise<void>((resolve) => closeCallback(fd, () => resolve())),
     };
   },
@@ -186,10 +182,13 @@ function readRange(path: string, offset: number, length: number): Promise<Uint8A
   return new Promise((resolve, reject) =>
     openCallback(path, "r", (openErr, fd) => {
       if (openErr) return reject(openErr);
-      const buffer = Buffer.allocUnsafe(length);
-      readCallback(fd, buffer, 0, length, offset, (readErr, bytesRead) =>
-        closeCallback(fd, () => (readErr ? reject(readErr) : resolve(buffer.subarray(0, bytesRead)))),
-      );
+      pread(fd, offset, length, (readErr, bytes) => closeCallback(fd, () => (readErr ? reject(readErr) : resolve(bytes!))));
     }),
   );
+}
+
+/** `length` bytes of `fd` from `offset` (fewer at its end), into a buffer of their own. */
+function pread(fd: number, offset: number, length: number, done: (err: Error | null, bytes?: Uint8Array) => void): void {
+  const buffer = Buffer.allocUnsafe(length);
+  readCallback(fd, buffer, 0, length, offset, (err, bytesRead) => (err ? done(err) : done(null, buffer.subarray(0, bytesRead))));
 }

@@ -57,20 +57,16 @@ export function createLogReaders(fs: FsModule, maxOpen = 64): LogReaders {
         readers.set(file, reader);
         if (readers.size > maxOpen) retire(readers.keys().next().value!);
       }
+      const opened = reader;
+      // A failed open, or a file not there, is not kept: the next read opens again.
+      const drop = () => void (readers.get(file) === opened && retire(file));
       reader.reads += 1;
       try {
-        let handle: ReadHandle | undefined;
-        try {
-          handle = await reader.handle;
-        } catch (err) {
-          // A failed open is not kept: the next read tries again.
-          if (readers.get(file) === reader) retire(file);
+        const handle = await reader.handle.catch((err) => {
+          drop();
           throw err;
-        }
-        if (!handle) {
-          if (readers.get(file) === reader) retire(file);
-          return undefined;
-        }
+        });
+        if (!handle) return void drop();
         return await handle.readAt(offset, length);
       } finally {
         reader.reads -= 1;
