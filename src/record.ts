@@ -48,15 +48,6 @@ export interface Snapshot {
 
 export const snapshotOf = (entry: Entry): Snapshot => ({ entry, json: JSON.stringify(entry) });
 
-/**
- * Roughly what a cached snapshot holds in memory: its JSON, and the parsed entry's object and
- * strings (measured at ~3.3x the JSON's length for 100-byte values, ~900 bytes a record), so that
- * a read cache's byte budget bounds memory, not only the JSON it could send. Charged at the JSON's
- * length alone, the 64 MiB default held about 190 MB, and a node taking 1,000,000 creates grew to
- * 1.2 GB of RSS.
- */
-export const snapshotBytes = (snapshot: Snapshot): number => 3 * snapshot.json.length + 128;
-
 // --- Names ---
 
 export const COLLECTION_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;

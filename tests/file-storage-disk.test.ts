@@ -7,9 +7,11 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { StoreError } from "../src/errors.ts";
+import { snapshotOf } from "../src/record.ts";
 import { openFileStorage } from "../src/storage/file.ts";
 import { entryPaths } from "../src/storage/keydir.ts";
 import { createLruCache } from "../src/util/lru-cache.ts";
+import { CACHED_ITEM_OVERHEAD, createSnapshotCache } from "../src/storage/snapshot-cache.ts";
 import { recordFileText } from "../src/storage/record-file-format.ts";
 import { collectEntries, listAll, record, tombstone } from "./storage-conformance.ts";
 import { exists, fingerprint, HOSTILE_UIDS, isInside, tree, under, v, withBase, withFolders } from "./helpers/file-storage-base.ts";
@@ -214,6 +216,24 @@ describe("FileStorage cache", () => {
       cache.set(`k${index}`, "x", 1 + (index % 25));
       assert.ok(cache.bytes <= 100);
     }
+  });
+
+  test("createSnapshotCache() keeps the JSON, charges it with its overhead, and parses a hit's entry on demand", () => {
+    const entry = record("hello", v(1), { nested: ["x", 1] });
+    const cache = createSnapshotCache(4 * (JSON.stringify(entry).length + CACHED_ITEM_OVERHEAD));
+    cache.set("text/hello", snapshotOf(entry));
+    assert.equal(cache.bytes, JSON.stringify(entry).length + CACHED_ITEM_OVERHEAD);
+    const first = cache.get("text/hello")!;
+    assert.equal(first.json, JSON.stringify(entry));
+    assert.deepEqual(first.entry, entry);
+    assert.equal(first.entry, first.entry, "parsed once per hit");
+    // Each hit parses its own copy: a reader that changes its entry cannot change the next one's.
+    (first.entry as { value: unknown }).value = "changed";
+    assert.deepEqual(cache.get("text/hello")!.entry, entry);
+    for (let index = 0; index < 10; index++) cache.set(`text/k${index}`, snapshotOf(record(`k${index}`, v(1))));
+    assert.ok(cache.size <= 4 && cache.get("text/k9") !== undefined);
+    cache.delete("text/k9");
+    assert.equal(cache.get("text/k9"), undefined);
   });
 
   test("a small cache keeps reads correct and really evicts", () =>

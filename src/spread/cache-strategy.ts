@@ -6,8 +6,8 @@
  */
 import { dependantsUnreachable, noDependants } from "../errors.ts";
 import { isVisible } from "../expiry.ts";
-import { type Snapshot, snapshotBytes } from "../record.ts";
-import { createLruCache } from "../util/lru-cache.ts";
+import type { Snapshot } from "../record.ts";
+import { createSnapshotCache } from "../storage/snapshot-cache.ts";
 import { isVersion } from "../version.ts";
 import type { PeerClient } from "./peer-client.ts";
 
@@ -47,7 +47,7 @@ export interface CacheStrategy {
 }
 
 export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs, now = Date.now }: CacheStrategyDeps): CacheStrategy {
-  const cache = createLruCache<Snapshot>(cacheBytes);
+  const cache = createSnapshotCache(cacheBytes);
   let hits = 0;
   let misses = 0;
 
@@ -82,7 +82,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs, now 
         // The first valid record wins; the others are not waited for.
         const found = await Promise.any(answers.map((answer) => answer.then((result) => recordOf(result, request.uid, now())))).catch(() => undefined);
         if (found) {
-          cache.set(key, found, snapshotBytes(found));
+          cache.set(key, found);
           return recordAnswer(found, "miss");
         }
       }
@@ -91,7 +91,7 @@ export function createCacheStrategy({ client, peers, cacheBytes, timeoutMs, now 
       const success = results.find((result) => result.status >= 200 && result.status < 300);
       if (request.method !== "GET") {
         const written = success && request.method === "POST" ? recordOrNone(success, request.uid, now()) : undefined;
-        if (written) cache.set(key, written, snapshotBytes(written));
+        if (written) cache.set(key, written);
         else cache.delete(key);
       }
       const summary = `forwarded ${results.filter((result) => result.status < 300).length}/${targets.length}`;

@@ -16,7 +16,8 @@
  */
 import { FILE_STORAGE_DEFAULTS } from "../defaults.ts";
 import { storageCorrupt } from "../errors.ts";
-import { COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotBytes, snapshotOf } from "../record.ts";
+import { COLLECTION_PATTERN, type Entry, isLive, type Snapshot, snapshotOf } from "../record.ts";
+import { createSnapshotCache } from "./snapshot-cache.ts";
 import type { FsModule } from "../runtime/fs-module.ts";
 import { type Journal, openJournal, type Segment, type Touched } from "./journal.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
@@ -24,7 +25,6 @@ import { createChangeLog } from "./change-log.ts";
 import { indexLine, openChangeIndex, RESTART_GAP } from "./change-index.ts";
 import { createChangeWatchers } from "./change-watchers.ts";
 import { openKeydir } from "./keydir.ts";
-import { createLruCache } from "../util/lru-cache.ts";
 import { recordFileText } from "./record-file-format.ts";
 import { createStorageHealth } from "./storage-health.ts";
 import { conditionalWrites, lockedCommit } from "./conditional-writes.ts";
@@ -63,7 +63,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
   const { fs, dir } = options;
   const log = options.log ?? ((message, err) => console.error(message, err ?? ""));
   const locks = createKeyedLock();
-  const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
+  const cache = createSnapshotCache(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
   const sortedLive = new Map<string, string[]>();
   const knownDirs = new Set<string>();
 
@@ -105,7 +105,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
     const entry = await readFromDisk(collection, uid);
     if (!entry) return undefined;
     const snapshot = snapshotOf(entry);
-    cache.set(key, snapshot, snapshotBytes(snapshot));
+    cache.set(key, snapshot);
     return snapshot;
   };
 
@@ -198,7 +198,7 @@ export async function openFileStorage(options: FileStorageOptions): Promise<Stor
       pending.add(key, collection, uid, snapshot, segment, indexLine(seq, collection, uid, removedSeq));
       changeLog.commit(seq, collection, uid, snapshot === null);
       watchers.notify();
-      if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
+      if (snapshot) cache.set(key, snapshot);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       return true;

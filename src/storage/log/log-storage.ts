@@ -15,10 +15,10 @@
  */
 import { FILE_STORAGE_DEFAULTS } from "../../defaults.ts";
 import { storageCorrupt } from "../../errors.ts";
-import { type Entry, isLive, type Snapshot, snapshotBytes, snapshotOf } from "../../record.ts";
+import { type Entry, isLive, type Snapshot, snapshotOf } from "../../record.ts";
+import { createSnapshotCache } from "../snapshot-cache.ts";
 import type { FsModule } from "../../runtime/fs-module.ts";
 import { createKeyedLock } from "../../util/keyed-lock.ts";
-import { createLruCache } from "../../util/lru-cache.ts";
 import { loadStorageId } from "../change-index.ts";
 import { checkSince } from "../change-log.ts";
 import { createChangeWatchers } from "../change-watchers.ts";
@@ -80,7 +80,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
   const walDir = `${dir}/.log`;
   const dataDir = `${dir}/.data`;
   const locks = createKeyedLock();
-  const cache = createLruCache<Snapshot>(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
+  const cache = createSnapshotCache(options.cacheBytes ?? FILE_STORAGE_DEFAULTS.cacheBytes);
   const sortedLive = new Map<string, string[]>();
   const watchers = createChangeWatchers();
   const keydir = createLogKeydir();
@@ -266,7 +266,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
     const hit = cache.get(key);
     if (hit) return hit;
     const snapshot = await readEntry(collection, uid);
-    if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
+    if (snapshot) cache.set(key, snapshot);
     return snapshot;
   };
 
@@ -291,7 +291,7 @@ export async function openLogStorage(options: LogStorageOptions): Promise<LogSto
       markApplied(written.seq);
       if (sync && !deferSync) durableUpTo = Math.max(durableUpTo, written.seq);
       if (sync && deferSync) deferredTimer ??= setTimeout(() => void storage.flush().catch(() => {}), DEFERRED_SYNC_MS);
-      if (snapshot) cache.set(key, snapshot, snapshotBytes(snapshot));
+      if (snapshot) cache.set(key, snapshot);
       else cache.delete(key);
       if (isLive(before?.entry) !== isLive(next ?? undefined)) sortedLive.delete(collection);
       watchers.notify();
