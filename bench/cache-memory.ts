@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { snapshotOf, type Snapshot } from "../src/record.ts";
 import { createSnapshotCache } from "../src/storage/snapshot-cache.ts";
+import { createLruCache } from "../src/util/lru-cache.ts";
 import { valueOf } from "./requests.ts";
 
 const { values } = parseArgs({ options: { records: { type: "string", default: "100000" } } });
@@ -40,9 +41,9 @@ for (let n = 0; n < records; n++) jsonBytes += snapshotAt(n).json.length;
 const meanJson = jsonBytes / records;
 
 const parsed = heapAfter(() => {
-  const map = new Map<string, { value: Snapshot; bytes: number; used: boolean }>();
-  for (let n = 0; n < records; n++) map.set(`text/k${n}`, { value: snapshotAt(n), bytes: 0, used: false });
-  return map;
+  const cache = createLruCache<Snapshot>(2 ** 40);
+  for (let n = 0; n < records; n++) cache.set(`text/k${n}`, snapshotAt(n), 0);
+  return cache;
 });
 const jsonOnly = heapAfter(() => {
   const cache = createSnapshotCache(2 ** 40);

@@ -1,11 +1,11 @@
 /**
- * The file and log engines' read cache: the stored JSON of recently used entries, by
- * "collection/uid", within a byte budget (lru-cache.ts). It keeps the JSON only, not the parsed
- * entry: a parsed record's object and strings take about twice the memory of its JSON (a cached
- * snapshot of a 100-byte value held ~970 bytes of heap, against ~510 for its JSON alone), so the same budget
- * holds twice the records, and a working set that fits the cache needs no read from disk. A hit is
- * parsed again only when a reader looks at the entry (a GET does, for its version and expiry): ~0.6
- * µs for a record of 100-byte value, against ~20 µs of CPU for a read from disk.
+ * The read cache of the file and log engines (and of `cache=1`'s records): the stored JSON of
+ * recently used entries, by key, within a byte budget (lru-cache.ts). It keeps the JSON only, not
+ * the parsed entry: a cached snapshot of a 100-byte value held ~1,000 bytes of heap with its parsed
+ * entry, ~510 as JSON alone, so the same budget holds twice the records, and a working set that
+ * fits needs no read from disk. A hit is parsed again only when a reader looks at the entry (a GET
+ * does, for its version and expiry): ~0.6 µs for a 100-byte value, against ~20 µs of CPU for a
+ * read from disk.
  */
 import { type Entry, type Snapshot } from "../record.ts";
 import { createLruCache } from "../util/lru-cache.ts";
